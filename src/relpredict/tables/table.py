@@ -1,0 +1,156 @@
+"""Table metadata: where a table's rows come from and what its columns mean.
+
+A ``Table`` is plain data. It names its source (a file, a database table, an in-memory frame,
+or SQL over other tables), its keys, its time columns and semantic-type overrides; loading it
+into DuckDB is the job of :mod:`relpredict.tables.load`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Mapping, Union
+
+from relpredict.errors import ConfigError
+from relpredict.tables.stypes import SType
+
+FILE_FORMATS = ("csv", "parquet")
+
+
+@dataclass(frozen=True)
+class FileSource:
+    """CSV or Parquet file(s): one path, a glob, or a folder of files of one format."""
+
+    path: str
+    format: str  # "csv" or "parquet"
+    null_values: tuple[str, ...] = ()  # CSV only: strings read as NULL besides the empty one
+
+    def describe(self) -> str:
+        return f"{self.format} {self.path}"
+
+
+@dataclass(frozen=True)
+class DuckDBSource:
+    """A table of a DuckDB database file, attached read-only."""
+
+    path: str
+    table: str
+
+    def describe(self) -> str:
+        return f"duckdb {self.path}:{self.table}"
+
+
+@dataclass(frozen=True)
+class SQLiteSource:
+    """A table of a SQLite database file, streamed into DuckDB as Arrow batches."""
+
+    path: str
+    table: str
+
+    def describe(self) -> str:
+        return f"sqlite {self.path}:{self.table}"
+
+
+@dataclass(frozen=True, eq=False)
+class FrameSource:
+    """A pandas DataFrame or a pyarrow Table held by the Python process."""
+
+    data: Any
+
+    def describe(self) -> str:
+        return f"in-memory {type(self.data).__name__}"
+
+
+Source = Union[FileSource, DuckDBSource, SQLiteSource, FrameSource]
+
+
+@dataclass(frozen=True)
+class Table:
+    """One table of a graph.
+
+    Args:
+        name: the table's name in queries (``orders`` in ``COUNT(orders.*, 0, 30)``).
+        source: where its rows come from; ``None`` when ``sql`` alone defines the table.
+        sql: a DuckDB ``SELECT``. With a ``source`` it reshapes it and names it ``source``
+            (``SELECT s.*, r.date FROM source s JOIN races r USING (raceId)``); without one it is
+            a view over other tables of the graph.
+        primary_key: the column that identifies a row, if any (at most one).
+        foreign_keys: column → name of the table whose primary key it references.
+        time_column: when a row became known; rows later than an anchor time are invisible then.
+        end_time_column: when a row stopped being valid, if it can.
+        stypes: semantic-type overrides per column; the rest are inferred from the data.
+        drop: columns to leave out of the table.
+    """
+
+    name: str
+    source: Source | None = None
+    sql: str | None = None
+    primary_key: str | None = None
+    foreign_keys: Mapping[str, str] = field(default_factory=dict)
+    time_column: str | None = None
+    end_time_column: str | None = None
+    stypes: Mapping[str, SType] = field(default_factory=dict)
+    drop: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.name or not isinstance(self.name, str):
+            raise ConfigError("A table needs a non-empty name.")
+        if self.source is None and not self.sql:
+            raise ConfigError(
+                f"Table {self.name!r} has neither a source nor SQL; give it a file, a database "
+                "table, a DataFrame or a SELECT over other tables."
+            )
+        object.__setattr__(self, "foreign_keys", dict(self.foreign_keys))
+        object.__setattr__(self, "stypes", {k: SType(v) for k, v in self.stypes.items()})
+        object.__setattr__(self, "drop", tuple(self.drop))
+
+    # Constructors that read like the sources they name.
+    @classmethod
+    def from_file(cls, name: str, path: str | Path, **meta: Any) -> Table:
+        """A CSV or Parquet file (or glob / folder); the format comes from the extension."""
+        null_values = tuple(meta.pop("null_values", ()))
+        return cls(name, FileSource(str(path), file_format(path), null_values), **meta)
+
+    @classmethod
+    def from_frame(cls, name: str, data: Any, **meta: Any) -> Table:
+        """A pandas DataFrame or pyarrow Table."""
+        return cls(name, FrameSource(data), **meta)
+
+    @classmethod
+    def from_duckdb(cls, name: str, path: str | Path, table: str | None = None, **meta: Any) -> Table:
+        return cls(name, DuckDBSource(str(path), table or name), **meta)
+
+    @classmethod
+    def from_sqlite(cls, name: str, path: str | Path, table: str | None = None, **meta: Any) -> Table:
+        return cls(name, SQLiteSource(str(path), table or name), **meta)
+
+    @classmethod
+    def from_sql(cls, name: str, sql: str, **meta: Any) -> Table:
+        """A view defined by a DuckDB SELECT over other tables of the graph."""
+        return cls(name, None, sql=sql, **meta)
+
+    def with_(self, **changes: Any) -> Table:
+        """A copy with some fields changed (tables are immutable)."""
+        return replace(self, **changes)
+
+    @property
+    def is_temporal(self) -> bool:
+        return self.time_column is not None
+
+    @property
+    def key_columns(self) -> list[str]:
+        keys = [self.primary_key] if self.primary_key else []
+        return keys + [c for c in self.foreign_keys if c not in keys]
+
+
+def file_format(path: str | Path) -> str:
+    """``csv`` or ``parquet`` from a path's extension (``.csv.gz`` and ``.pq`` count)."""
+    name = str(path).lower()
+    for suffix, fmt in ((".csv", "csv"), (".csv.gz", "csv"), (".tsv", "csv"),
+                        (".parquet", "parquet"), (".pq", "parquet")):
+        if name.endswith(suffix):
+            return fmt
+    raise ConfigError(
+        f"Cannot tell the file type of {str(path)!r}: name it .csv or .parquet, or give "
+        "`format: csv|parquet` in the graph YAML."
+    )
