@@ -283,8 +283,10 @@ def day_weights() -> np.ndarray:
     return weights / weights.mean()
 
 
-def _transactions(rng: np.random.Generator, people: _People, catalog: _Catalog,
-                  prod_cat: np.ndarray, prod_price: np.ndarray) -> tuple[dict[str, np.ndarray], pa.Table]:
+def _transactions(
+    rng: np.random.Generator, people: _People, catalog: _Catalog, prod_cat: np.ndarray,
+    prod_price: np.ndarray,
+) -> tuple[dict[str, np.ndarray], pa.Table]:
     """Purchases: a Poisson count per customer over their active span, then time and product."""
     weights = day_weights()
     cum = np.concatenate([[0.0], np.cumsum(weights)])
