@@ -19,7 +19,8 @@ a 4xx response with the same text.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from relpredict.graph.validate import Finding

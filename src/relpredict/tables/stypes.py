@@ -87,7 +87,9 @@ def infer_stype(profile: ColumnProfile) -> SType:
     if dtype == "BOOLEAN":
         return SType.categorical
     if looks_like_id(profile.name) and (is_integer_dtype(dtype) or is_string_dtype(dtype)):
-        return SType.ID
+        # An undeclared key-like column is a key only when nearly unique; a code with few
+        # values (F1's statusId) is a category.
+        return SType.ID if profile.distinct > 0.5 * profile.rows else SType.categorical
     if is_numeric_dtype(dtype):
         return SType.numerical
     if is_string_dtype(dtype):

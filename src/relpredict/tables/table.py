@@ -7,9 +7,10 @@ into DuckDB is the job of :mod:`relpredict.tables.load`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping, Union
+from typing import Any
 
 from relpredict.errors import ConfigError
 from relpredict.tables.stypes import SType
@@ -61,7 +62,7 @@ class FrameSource:
         return f"in-memory {type(self.data).__name__}"
 
 
-Source = Union[FileSource, DuckDBSource, SQLiteSource, FrameSource]
+Source = FileSource | DuckDBSource | SQLiteSource | FrameSource
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,32 @@
+# Two entry points, both idempotent: `make demo` and `make test` create .venv on first use and
+# reuse it afterwards (reinstalling only when pyproject.toml changes).
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+DEMO_DIR ?= demo-data
+DEMO_CUSTOMERS ?= 20000
+
+.PHONY: setup demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(BIN)/relpredict demo-data $(DEMO_DIR) --customers $(DEMO_CUSTOMERS) --seed 0
+	$(BIN)/relpredict graph inspect $(DEMO_DIR)/graph.yaml
+
+test: setup lint
+	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check src tests benchmarks
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR) .relpredict .pytest_cache

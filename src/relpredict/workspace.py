@@ -1,0 +1,98 @@
+"""The workspace: where relpredict keeps its state between commands.
+
+A folder (``./.relpredict`` by default; ``--home`` or ``RELPREDICT_HOME`` moves it) holding a
+SQLite metadata database (``metadata.db``) and an ``artifacts/`` folder. Models, workflows and
+jobs are recorded in the database; their files live under ``artifacts/``. The schema is created
+and migrated forward on open, so any version of relpredict can open an older workspace.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from relpredict.errors import WorkspaceError
+
+ENV_HOME = "RELPREDICT_HOME"
+DEFAULT_HOME = ".relpredict"
+
+# Each entry migrates the schema one version forward; never edit an entry that has shipped.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE graphs (
+        name TEXT PRIMARY KEY,          -- user-chosen name
+        yaml_path TEXT NOT NULL,        -- absolute path of the graph YAML
+        data_dir TEXT,                  -- data folder given with --data, if any
+        registered_at TEXT NOT NULL     -- ISO 8601 UTC
+    );
+    """,
+)
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """An opened workspace folder."""
+
+    home: Path
+
+    @classmethod
+    def open(cls, home: str | Path | None = None) -> Workspace:
+        """Open (creating if needed) the workspace at ``home``, ``$RELPREDICT_HOME`` or ``./.relpredict``."""
+        path = Path(home or os.environ.get(ENV_HOME) or DEFAULT_HOME).expanduser()
+        try:
+            (path / "artifacts").mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise WorkspaceError(
+                f"Cannot create the workspace folder {path}: {err.strerror}. Choose another "
+                f"place with --home or {ENV_HOME}."
+            ) from err
+        ws = cls(path.resolve())
+        ws._migrate()
+        return ws
+
+    @property
+    def db_path(self) -> Path:
+        return self.home / "metadata.db"
+
+    @property
+    def artifacts(self) -> Path:
+        return self.home / "artifacts"
+
+    @contextmanager
+    def db(self) -> Iterator[sqlite3.Connection]:
+        """A connection in one transaction: committed on success, rolled back on error."""
+        con = sqlite3.connect(self.db_path, timeout=30)
+        con.row_factory = sqlite3.Row
+        try:
+            con.execute("PRAGMA foreign_keys = ON")
+            yield con
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
+        finally:
+            con.close()
+
+    def schema_version(self) -> int:
+        with self.db() as con:
+            return int(con.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self) -> None:
+        try:
+            with self.db() as con:
+                con.execute("PRAGMA journal_mode = WAL")
+                version = int(con.execute("PRAGMA user_version").fetchone()[0])
+                if version > len(MIGRATIONS):
+                    raise WorkspaceError(
+                        f"The workspace {self.home} was written by a newer relpredict (schema "
+                        f"{version}, this one knows {len(MIGRATIONS)}). Upgrade relpredict."
+                    )
+                for number in range(version, len(MIGRATIONS)):
+                    con.executescript(MIGRATIONS[number])
+                    con.execute(f"PRAGMA user_version = {number + 1}")
+        except sqlite3.DatabaseError as err:
+            raise WorkspaceError(f"The workspace database {self.db_path} is unusable: {err}.") from err
