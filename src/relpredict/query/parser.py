@@ -1,0 +1,486 @@
+"""Recursive-descent parser for the predictive query language (PQL).
+
+Grammar (keywords case-insensitive; precedence OR < AND < NOT < comparison)::
+
+    query       := PREDICT expr [RANK TOP int | CLASSIFY] FOR EACH column
+                   [WHERE expr] [ASSUMING expr]
+    expr        := and (OR and)*
+    and         := not (AND not)*
+    not         := NOT not | comparison
+    comparison  := operand [cmp_op operand | [NOT] IN (literal, ...) | IS [NOT] NULL]
+    cmp_op      := = | != | <> | < | <= | > | >= | LIKE | STARTS WITH | ENDS WITH | CONTAINS
+    operand     := literal | aggregation | column | ( expr )
+    aggregation := AGG ( column [WHERE expr] , start , end [, unit] )
+    start       := number | -INF
+    column      := name . name | name . *
+    literal     := [-] number | 'string' | TRUE | FALSE | NULL
+
+Each ``_parse_*`` method reads one rule. Every error goes through ``raise_error``, which builds a
+``QuerySyntaxError`` that underlines the offending token and says what was expected.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from typing import NoReturn
+
+from relpredict.errors import QuerySyntaxError
+from relpredict.query.ast import (
+    AGGREGATIONS,
+    TIME_UNITS,
+    Aggregation,
+    BoolOp,
+    ColumnRef,
+    Comparison,
+    Expr,
+    InList,
+    IsNull,
+    Literal,
+    Not,
+    Query,
+    aggregations,
+)
+from relpredict.query.tokens import Token, TokenKind, tokenize
+
+__all__ = ["parse", "parse_expression"]
+
+_SYMBOL_OPS = {"=": "=", "!=": "!=", "<>": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+_WORD_OPS = {"LIKE": "LIKE", "CONTAINS": "CONTAINS", "STARTS": "STARTS WITH", "ENDS": "ENDS WITH"}
+_UNITS = {unit: unit for unit in TIME_UNITS} | {unit[:-1]: unit for unit in TIME_UNITS}
+_NAME_KINDS = (TokenKind.IDENT, TokenKind.QUOTED_IDENT, TokenKind.KEYWORD)
+_EXAMPLE = "PREDICT COUNT(orders.*, 0, 30, days) > 0 FOR EACH customers.customer_id"
+_NO_DOT = "Expecting table.column; '{name}' needs its table, e.g. users.{name}."
+_FORECAST = (
+    "FORECAST is not supported: write one query per time window, "
+    "e.g. PREDICT SUM(orders.amount, 0, 30, days) FOR EACH customers.customer_id."
+)
+
+
+def parse(text: str) -> Query:
+    """Parse a whole predictive query; raise ``QuerySyntaxError`` (with position) if malformed."""
+    return _Parser(text).parse_query()
+
+
+def parse_expression(text: str) -> Expr:
+    """Parse a lone condition or target expression, e.g. for a saved WHERE clause."""
+    return _Parser(text).parse_lone_expression()
+
+
+class _Parser:
+    """Holds the token list and a cursor; one instance parses one text."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.lines = text.split("\n")
+        self.tokens = tokenize(text)
+        self.index = 0
+
+    # ----------------------------------------------------------------- cursor helpers
+
+    @property
+    def current(self) -> Token:
+        return self.tokens[self.index]
+
+    @property
+    def previous(self) -> Token:
+        return self.tokens[max(0, self.index - 1)]
+
+    def _peek(self, ahead: int = 1) -> Token:
+        return self.tokens[min(self.index + ahead, len(self.tokens) - 1)]
+
+    def _advance(self) -> Token:
+        token = self.current
+        if token.kind is not TokenKind.EOF:
+            self.index += 1
+        return token
+
+    def _match_keyword(self, *words: str) -> Token | None:
+        """Consume and return the current token if it is one of ``words``."""
+        return self._advance() if self.current.is_keyword(*words) else None
+
+    def _match_symbol(self, *symbols: str) -> Token | None:
+        return self._advance() if self.current.is_symbol(*symbols) else None
+
+    def _expect_keyword(self, word: str, message: str) -> Token:
+        return self._match_keyword(word) or self.raise_error(message)
+
+    def _expect_symbol(self, symbol: str, message: str) -> Token:
+        return self._match_symbol(symbol) or self.raise_error(message)
+
+    def raise_error(self, message: str, token: Token | None = None) -> NoReturn:
+        """Raise a ``QuerySyntaxError`` underlining ``token`` (default: the current one)."""
+        token = token or self.current
+        if token.is_keyword("FORECAST"):
+            message = _FORECAST
+        self.error_at(message, token.line, token.col, token.length)
+
+    def error_at(self, message: str, line: int, col: int, length: int) -> NoReturn:
+        raise QuerySyntaxError(message, query=self.text, line=line, col=col, length=length)
+
+    def _span(self, start: Token) -> dict[str, int]:
+        """Position fields for a node that began at ``start`` and ends at the last token read."""
+        end = self.previous
+        if end.line == start.line:
+            length = end.col + end.length - start.col
+        else:
+            length = len(self.lines[start.line - 1]) - start.col + 1
+        return {"line": start.line, "col": start.col, "length": max(1, length)}
+
+    # ----------------------------------------------------------------- query clauses
+
+    def parse_query(self) -> Query:
+        start = self._parse_predict()
+        target = self._parse_expr(f"Expecting the target after PREDICT, e.g. {_EXAMPLE}.")
+        rank_top, classify = self._parse_task_modifier()
+        entity = self._parse_entity()
+        where = self._parse_optional_clause("WHERE")
+        assuming = self._parse_optional_clause("ASSUMING")
+        self._parse_end(after_assuming=assuming is not None)
+        pos = self._span(start)
+        return Query(target, rank_top, classify, entity, where, assuming, **pos)
+
+    def parse_lone_expression(self) -> Expr:
+        if self.current.kind is TokenKind.EOF:
+            self.raise_error("Empty expression; write a condition, e.g. users.age > 40.")
+        expr = self._parse_expr("Expecting a condition, e.g. users.age > 40.")
+        if self.current.kind is not TokenKind.EOF:
+            self.raise_error(f"Unexpected text after the expression: {self.current.text!r}.")
+        return expr
+
+    def _parse_predict(self) -> Token:
+        if self.current.kind is TokenKind.EOF:
+            self.raise_error(f"Empty query; write e.g. {_EXAMPLE}.")
+        return self._expect_keyword("PREDICT", f"A query must start with PREDICT, e.g. {_EXAMPLE}.")
+
+    def _parse_task_modifier(self) -> tuple[int | None, bool]:
+        """``RANK TOP k`` or ``CLASSIFY`` after the target, or neither."""
+        if self._match_keyword("CLASSIFY"):
+            if self.current.is_keyword("RANK"):
+                self.raise_error("Use either CLASSIFY or RANK TOP k, not both.")
+            return None, True
+        if not self._match_keyword("RANK"):
+            return None, False
+        self._expect_keyword("TOP", "RANK needs TOP k, e.g. RANK TOP 10.")
+        k = self._parse_top_k()
+        if self.current.is_keyword("CLASSIFY"):
+            self.raise_error("Use either RANK TOP k or CLASSIFY, not both.")
+        return k, False
+
+    def _parse_top_k(self) -> int:
+        token = self.current
+        if token.kind is not TokenKind.NUMBER or not token.value.isdigit() or int(token.value) < 1:
+            self.raise_error("TOP needs a positive whole number, e.g. RANK TOP 10.")
+        self._advance()
+        return int(token.value)
+
+    def _parse_entity(self) -> ColumnRef:
+        """``FOR EACH table.primary_key``."""
+        self._expect_keyword("FOR", "Expecting FOR EACH after the target.")
+        self._expect_keyword("EACH", "Expecting EACH after FOR (FOR EACH table.primary_key).")
+        token = self.current
+        if token.kind not in _NAME_KINDS or (
+            token.kind is TokenKind.KEYWORD and not self._peek().is_symbol(".")
+        ):
+            self.raise_error("Expecting the entity after FOR EACH, e.g. FOR EACH users.user_id.")
+        return self._parse_column(
+            star="The entity must be one column, the table's primary key, "
+            "e.g. FOR EACH users.user_id; table.* is only allowed in COUNT(...).",
+            no_dot="Expecting . and the primary key after '{name}': FOR EACH {name}.<primary key>.",
+        )
+
+    def _parse_optional_clause(self, keyword: str) -> Expr | None:
+        if not self._match_keyword(keyword):
+            return None
+        return self._parse_expr(f"Expecting a condition after {keyword}.")
+
+    def _parse_end(self, after_assuming: bool) -> None:
+        token = self.current
+        if token.kind is TokenKind.EOF:
+            return
+        if token.is_keyword("WHERE") and after_assuming:
+            self.raise_error("WHERE must come before ASSUMING.")
+        if token.is_keyword("WHERE", "ASSUMING"):
+            self.raise_error(
+                f"A query has at most one {token.value} clause; join conditions with AND."
+            )
+        self.raise_error(
+            f"Unexpected text after the query: {token.text!r}. A query ends after FOR EACH "
+            "and its optional WHERE and ASSUMING conditions."
+        )
+
+    # ----------------------------------------------------------------- boolean expressions
+
+    def _parse_expr(self, missing: str) -> Expr:
+        """An expression, or ``missing`` as the error when none starts here."""
+        self._require_expr_start(missing)
+        return self._parse_or()
+
+    def _require_expr_start(self, message: str) -> None:
+        token = self.current
+        starts = (
+            token.kind
+            in (TokenKind.IDENT, TokenKind.QUOTED_IDENT, TokenKind.NUMBER, TokenKind.STRING)
+            or token.is_keyword("NOT", "TRUE", "FALSE", "NULL")
+            or token.is_symbol("(", "-")
+            or (token.kind is TokenKind.KEYWORD and self._peek().is_symbol("."))
+        )
+        if not starts:
+            self.raise_error(message)
+
+    def _parse_or(self) -> Expr:
+        start = self.current
+        expr = self._parse_and()
+        while self._match_keyword("OR"):
+            right = self._parse_operand_of("OR", self._parse_and)
+            expr = BoolOp("OR", expr, right, **self._span(start))
+        return expr
+
+    def _parse_and(self) -> Expr:
+        start = self.current
+        expr = self._parse_not()
+        while self._match_keyword("AND"):
+            right = self._parse_operand_of("AND", self._parse_not)
+            expr = BoolOp("AND", expr, right, **self._span(start))
+        return expr
+
+    def _parse_operand_of(self, op: str, parse_next: Callable[[], Expr]) -> Expr:
+        self._require_expr_start(f"Expecting a condition after {op}.")
+        return parse_next()
+
+    def _parse_not(self) -> Expr:
+        start = self.current
+        if not (start.is_keyword("NOT") and not self._peek().is_symbol(".")):
+            return self._parse_comparison()
+        self._advance()
+        expr = self._parse_operand_of("NOT", self._parse_not)
+        return Not(expr, **self._span(start))
+
+    # ----------------------------------------------------------------- comparisons
+
+    def _parse_comparison(self) -> Expr:
+        start = self.current
+        left = self._parse_operand()
+        expr = self._parse_comparison_tail(left, start)
+        if expr is not left and self._comparison_op() is not None:
+            self.raise_error("Comparisons cannot be chained; join them with AND.")
+        return expr
+
+    def _parse_comparison_tail(self, left: Expr, start: Token) -> Expr:
+        if self.current.is_keyword("IS"):
+            return self._parse_is_null(left, start)
+        if self.current.is_keyword("IN") or (
+            self.current.is_keyword("NOT") and self._peek().is_keyword("IN")
+        ):
+            return self._parse_in_list(left, start)
+        op = self._comparison_op()
+        if op is None:
+            return left
+        op_token = self._advance()
+        if op_token.is_keyword("STARTS", "ENDS"):
+            self._expect_keyword("WITH", f"Expecting WITH after {op_token.value}.")
+        self._require_expr_start(f"Expecting a value after {op}.")
+        right = self._parse_operand()
+        return Comparison(op, left, right, **self._span(start))
+
+    def _comparison_op(self) -> str | None:
+        """The canonical operator at the cursor, without consuming it, or None."""
+        token = self.current
+        if token.kind is TokenKind.SYMBOL:
+            return _SYMBOL_OPS.get(token.value)
+        if token.kind is TokenKind.KEYWORD:
+            return _WORD_OPS.get(token.value)
+        return None
+
+    def _parse_is_null(self, left: Expr, start: Token) -> IsNull:
+        self._advance()
+        negated = self._match_keyword("NOT") is not None
+        self._expect_keyword("NULL", "Expecting NULL or NOT NULL after IS.")
+        return IsNull(left, negated, **self._span(start))
+
+    def _parse_in_list(self, left: Expr, start: Token) -> InList:
+        negated = self._match_keyword("NOT") is not None
+        self._advance()
+        self._expect_symbol("(", "Expecting ( after IN, e.g. IN ('a', 'b').")
+        if self.current.is_symbol(")"):
+            self.raise_error("IN needs at least one value, e.g. IN ('a', 'b').")
+        values = [self._parse_list_value()]
+        while self._match_symbol(","):
+            values.append(self._parse_list_value())
+        self._expect_symbol(")", "Expecting , or ) in the IN list.")
+        return InList(left, tuple(values), negated, **self._span(start))
+
+    def _parse_list_value(self) -> Literal:
+        value = self._parse_literal()
+        if value is None:
+            self.raise_error(
+                "An IN list holds only constants: numbers, 'strings', TRUE, FALSE, NULL."
+            )
+        return value
+
+    # ----------------------------------------------------------------- operands
+
+    def _parse_operand(self) -> Expr:
+        """A literal, an aggregation, a column, or a parenthesised expression."""
+        literal = self._parse_literal()
+        if literal is not None:
+            return literal
+        if self.current.is_symbol("("):
+            return self._parse_parenthesised()
+        if self.current.kind is TokenKind.IDENT and self._peek().is_symbol("("):
+            return self._parse_aggregation()
+        if self.current.kind in _NAME_KINDS and self._peek().is_symbol("."):
+            return self._parse_column(star="table.* is only allowed inside COUNT(...).")
+        if self.current.kind in (TokenKind.IDENT, TokenKind.QUOTED_IDENT):
+            name = self.current.text
+            self.raise_error(
+                f"Expecting table.column; '{name}' needs its table, e.g. users.{name}."
+            )
+        self.raise_error("Expecting a value, a table.column or an aggregation.")
+
+    def _parse_parenthesised(self) -> Expr:
+        opening = self._advance()
+        expr = self._parse_expr("Expecting an expression after (.")
+        where = f"line {opening.line}, col {opening.col}"
+        self._expect_symbol(")", f"Expecting ) to close the ( at {where}.")
+        return expr
+
+    def _parse_literal(self) -> Literal | None:
+        """A constant at the cursor, consumed; None (nothing consumed) if there is none."""
+        start = self.current
+        if start.kind is TokenKind.STRING:
+            value: int | float | str | bool | None = start.value
+        elif start.is_keyword("TRUE", "FALSE", "NULL") and not self._peek().is_symbol("."):
+            value = {"TRUE": True, "FALSE": False, "NULL": None}[start.value]
+        elif start.kind is TokenKind.NUMBER or start.is_symbol("-"):
+            value = self._parse_signed_number("Expecting a number after -.")
+            return Literal(value, **self._span(start))
+        else:
+            return None
+        self._advance()
+        return Literal(value, **self._span(start))
+
+    def _parse_signed_number(self, message: str) -> int | float:
+        negative = self._match_symbol("-") is not None
+        token = self.current
+        if token.kind is not TokenKind.NUMBER:
+            self.raise_error(message)
+        self._advance()
+        is_int = token.value.isdigit()
+        number = int(token.value) if is_int else float(token.value)
+        return -number if negative else number
+
+    def _parse_column(self, star: str, no_dot: str = _NO_DOT) -> ColumnRef:
+        """``table.column`` or ``table.*``; ``star`` is the error for ``*`` (empty: allowed)."""
+        start = self._advance()
+        if not self._match_symbol("."):
+            self.raise_error(no_dot.format(name=start.text), start)
+        column = self.current
+        if column.is_symbol("*"):
+            if star:
+                self.raise_error(star)
+        elif column.kind not in _NAME_KINDS:
+            self.raise_error(f"Expecting a column name after '{start.text}.'.")
+        self._advance()
+        name = "*" if column.is_symbol("*") else _name(column)
+        return ColumnRef(_name(start), name, **self._span(start))
+
+    # ----------------------------------------------------------------- aggregations
+
+    def _parse_aggregation(self) -> Aggregation:
+        """``AGG(table.column [WHERE filter], start, end[, unit])``."""
+        start = self._advance()
+        func = self._aggregation_name(start)
+        self._advance()  # the "(" checked by the caller
+        column = self._parse_aggregated_column(func)
+        row_filter = self._parse_row_filter(func)
+        self._expect_symbol(
+            ",",
+            f"Expecting , and a time window after the column: "
+            f"{func}({_text(column)}, start, end[, unit]), e.g. 0, 30, days.",
+        )
+        window_start = self._parse_window_start()
+        self._expect_symbol(",", f"Expecting a time window end (a number) in {func}(...).")
+        window_end = self._parse_window_end(func)
+        unit = self._parse_unit() if self._match_symbol(",") else "days"
+        self._expect_symbol(")", f"Expecting ) to close {func}(...).")
+        return Aggregation(
+            func, column, row_filter, window_start, window_end, unit, **self._span(start)
+        )
+
+    def _aggregation_name(self, token: Token) -> str:
+        func = token.value.upper()
+        if func in AGGREGATIONS:
+            return func
+        close = difflib.get_close_matches(func, AGGREGATIONS, n=1)
+        hint = (
+            f"did you mean {close[0]}?" if close else "use one of " + ", ".join(AGGREGATIONS) + "."
+        )
+        self.raise_error(f"Unknown aggregation '{token.text}'; {hint}", token)
+
+    def _parse_aggregated_column(self, func: str) -> ColumnRef:
+        example = "orders.*" if func == "COUNT" else "orders.amount"
+        if self.current.kind not in _NAME_KINDS:
+            self.raise_error(
+                f"Expecting table.column in {func}(...), e.g. {func}({example}, 0, 30)."
+            )
+        star = (
+            ""
+            if func == "COUNT"
+            else f"table.* is only allowed in COUNT; {func} needs a column, e.g. {func}({example}, 0, 30)."
+        )
+        return self._parse_column(star=star)
+
+    def _parse_row_filter(self, func: str) -> Expr | None:
+        if not self._match_keyword("WHERE"):
+            return None
+        row_filter = self._parse_expr(f"Expecting a row condition after WHERE in {func}(...).")
+        nested = aggregations(row_filter)
+        if nested:
+            inner = nested[0]
+            self.error_at(
+                f"An aggregation cannot be nested in the row condition of {func}(...).",
+                inner.line,
+                inner.col,
+                inner.length,
+            )
+        return row_filter
+
+    def _parse_window_start(self) -> float | None:
+        message = "A window start must be a number or -INF."
+        if self.current.is_symbol("-") and self._peek().is_keyword("INF"):
+            self._advance()
+            self._advance()
+            return None
+        if self.current.kind is not TokenKind.NUMBER and not self.current.is_symbol("-"):
+            self.raise_error(message)
+        return float(self._parse_signed_number(message))
+
+    def _parse_window_end(self, func: str) -> float:
+        message = f"Expecting a time window end (a number) in {func}(...)."
+        if self.current.kind is not TokenKind.NUMBER and not self.current.is_symbol("-"):
+            self.raise_error(message)
+        return float(self._parse_signed_number(message))
+
+    def _parse_unit(self) -> str:
+        token = self.current
+        if token.kind is not TokenKind.IDENT:
+            self.raise_error(
+                f"Expecting a time unit after the window end: {', '.join(TIME_UNITS)}."
+            )
+        unit = _UNITS.get(token.value.lower()) if token.kind is TokenKind.IDENT else None
+        if unit is None:
+            self.raise_error(
+                f"Unknown time unit '{token.text}'; use one of {', '.join(TIME_UNITS)}."
+            )
+        self._advance()
+        return unit
+
+
+def _name(token: Token) -> str:
+    """The identifier a name token stands for (a keyword keeps its spelling as written)."""
+    return token.text if token.kind is TokenKind.KEYWORD else token.value
+
+
+def _text(column: ColumnRef) -> str:
+    return f"{column.table}.{column.column}"
