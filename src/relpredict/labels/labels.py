@@ -1,0 +1,142 @@
+"""Label tables computed in DuckDB: training examples, prediction entities, anchor schedules.
+
+The anchor schedule follows RelBench (and PQL.md): anchors step by the target window ``δ`` so
+every target window is fully observed; validation anchors run forward from ``val_start`` while
+their window ends by ``test_start``, test anchors from ``test_start`` while their window ends by
+the last fact timestamp (at most ``max_eval`` each), and training anchors run backward from
+``val_start − δ`` to the first timestamp of the data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import pandas as pd
+import pyarrow as pa
+
+from relpredict.errors import ConfigError
+from relpredict.graph.graph import Graph
+from relpredict.labels.sql import ANCHOR, prediction_sql, training_sql
+from relpredict.query.bound import BoundQuery, Window
+from relpredict.sql import quote_ident
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Anchor times per split, each list in increasing order."""
+
+    train: list[datetime]
+    val: list[datetime]
+    test: list[datetime]
+
+    def items(self) -> list[tuple[str, list[datetime]]]:
+        return [("train", self.train), ("val", self.val), ("test", self.test)]
+
+
+def step_offset(window: Window) -> pd.DateOffset:
+    """The anchor step for a target window (calendar months stay months)."""
+    if window.unit == "months":
+        return pd.DateOffset(months=int(window.end))
+    return pd.DateOffset(seconds=window.length().total_seconds())
+
+
+def fact_time_range(bq: BoundQuery, graph: Graph) -> tuple[datetime | None, datetime | None]:
+    """Earliest and latest time over the target's fact tables."""
+    ranges = [graph.time_range(t) for t in bq.fact_tables]
+    lows = [lo for lo, _ in ranges if lo is not None]
+    highs = [hi for _, hi in ranges if hi is not None]
+    return (min(lows) if lows else None, max(highs) if highs else None)
+
+
+def data_start(graph: Graph) -> datetime | None:
+    """The first timestamp of any table (RelBench's ``db.min_timestamp``)."""
+    lows = [graph.time_range(t.name)[0] for t in graph if t.time_column]
+    lows = [lo for lo in lows if lo is not None]
+    return min(lows) if lows else None
+
+
+def default_anchor_time(bq: BoundQuery, graph: Graph) -> datetime | None:
+    """Blank anchor time = latest timestamp of the target's fact table(s); None for static queries."""
+    return fact_time_range(bq, graph)[1] if bq.is_temporal else None
+
+
+def anchor_schedule(bq: BoundQuery, graph: Graph, *, val_start: datetime | None = None,
+                    test_start: datetime | None = None, max_eval: int = 40) -> Schedule:
+    """Train / validation / test anchor times for a temporal query (see module docstring).
+
+    Without ``test_start`` the last fully observed window is the test anchor; without
+    ``val_start`` the window before it is the validation anchor.
+    """
+    if bq.horizon is None:
+        raise ConfigError("A static query has no anchor times: its labels are one row per entity.")
+    step = step_offset(bq.horizon)
+    lo, hi = data_start(graph), fact_time_range(bq, graph)[1]
+    if lo is None or hi is None:
+        raise ConfigError(f"The target's tables {', '.join(bq.fact_tables)} have no rows with a time.")
+    last = pd.Timestamp(hi) - step
+    test0 = pd.Timestamp(test_start) if test_start is not None else last
+    val0 = pd.Timestamp(val_start) if val_start is not None else test0 - step
+    test = _forward(test0, last, step, max_eval)
+    val = _forward(val0, test0 - step, step, max_eval)
+    train = _backward(val0 - step, pd.Timestamp(lo), step)
+    if not train:
+        raise ConfigError(
+            f"No training anchor fits between the data start {lo} and the validation start {val0}: "
+            "the data is shorter than two target windows. Use a shorter window or more data.")
+    return Schedule(train, val, test)
+
+
+def _forward(start: pd.Timestamp, end: pd.Timestamp, step: pd.DateOffset, limit: int) -> list[datetime]:
+    out, t = [], start
+    while t <= end and len(out) < limit:
+        out.append(t.to_pydatetime())
+        t = t + step
+    return out
+
+
+def _backward(start: pd.Timestamp, end: pd.Timestamp, step: pd.DateOffset) -> list[datetime]:
+    out, t = [], start
+    while t >= end:
+        out.append(t.to_pydatetime())
+        t = t - step
+    return sorted(out)
+
+
+def training_table(bq: BoundQuery, graph: Graph, anchors: list[datetime] | None = None) -> pa.Table:
+    """``ENTITY, ANCHOR_TIMESTAMP, TARGET`` for the given anchors (static queries: no anchors)."""
+    if bq.is_temporal and not anchors:
+        raise ConfigError("A temporal query needs at least one anchor time for its labels.")
+    sql = training_sql(bq, graph, anchors)
+    return graph.con.sql(sql.sql, params=sql.params).to_arrow_table()
+
+
+def split_tables(bq: BoundQuery, graph: Graph, schedule: Schedule) -> dict[str, pa.Table]:
+    """Training tables per split of a schedule."""
+    return {name: training_table(bq, graph, anchors) for name, anchors in schedule.items() if anchors}
+
+
+def labelled_splits(bq: BoundQuery, graph: Graph, schedule: Schedule) -> pa.Table:
+    """All splits in one table with a ``SPLIT`` column (what ``query labels --out`` writes)."""
+    parts = []
+    for name, table in split_tables(bq, graph, schedule).items():
+        parts.append(table.append_column("SPLIT", pa.array([name] * table.num_rows, pa.string())))
+    return pa.concat_tables(parts)
+
+
+def prediction_table(bq: BoundQuery, graph: Graph, anchor: datetime | None = None) -> pa.Table:
+    """The entities to predict at ``anchor`` (default: :func:`default_anchor_time`)."""
+    if bq.is_temporal and anchor is None:
+        anchor = default_anchor_time(bq, graph)
+    sql = prediction_sql(bq, graph, anchor)
+    return graph.con.sql(sql.sql, params=sql.params).to_arrow_table()
+
+
+def count_rows(graph: Graph, table: str) -> int:
+    return int(graph.con.execute(f"SELECT COUNT(*) FROM {quote_ident(table)}").fetchone()[0])
+
+
+__all__ = ["ANCHOR", "Schedule", "anchor_schedule", "default_anchor_time", "labelled_splits",
+           "prediction_table", "split_tables", "training_table"]

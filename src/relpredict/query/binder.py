@@ -1,0 +1,330 @@
+"""Binding: check a parsed query against a graph and derive its task.
+
+Names are resolved (an unknown one lists the nearest that exist), aggregated tables must have a
+time column and a foreign key to the entity table, types must fit their operators, windows must
+point the right way (target and ASSUMING forward, WHERE backward), and the task type follows
+the table in PQL.md. Every error underlines the offending part of the query.
+"""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+from relpredict.errors import QueryBindError
+from relpredict.graph.graph import Graph, did_you_mean
+from relpredict.query.ast import (
+    Aggregation,
+    AnyNode,
+    BoolOp,
+    ColumnRef,
+    Comparison,
+    Expr,
+    InList,
+    IsNull,
+    Literal,
+    Not,
+    Query,
+    aggregations,
+)
+from relpredict.query.bound import BoundQuery, TaskType, Window, _as_timedelta
+from relpredict.query.parser import parse
+from relpredict.query.printer import to_pql
+from relpredict.tables.stypes import SType, is_numeric_dtype, is_temporal_dtype
+
+# Value kinds of expressions. "null" is the NULL literal, compatible with everything.
+# "code" is a categorical column stored as numbers (F1's statusId): a category that compares
+# with numbers.
+BOOLEAN, NUMERIC, CATEGORY, CODE, TEXT, TIMESTAMP, ID, LIST, NULL = (
+    "boolean", "numeric", "category", "code", "text", "timestamp", "id", "list", "null")
+STYPE_KIND = {SType.numerical: NUMERIC, SType.categorical: CATEGORY, SType.text: TEXT,
+              SType.timestamp: TIMESTAMP, SType.ID: ID, SType.multicategorical: LIST}
+STRINGY = (CATEGORY, TEXT, ID)
+ORDER_OPS = ("<", "<=", ">", ">=")
+STRING_OPS = ("LIKE", "STARTS WITH", "ENDS WITH")
+
+
+def bind(query: str | Query, graph: Graph) -> BoundQuery:
+    """Parse (if given text) and bind a query to ``graph``; raise QueryBindError if it does not fit."""
+    text = query if isinstance(query, str) else to_pql(query)
+    tree = parse(query) if isinstance(query, str) else query
+    return _Binder(text, tree, graph).bind()
+
+
+class _Binder:
+    def __init__(self, text: str, query: Query, graph: Graph) -> None:
+        self.text, self.query, self.graph = text, query, graph
+        self.entity_table = ""
+
+    def error(self, message: str, node: AnyNode) -> NoReturn:
+        raise QueryBindError(message, query=self.text, line=node.line or None,
+                             col=node.col or None, length=node.length)
+
+    # ----------------------------------------------------------------- the query
+    def bind(self) -> BoundQuery:
+        q = self.query
+        key = self._entity(q.entity)
+        kind = self._expr(q.target, "target")
+        temporal = bool(aggregations(q.target))
+        self._condition(q.where, "where", temporal)
+        self._condition(q.assuming, "assuming", temporal)
+        task, item = self._task_type(kind)
+        facts = tuple(dict.fromkeys(a.column.table for a in aggregations(q.target)))
+        return BoundQuery(
+            text=to_pql(q), query=q, task_type=task, entity_table=self.entity_table,
+            entity_key=key, entity_time=self.graph[self.entity_table].time_column,
+            target=q.target, where=q.where, assuming=q.assuming, fact_tables=facts,
+            horizon=self._horizon(), target_kind=kind, rank_top=q.rank_top,
+            item_table=item[0] if item else None, item_key=item[1] if item else None,
+        )
+
+    def _entity(self, ref: ColumnRef) -> str:
+        table = self._table(ref)
+        pk = self.graph[table].primary_key
+        if pk is None:
+            self.error(f"Table {table!r} has no primary key, so it cannot be the entity of FOR EACH. "
+                       "Declare `primary_key:` for it in the graph.", ref)
+        if ref.column != pk:
+            self.error(f"FOR EACH needs the primary key of {table!r}: write {table}.{pk}, "
+                       f"not {table}.{ref.column}.", ref)
+        self.entity_table = table
+        return pk
+
+    def _condition(self, expr: Expr | None, ctx: str, temporal: bool) -> None:
+        if expr is None:
+            return
+        if not temporal and aggregations(expr):
+            self.error(f"A static query (its target has no time window) has no anchor time, so its "
+                       f"{ctx.upper()} cannot aggregate over time. Use columns only, or make the "
+                       "target temporal.", aggregations(expr)[0])
+        if ctx == "assuming" and not aggregations(expr):
+            self.error("ASSUMING states a condition on the future: it needs an aggregation with a "
+                       "forward window, e.g. ASSUMING COUNT(notifications.*, 0, 7, days) > 0.", expr)
+        kind = self._expr(expr, ctx)
+        if kind not in (BOOLEAN, NULL):
+            self.error(f"{ctx.upper()} needs a condition (true or false), but this is a {kind} "
+                       "value; compare it, e.g. `> 0`.", expr)
+
+    def _horizon(self) -> Window | None:
+        windows = [Window.of(a) for a in aggregations(self.query.target)]
+        if not windows:
+            return None
+        return max(windows, key=lambda w: _as_timedelta(w.end, w.unit))
+
+    # ----------------------------------------------------------------- task type
+    def _task_type(self, kind: str) -> tuple[TaskType, tuple[str, str] | None]:
+        q, target = self.query, self.query.target
+        if q.rank_top is not None:
+            return TaskType.link_prediction, self._rank_item(target)
+        if kind == LIST:
+            if q.classify:
+                return TaskType.multilabel, None
+            self.error("This target is a list: add RANK TOP k to rank items, or CLASSIFY for "
+                       "multilabel classification.", target)
+        if q.classify and kind not in (CATEGORY, CODE):
+            self.error(f"CLASSIFY applies to a list or categorical target, not a {kind} one.", target)
+        if kind == BOOLEAN:
+            return TaskType.binary, None
+        if kind == NUMERIC:
+            return TaskType.regression, None
+        if kind in (CATEGORY, CODE):
+            return TaskType.multiclass, None
+        what = {ID: "an ID (a key identifies rows; predict something about them instead)",
+                TIMESTAMP: "a timestamp", TEXT: "free text", NULL: "NULL"}.get(kind, kind)
+        self.error(f"The target is {what}, which cannot be predicted. Predict a number, a category, "
+                   "a condition or a list.", target)
+
+    def _rank_item(self, target: Expr) -> tuple[str, str]:
+        if not (isinstance(target, Aggregation) and target.func == "LIST_DISTINCT"):
+            self.error("RANK TOP k ranks the items of LIST_DISTINCT(table.foreign_key, ...); this "
+                       "target is not one.", target)
+        fact, col = target.column.table, target.column.column
+        item = self.graph[fact].foreign_keys.get(col)
+        if item is None or item not in self.graph:
+            self.error(f"RANK TOP k ranks the rows a foreign key points to, but {fact}.{col} is not "
+                       "a foreign key. Use CLASSIFY to predict its values as labels.", target.column)
+        return item, self.graph[item].primary_key or col
+
+    # ----------------------------------------------------------------- expressions
+    def _expr(self, expr: Expr, ctx: str) -> str:
+        if isinstance(expr, Literal):
+            return _literal_kind(expr)
+        if isinstance(expr, ColumnRef):
+            return self._column(expr, ctx)
+        if isinstance(expr, Aggregation):
+            return self._aggregation(expr, ctx)
+        if isinstance(expr, Comparison):
+            return self._comparison(expr, ctx)
+        if isinstance(expr, InList):
+            return self._in_list(expr, ctx)
+        if isinstance(expr, IsNull):
+            self._expr(expr.expr, ctx)
+            return BOOLEAN
+        if isinstance(expr, Not):
+            self._boolean(expr.expr, ctx, "NOT")
+            return BOOLEAN
+        if isinstance(expr, BoolOp):
+            self._boolean(expr.left, ctx, expr.op)
+            self._boolean(expr.right, ctx, expr.op)
+            return BOOLEAN
+        self.error(f"Unsupported expression {type(expr).__name__}.", expr)  # pragma: no cover
+
+    def _boolean(self, expr: Expr, ctx: str, op: str) -> None:
+        kind = self._expr(expr, ctx)
+        if kind not in (BOOLEAN, NULL):
+            self.error(f"{op} combines conditions, but this is a {kind} value; compare it first "
+                       "(e.g. `> 0`).", expr)
+
+    def _table(self, ref: ColumnRef) -> str:
+        if ref.table not in self.graph:
+            names = self.graph.table_names
+            self.error(f"Unknown table {ref.table!r}.{did_you_mean(ref.table, names)} "
+                       f"Tables: {', '.join(names)}.", ref)
+        return ref.table
+
+    def _column(self, ref: ColumnRef, ctx: str) -> str:
+        table = self._table(ref)
+        home = ctx.split(":", 1)[1] if ctx.startswith("filter:") else self.entity_table
+        if table != home and self.graph[home].foreign_keys.get(_fk_to(self.graph, home, table)) is None:
+            where = f"the filter of {home!r}" if ctx.startswith("filter:") else "the entity row"
+            self.error(f"Column {table}.{ref.column} is not reachable from {where}: only {home!r} "
+                       f"and tables it points to by a foreign key can be used here. Aggregate "
+                       f"{table!r} over a time window instead, e.g. COUNT({table}.*, -30, 0, days).", ref)
+        columns = self.graph.columns(table)
+        if ref.column not in columns:
+            self.error(f"Unknown column {ref.column!r} in table {table!r}."
+                       f"{did_you_mean(ref.column, columns)} Columns: {', '.join(columns)}.", ref)
+        return self._column_kind(table, ref.column)
+
+    def _column_kind(self, table: str, column: str) -> str:
+        dtype = self.graph.columns(table)[column]
+        if dtype == "BOOLEAN":
+            return BOOLEAN
+        kind = STYPE_KIND[self.graph.stypes(table)[column]]
+        return CODE if kind == CATEGORY and is_numeric_dtype(dtype) else kind
+
+    def _aggregation(self, agg: Aggregation, ctx: str) -> str:
+        if ctx.startswith("filter:"):
+            self.error("An aggregation cannot appear inside another aggregation's row filter.", agg)
+        fact = self._table(agg.column)
+        self._fact_links(fact, agg)
+        self._window(agg, ctx)
+        if agg.filter is not None:
+            self._condition_in_filter(agg.filter, fact)
+        if agg.column.is_star:
+            return NUMERIC
+        return self._aggregate_kind(agg, self._column(agg.column, f"filter:{fact}"))
+
+    def _fact_links(self, fact: str, agg: Aggregation) -> None:
+        table = self.graph[fact]
+        if table.time_column is None:
+            self.error(f"Table {fact!r} has no time column, so it has no rows 'within a time window'. "
+                       f"Declare its `time_column:` in the graph, or use a column of a table with one.",
+                       agg.column)
+        links = self.graph.links_between(fact, self.entity_table)
+        if fact == self.entity_table:
+            self.error(f"{agg.func} aggregates rows linked to the entity; {fact!r} is the entity table "
+                       "itself. Aggregate a table that points to it.", agg.column)
+        if not links:
+            self.error(f"Table {fact!r} is not linked to the entity table {self.entity_table!r}: "
+                       f"{fact!r} has no foreign key to {self.entity_table!r}. Add one in the graph "
+                       f"(foreign_keys: {{<column>: {self.entity_table}}}) or aggregate a linked table.",
+                       agg.column)
+        if len(links) > 1:
+            cols = ", ".join(link.column for link in links)
+            self.error(f"Table {fact!r} links to {self.entity_table!r} through several foreign keys "
+                       f"({cols}); relpredict cannot tell which one to follow.", agg.column)
+
+    def _window(self, agg: Aggregation, ctx: str) -> None:
+        if agg.start is not None and agg.start >= agg.end:
+            self.error(f"A window's start must be before its end: ({_num(agg.start)}, {_num(agg.end)}] "
+                       "is empty.", agg)
+        if ctx == "where" and agg.end > 0:
+            self.error(f"WHERE is evaluated with data known at the anchor time, so its windows must "
+                       f"end at or before 0 (this one ends at {_num(agg.end)}). To condition on the "
+                       "future, use ASSUMING.", agg)
+        if ctx in ("target", "assuming") and (agg.start is None or agg.start < 0):
+            start = "-INF" if agg.start is None else _num(agg.start)
+            hint = "use it in WHERE" if ctx == "target" else "move it to WHERE"
+            self.error(f"A {ctx.upper()} window looks forward: it must start at 0 or later "
+                       f"(this one starts at {start}). For past data, {hint}.", agg)
+
+    def _condition_in_filter(self, expr: Expr, fact: str) -> None:
+        kind = self._expr(expr, f"filter:{fact}")
+        if kind not in (BOOLEAN, NULL):
+            self.error(f"The row filter needs a condition, but this is a {kind} value.", expr)
+
+    def _aggregate_kind(self, agg: Aggregation, kind: str) -> str:
+        name = f"{agg.column.table}.{agg.column.column}"
+        if agg.func in ("COUNT", "COUNT_DISTINCT"):
+            return NUMERIC
+        if agg.func in ("SUM", "AVG") and kind != NUMERIC:
+            self.error(f"{agg.func} needs a numerical column, but {name} is {kind}. Use COUNT, "
+                       "COUNT_DISTINCT, FIRST or LAST, or override its semantic type.", agg.column)
+        if agg.func in ("MIN", "MAX") and kind not in (NUMERIC, TIMESTAMP):
+            self.error(f"{agg.func} needs a numerical or timestamp column, but {name} is {kind}.",
+                       agg.column)
+        if agg.func == "LIST_DISTINCT":
+            return LIST
+        return kind
+
+    def _comparison(self, cmp: Comparison, ctx: str) -> str:
+        left, right = self._expr(cmp.left, ctx), self._expr(cmp.right, ctx)
+        if cmp.op in ORDER_OPS and not _ordered(left, right):
+            self.error(f"{cmp.op} compares numbers or times, not {left} with {right}.", cmp)
+        if cmp.op in STRING_OPS and not (left in (*STRINGY, NULL) and right in (*STRINGY, NULL)):
+            self.error(f"{cmp.op} compares text, not {left} with {right}.", cmp)
+        if cmp.op == "CONTAINS" and left not in (*STRINGY, LIST, NULL):
+            self.error(f"CONTAINS needs text or a list on its left, not {left}.", cmp)
+        if cmp.op in ("=", "!=") and not _comparable(left, right):
+            self.error(f"{cmp.op} compares values of one kind, not {left} with {right}.", cmp)
+        return BOOLEAN
+
+    def _in_list(self, node: InList, ctx: str) -> str:
+        kind = self._expr(node.expr, ctx)
+        for value in node.values:
+            if not _comparable(kind, _literal_kind(value)):
+                self.error(f"IN compares values of one kind: {to_pql(value)} is "
+                           f"{_literal_kind(value)}, the left side is {kind}.", value)
+        return BOOLEAN
+
+
+def _fk_to(graph: Graph, table: str, parent: str) -> str:
+    """The foreign-key column of ``table`` pointing to ``parent`` ('' when there is none)."""
+    for column, dst in graph[table].foreign_keys.items():
+        if dst == parent:
+            return column
+    return ""
+
+
+def _literal_kind(lit: Literal) -> str:
+    value = lit.value
+    if value is None:
+        return NULL
+    if isinstance(value, bool):
+        return BOOLEAN
+    if isinstance(value, (int, float)):
+        return NUMERIC
+    return CATEGORY
+
+
+def _ordered(left: str, right: str) -> bool:
+    return _comparable(left, right) and {left, right} - {NULL} <= {NUMERIC, TIMESTAMP, CATEGORY, CODE}
+
+
+def _comparable(left: str, right: str) -> bool:
+    if NULL in (left, right) or left == right:
+        return True
+    groups = ({NUMERIC, CODE}, set(STRINGY), {BOOLEAN}, {TIMESTAMP, *STRINGY}, {ID, NUMERIC})
+    return any(left in g and right in g for g in groups)
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def parent_column(graph: Graph, table: str, parent: str) -> str:
+    """Public form of the FK lookup the label SQL uses for columns of linked parent tables."""
+    return _fk_to(graph, table, parent)
+
+
+__all__ = ["BoundQuery", "TaskType", "bind", "is_temporal_dtype"]
