@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table as RichTable
 
 from relpredict.cli.console import make_console
@@ -81,4 +82,4 @@ def _print_findings(console: Console, findings: list) -> None:
     console.print(f"\n[bold]Validation: {len(findings)} finding(s)[/bold]")
     for f in findings:
         style = "red" if f.severity == "error" else "yellow"
-        console.print(f"  [{style}]{f.severity}[/{style}] {f.message}", highlight=False)
+        console.print(f"  [{style}]{f.severity}[/{style}] {escape(f.message)}", highlight=False)

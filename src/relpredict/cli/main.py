@@ -11,9 +11,10 @@ import sys
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from relpredict import __version__
-from relpredict.cli import graph_cmd
+from relpredict.cli import graph_cmd, query_cmd
 from relpredict.cli.console import make_console
 from relpredict.errors import RelpredictError
 
@@ -25,6 +26,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(graph_cmd.app, name="graph")
+app.add_typer(query_cmd.app, name="query")
 err_console = make_console(stderr=True)
 
 
@@ -65,7 +67,9 @@ def main() -> None:
     try:
         app(standalone_mode=False)
     except RelpredictError as err:
-        err_console.print(f"[bold red]Error:[/bold red] {err}", highlight=False, markup=True, soft_wrap=True)
+        # The message may quote data values such as '[a]', which are not Rich markup.
+        err_console.print(f"[bold red]Error:[/bold red] {escape(str(err))}", highlight=False,
+                          markup=True, soft_wrap=True)
         sys.exit(1)
     except typer.Abort:
         err_console.print("Aborted.")
