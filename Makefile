@@ -21,6 +21,7 @@ setup: $(STAMP)
 demo: setup
 	$(BIN)/relpredict demo-data $(DEMO_DIR) --customers $(DEMO_CUSTOMERS) --seed 0
 	$(BIN)/relpredict graph inspect $(DEMO_DIR)/graph.yaml
+	$(BIN)/relpredict query check "PREDICT COUNT(transactions.*, 0, 30, days) = 0 FOR EACH customers.customer_id WHERE COUNT(transactions.*, -90, 0, days) > 0" --graph $(DEMO_DIR)/graph.yaml
 
 test: setup lint
 	$(BIN)/python -m pytest -q
