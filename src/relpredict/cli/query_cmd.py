@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Optional
 
 import pyarrow.parquet as pq
 import typer
@@ -26,7 +25,7 @@ DATA = typer.Option(None, "--data", help="Folder the graph's files are read from
 def check(
     query: str = typer.Argument(..., help='The query, e.g. "PREDICT COUNT(orders.*, 0, 30, days) > 0 FOR EACH customers.customer_id".'),
     graph_yaml: Path = GRAPH,
-    data: Optional[Path] = DATA,
+    data: Path | None = DATA,
 ) -> None:
     """Parse and bind a query; print its task, windows, default anchor time and label balance."""
     graph = load_graph(graph_yaml, data=data)
@@ -53,10 +52,10 @@ def check(
 def labels(
     query: str = typer.Argument(..., help="The query."),
     graph_yaml: Path = GRAPH,
-    data: Optional[Path] = DATA,
+    data: Path | None = DATA,
     out: Path = typer.Option(..., "--out", "-o", help="Parquet file to write (ENTITY, ANCHOR_TIMESTAMP, TARGET, SPLIT)."),
-    val_start: Optional[str] = typer.Option(None, "--val-start", help="First validation anchor (ISO 8601). Default: the window before the test anchor."),
-    test_start: Optional[str] = typer.Option(None, "--test-start", help="First test anchor (ISO 8601). Default: the last fully observed window."),
+    val_start: str | None = typer.Option(None, "--val-start", help="First validation anchor (ISO 8601). Default: the window before the test anchor."),
+    test_start: str | None = typer.Option(None, "--test-start", help="First test anchor (ISO 8601). Default: the last fully observed window."),
     max_eval: int = typer.Option(40, "--max-eval", help="At most this many validation and test anchors each."),
 ) -> None:
     """Write the training table of a query: train / validation / test anchors by time."""

@@ -19,7 +19,6 @@ from relpredict.errors import ConfigError
 from relpredict.graph.graph import Graph
 from relpredict.labels.sql import ANCHOR, prediction_sql, training_sql
 from relpredict.query.bound import BoundQuery, Window
-from relpredict.sql import quote_ident
 
 SPLITS = ("train", "val", "test")
 
@@ -132,10 +131,6 @@ def prediction_table(bq: BoundQuery, graph: Graph, anchor: datetime | None = Non
         anchor = default_anchor_time(bq, graph)
     sql = prediction_sql(bq, graph, anchor)
     return graph.con.sql(sql.sql, params=sql.params).to_arrow_table()
-
-
-def count_rows(graph: Graph, table: str) -> int:
-    return int(graph.con.execute(f"SELECT COUNT(*) FROM {quote_ident(table)}").fetchone()[0])
 
 
 __all__ = ["ANCHOR", "Schedule", "anchor_schedule", "default_anchor_time", "labelled_splits",

@@ -32,7 +32,6 @@ from relpredict.query.ast import (
     IsNull,
     Literal,
     Not,
-    aggregations,
 )
 from relpredict.query.bound import UNIT_SECONDS, BoundQuery, TaskType
 from relpredict.sql import quote_ident as q
@@ -235,7 +234,3 @@ def _select(bq: BoundQuery, graph: Graph, anchors: list[Any] | None, with_target
     with_ = f"WITH {', '.join(ctes)} " if ctes else ""
     sql = f"{with_}SELECT {', '.join(cols)} {base}{joins}{agg_joins}{where}{order}"
     return LabelSQL(sql, params.values)
-
-
-def uses_aggregations(expr: Expr | None) -> bool:
-    return bool(aggregations(expr)) if expr is not None else False

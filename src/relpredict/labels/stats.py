@@ -10,7 +10,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from relpredict.graph.graph import Graph
-from relpredict.labels.labels import default_anchor_time, prediction_table, step_offset, training_table
+from relpredict.labels.labels import (
+    default_anchor_time,
+    prediction_table,
+    step_offset,
+    training_table,
+)
 from relpredict.query.ast import aggregations
 from relpredict.query.bound import BoundQuery, TaskType
 from relpredict.query.printer import to_pql
