@@ -25,6 +25,7 @@ from relpredict.query.ast import (
     Not,
     Query,
     aggregations,
+    column_refs,
 )
 from relpredict.query.bound import BoundQuery, TaskType, Window, _as_timedelta
 from relpredict.query.parser import parse
@@ -64,6 +65,10 @@ class _Binder:
         q = self.query
         key = self._entity(q.entity)
         kind = self._expr(q.target, "target")
+        if not column_refs(q.target):
+            self.error("The target is a constant: it reads no table, so there is nothing to learn. "
+                       "Predict a column or an aggregation, e.g. COUNT(orders.*, 0, 30, days) > 0.",
+                       q.target)
         temporal = bool(aggregations(q.target))
         self._condition(q.where, "where", temporal)
         self._condition(q.assuming, "assuming", temporal)
@@ -275,6 +280,8 @@ class _Binder:
             self.error(f"{cmp.op} compares text, not {left} with {right}.", cmp)
         if cmp.op == "CONTAINS" and left not in (*STRINGY, LIST, NULL):
             self.error(f"CONTAINS needs text or a list on its left, not {left}.", cmp)
+        if cmp.op == "CONTAINS" and left in STRINGY and right not in (*STRINGY, NULL):
+            self.error(f"CONTAINS looks for text in text, not {right} in {left}.", cmp)
         if cmp.op in ("=", "!=") and not _comparable(left, right):
             self.error(f"{cmp.op} compares values of one kind, not {left} with {right}.", cmp)
         return BOOLEAN
