@@ -135,19 +135,25 @@ class _Compiler:
         return f"{name}.v"
 
     def aggregation_cte(self, agg: Aggregation) -> str:
+        """Fact rows in the window of each anchor, grouped by (entity, anchor).
+
+        Anchors are joined to fact rows on the time range first (a range join over few anchors),
+        and only then grouped by the foreign key; the outer query keeps the entities that exist.
+        """
         fact = self.graph[agg.column.table]
         fk = self.graph.links_between(fact.name, self.bq.entity_table)[0].column
         time = f"f.{q(fact.time_column or '')}"
         fact_parents: dict[str, str] = {}
-        conds = [f"{time} <= x.{ANCHOR} + {self.offset(agg.end, agg.unit)}"]
+        conds = [f"{time} <= a.{ANCHOR} + {self.offset(agg.end, agg.unit)}"]
         if agg.start is not None:
-            conds.insert(0, f"{time} > x.{ANCHOR} + {self.offset(agg.start, agg.unit)}")
+            conds.insert(0, f"{time} > a.{ANCHOR} + {self.offset(agg.start, agg.unit)}")
+        where = [f"f.{q(fk)} IS NOT NULL"]
         if agg.filter is not None:
-            conds.append(self.expr(agg.filter, f"fact:{fact.name}", fact_parents))
-        joins = self.parent_joins(fact.name, fact_parents, "f", visible_at_anchor=agg.end <= 0)
-        return (f"SELECT x.{ENTITY}, x.{ANCHOR}, {self.aggregate(agg, fact.primary_key, time)} AS v "
-                f"FROM ents x JOIN {q(fact.name)} f ON f.{q(fk)} = x.{ENTITY}{joins} "
-                f"WHERE {' AND '.join(conds)} GROUP BY x.{ENTITY}, x.{ANCHOR}")
+            where.append(self.expr(agg.filter, f"fact:{fact.name}", fact_parents))
+        joins = self.parent_joins(fact.name, fact_parents, "f", visible_at_anchor=agg.end <= 0, anchor="a")
+        return (f"SELECT f.{q(fk)} AS {ENTITY}, a.{ANCHOR}, {self.aggregate(agg, fact.primary_key, time)} AS v "
+                f"FROM anchors a JOIN {q(fact.name)} f ON {' AND '.join(conds)}{joins} "
+                f"WHERE {' AND '.join(where)} GROUP BY f.{q(fk)}, a.{ANCHOR}")
 
     def aggregate(self, agg: Aggregation, pk: str | None, time: str) -> str:
         if agg.column.is_star:
@@ -173,7 +179,8 @@ class _Compiler:
         micros = round(value * UNIT_SECONDS[unit] * 1_000_000)
         return f"to_microseconds(CAST({self.p.add(micros)} AS BIGINT))"
 
-    def parent_joins(self, table: str, parents: dict[str, str], alias: str, visible_at_anchor: bool) -> str:
+    def parent_joins(self, table: str, parents: dict[str, str], alias: str, visible_at_anchor: bool,
+                     anchor: str = "x") -> str:
         """LEFT JOINs of the tables that ``table`` points to and the query reads columns of."""
         out = []
         for parent, palias in parents.items():
@@ -182,7 +189,7 @@ class _Compiler:
             cond = f"{palias}.{q(pk)} = {alias}.{q(fk)}"
             ptime = self.graph[parent].time_column
             if visible_at_anchor and ptime and self.bq.is_temporal:
-                cond += f" AND {palias}.{q(ptime)} <= x.{ANCHOR}"
+                cond += f" AND {palias}.{q(ptime)} <= {anchor}.{ANCHOR}"
             out.append(f" LEFT JOIN {q(parent)} {palias} ON {cond}")
         return "".join(out)
 
