@@ -79,7 +79,9 @@ def main() -> None:
     except Exception as exc:  # click usage errors and the like
         import click
 
-        if isinstance(exc, click.ClickException):
+        # Typer >= 0.2x vendors click (typer._click): its usage errors are TyperExceptions, not
+        # click.ClickException; both have show() and exit_code.
+        if isinstance(exc, (click.ClickException, typer.TyperException)) and hasattr(exc, "show"):
             exc.show()
             sys.exit(exc.exit_code)
         raise

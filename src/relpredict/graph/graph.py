@@ -113,7 +113,12 @@ class Graph:
     # -- data ----------------------------------------------------------------------------
     @cached_property
     def con(self) -> duckdb.DuckDBPyConnection:
-        """An in-memory DuckDB connection with every table registered under its name."""
+        """An in-memory DuckDB connection with every table registered under its name.
+
+        Read results with ``fetchall()``: in DuckDB 2.x a ``fetchone()`` that does not reach the
+        end leaves the result open, and the next ``sql()`` or ``register()`` on the connection
+        fails with "unfinished result".
+        """
         con = duckdb.connect(":memory:")
         for table in self._load_order():
             load.register(con, table)
@@ -156,7 +161,7 @@ class Graph:
         return dict(self._columns[table])
 
     def row_count(self, table: str) -> int:
-        return int(self.con.execute(f"SELECT COUNT(*) FROM {quote_ident(self[table].name)}").fetchone()[0])
+        return int(self.con.execute(f"SELECT COUNT(*) FROM {quote_ident(self[table].name)}").fetchall()[0][0])
 
     def time_range(self, table: str) -> tuple[datetime | None, datetime | None]:
         """Earliest and latest value of the table's time column (``None, None`` if it has none)."""
@@ -164,7 +169,7 @@ class Graph:
         if col is None or col not in self.columns(table):
             return None, None
         q = f"SELECT MIN({quote_ident(col)}), MAX({quote_ident(col)}) FROM {quote_ident(table)}"
-        lo, hi = self.con.execute(q).fetchone()
+        lo, hi = self.con.execute(q).fetchall()[0]
         return lo, hi
 
     @cached_property
@@ -199,8 +204,8 @@ class Graph:
             parts.append(f"approx_count_distinct({q})")
             if is_string_dtype(dtype):
                 parts += [f"AVG(length({q}))", f"AVG(len(string_split(trim({q}), ' ')))",
-                          f"AVG(CASE WHEN {q} LIKE '%|%' OR {q} LIKE '%;%' THEN 1.0 ELSE 0.0 END)"]
-        row = self.con.execute(f"SELECT {', '.join(parts)} FROM {sample}").fetchone()
+                          f"AVG(CASE WHEN {q} LIKE '%|%' OR {q} LIKE '%;%' THEN 1.0 WHEN {q} IS NOT NULL THEN 0.0 END)"]
+        row = self.con.execute(f"SELECT {', '.join(parts)} FROM {sample}").fetchall()[0]
         return _profiles(cols, row)
 
     def validate(self, missing_keys: MissingKeyPolicy = "warn") -> list[Finding]:

@@ -94,7 +94,7 @@ def _primary_key(graph: Graph, table: str, guesses: list[Guess]) -> str | None:
 def _is_unique(graph: Graph, table: str, col: str) -> bool:
     t, c = quote_ident(table), quote_ident(col)
     n, distinct, nulls = graph.con.execute(
-        f"SELECT COUNT(*), COUNT(DISTINCT {c}), COUNT(*) - COUNT({c}) FROM {t}").fetchone()
+        f"SELECT COUNT(*), COUNT(DISTINCT {c}), COUNT(*) - COUNT({c}) FROM {t}").fetchall()[0]
     return n > 0 and nulls == 0 and distinct == n
 
 
@@ -130,7 +130,7 @@ def _overlap(graph: Graph, table: str, col: str, dst: str, pk: str) -> float:
     t, c, d, p = quote_ident(table), quote_ident(col), quote_ident(dst), quote_ident(pk)
     total, found = graph.con.execute(
         f"SELECT COUNT(*), COUNT(k.{p}) FROM (SELECT DISTINCT {c} AS v FROM {t} WHERE {c} IS NOT NULL) f "
-        f"LEFT JOIN {d} k ON f.v = k.{p}").fetchone()
+        f"LEFT JOIN {d} k ON f.v = k.{p}").fetchall()[0]
     return found / total if total else 0.0
 
 

@@ -142,7 +142,8 @@ def _time_column(graph: Graph, table: Table, role: str, col: str) -> list[Findin
             f"Table {table.name!r} has a {role} {col!r} but no rows, so no time range can be "
             "derived from it. Load its data (check the file or the table's `sql:`) or remove the "
             f"{role}.", 0)]
-    dtype = graph.columns(table.name)[col]
+    # The type before the TIMESTAMP cast of the final layer (which turns numbers into NULLs).
+    dtype = _pre_types(graph, table)[col]
     if is_numeric_dtype(dtype) or not (is_temporal_dtype(dtype) or is_string_dtype(dtype)):
         return [Finding(
             "error", "time_column_type", table.name, col,
@@ -151,9 +152,14 @@ def _time_column(graph: Graph, table: Table, role: str, col: str) -> list[Findin
     return _unparseable_times(graph, table, role, col) + _null_times(graph, table, role, col)
 
 
+def _pre_types(graph: Graph, table: Table) -> dict[str, str]:
+    pre = quote_ident(load.pre_name(table.name))
+    return dict(graph.con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {pre})").fetchall())
+
+
 def _unparseable_times(graph: Graph, table: Table, role: str, col: str) -> list[Finding]:
     pre, c = quote_ident(load.pre_name(table.name)), quote_ident(col)
-    pre_dtype = dict(graph.con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {pre})").fetchall())[col]
+    pre_dtype = _pre_types(graph, table)[col]
     if not is_string_dtype(pre_dtype):
         return []
     cast = load.time_cast(c, pre_dtype)

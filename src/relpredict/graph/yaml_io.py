@@ -131,6 +131,8 @@ def _table_dict(table: Table, data: str | None) -> dict[str, Any]:
                           "write it to Parquet first.")
     if isinstance(src, FileSource):
         out["file"] = _relative(src.path, data)
+        if _implied_format(src.path) != src.format:  # a folder, or an unusual extension
+            out["format"] = src.format
         if src.null_values:
             out["null_values"] = list(src.null_values)
     elif isinstance(src, (DuckDBSource, SQLiteSource)):
@@ -146,6 +148,15 @@ def _table_dict(table: Table, data: str | None) -> dict[str, Any]:
     if table.drop:
         out["drop"] = list(table.drop)
     return out
+
+
+def _implied_format(path: str) -> str | None:
+    from relpredict.tables.table import file_format
+
+    try:
+        return None if Path(path).is_dir() else file_format(path)
+    except ConfigError:
+        return None
 
 
 def _relative(path: str, data: str | None) -> str:

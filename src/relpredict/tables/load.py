@@ -142,31 +142,42 @@ def _register_sqlite(con: duckdb.DuckDBPyConnection, name: str, source: SQLiteSo
     need a download, which this project never does at run time)."""
     if not Path(source.path).exists():
         raise DataError(f"Table {table!r}: SQLite file {source.path} does not exist.")
-    lite = sqlite3.connect(f"file:{source.path}?mode=ro", uri=True)
+    # DuckDB pulls the batches from one of its own threads, hence check_same_thread=False (the
+    # connection is still used by one thread at a time).
+    lite = sqlite3.connect(f"file:{source.path}?mode=ro", uri=True, check_same_thread=False)
     try:
         info = lite.execute(f"PRAGMA table_info({quote_ident(source.table)})").fetchall()
         if not info:
             raise DataError(f"Table {table!r}: SQLite file {source.path} has no table {source.table!r}.")
         schema = pa.schema([(row[1], _sqlite_type(row[2])) for row in info])
         cursor = lite.execute(f"SELECT * FROM {quote_ident(source.table)}")
-        reader = pa.RecordBatchReader.from_batches(schema, _sqlite_batches(cursor, schema, table))
+        problems: list[DataError] = []
+        reader = pa.RecordBatchReader.from_batches(schema, _sqlite_batches(cursor, schema, table, problems))
         con.execute(f"DROP TABLE IF EXISTS {quote_ident(name)}")
         con.register("__sqlite_stream", reader)
-        con.execute(f"CREATE TABLE {quote_ident(name)} AS SELECT * FROM __sqlite_stream")
-        con.unregister("__sqlite_stream")
+        try:
+            con.execute(f"CREATE TABLE {quote_ident(name)} AS SELECT * FROM __sqlite_stream")
+        except duckdb.Error as err:
+            # DuckDB wraps an error raised while it reads the stream; give the user ours.
+            if problems:
+                raise problems[0] from err
+            raise DataError(f"Table {table!r}: cannot read {source.describe()}: {_first_line(err)}") from err
+        finally:
+            con.unregister("__sqlite_stream")
     finally:
         lite.close()
 
 
-def _sqlite_batches(cursor: sqlite3.Cursor, schema: pa.Schema, table: str) -> Iterator[pa.RecordBatch]:
+def _sqlite_batches(cursor: sqlite3.Cursor, schema: pa.Schema, table: str,
+                    problems: list[DataError]) -> Iterator[pa.RecordBatch]:
     while rows := cursor.fetchmany(SQLITE_BATCH_ROWS):
         columns = list(zip(*rows))
         try:
             arrays = [pa.array(col, type=field.type) for col, field in zip(columns, schema)]
         except (pa.ArrowInvalid, pa.ArrowTypeError) as err:
-            raise DataError(
-                f"Table {table!r}: a SQLite value does not match its declared column type: {err}"
-            ) from err
+            problems.append(DataError(
+                f"Table {table!r}: a SQLite value does not match its declared column type: {err}"))
+            raise problems[-1] from err
         yield pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
