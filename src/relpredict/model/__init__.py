@@ -1,0 +1,1 @@
+"""Model stage: graph tensors, temporal sampling."""
