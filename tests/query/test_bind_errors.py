@@ -90,7 +90,7 @@ CATALOGUE = [
     case(f"PREDICT COUNT(orders.*, -INF, 30) {CUST}",
          "(this one starts at -INF)", 1, 9, "COUNT(orders.*, -INF, 30)", id="minus-inf-in-target"),
     case(f"{TARGET} {USER} ASSUMING COUNT(notifications.*, -7, 7) > 0",
-         "ASSUMING window looks forward: it must start at 0 or later (this one starts at -7). "
+         "An ASSUMING window looks forward: it must start at 0 or later (this one starts at -7). "
          "For past data, move it to WHERE.", 1, 68, "COUNT(notifications.*, -7, 7)",
          id="negative-start-in-assuming"),
     case(f"PREDICT COUNT(orders.*, 30, 30) {CUST}",

@@ -250,7 +250,8 @@ class _Binder:
         if ctx in ("target", "assuming") and (agg.start is None or agg.start < 0):
             start = "-INF" if agg.start is None else _num(agg.start)
             hint = "use it in WHERE" if ctx == "target" else "move it to WHERE"
-            self.error(f"A {ctx.upper()} window looks forward: it must start at 0 or later "
+            article = "An" if ctx == "assuming" else "A"
+            self.error(f"{article} {ctx.upper()} window looks forward: it must start at 0 or later "
                        f"(this one starts at {start}). For past data, {hint}.", agg)
 
     def _condition_in_filter(self, expr: Expr, fact: str) -> None:
