@@ -30,7 +30,7 @@ from relpredict.query.ast import (
 from relpredict.query.bound import BoundQuery, TaskType, Window, _as_timedelta
 from relpredict.query.parser import parse
 from relpredict.query.printer import to_pql
-from relpredict.tables.stypes import SType, is_numeric_dtype, is_temporal_dtype
+from relpredict.tables.stypes import SType, is_numeric_dtype
 
 # Value kinds of expressions. "null" is the NULL literal, compatible with everything.
 # "code" is a categorical column stored as numbers (F1's statusId): a category that compares
@@ -330,9 +330,4 @@ def _num(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
-def parent_column(graph: Graph, table: str, parent: str) -> str:
-    """Public form of the FK lookup the label SQL uses for columns of linked parent tables."""
-    return _fk_to(graph, table, parent)
-
-
-__all__ = ["BoundQuery", "TaskType", "bind", "is_temporal_dtype"]
+__all__ = ["BoundQuery", "TaskType", "bind"]
