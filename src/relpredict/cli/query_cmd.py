@@ -11,7 +11,7 @@ import typer
 from relpredict.cli.console import make_console
 from relpredict.errors import ConfigError
 from relpredict.graph.yaml_io import load_graph
-from relpredict.labels.labels import anchor_schedule, labelled_splits
+from relpredict.labels.labels import anchor_schedule, labelled_splits, training_table
 from relpredict.labels.stats import report
 from relpredict.query.binder import bind
 
@@ -66,8 +66,6 @@ def labels(
                                    test_start=_when(test_start, "--test-start"), max_eval=max_eval)
         table = labelled_splits(bq, graph, schedule)
     else:
-        from relpredict.labels.labels import training_table
-
         table = training_table(bq, graph)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")

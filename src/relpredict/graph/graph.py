@@ -19,6 +19,7 @@ import sqlglot
 from sqlglot import exp
 
 from relpredict.errors import ConfigError, GraphError, GraphValidationError
+from relpredict.graph.validate import Finding, validate_graph
 from relpredict.sql import quote_ident
 from relpredict.tables import load
 from relpredict.tables.stypes import ColumnProfile, SType, infer_stype, is_string_dtype
@@ -210,8 +211,6 @@ class Graph:
 
     def validate(self, missing_keys: MissingKeyPolicy = "warn") -> list[Finding]:
         """Every problem found in the metadata and the data (see :mod:`relpredict.graph.validate`)."""
-        from relpredict.graph.validate import validate_graph
-
         return validate_graph(self, missing_keys=missing_keys)
 
     def check(self, missing_keys: MissingKeyPolicy = "warn") -> list[Finding]:
@@ -252,5 +251,3 @@ def resolve_path(path: str | Path, base: Path) -> Path:
     p = Path(path).expanduser()
     return p if p.is_absolute() else base / p
 
-
-from relpredict.graph.validate import Finding  # noqa: E402  (Finding is part of this API)

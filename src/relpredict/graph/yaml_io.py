@@ -78,14 +78,14 @@ def _table(name: str, spec: dict, folder: Path, where: str) -> Table:
     stypes = {col: SType.parse(v, where=f"{where}, column {col!r}")
               for col, v in (spec.get("stypes") or {}).items()}
     return Table(
-        name, _source(spec, folder, where), sql=spec.get("sql"),
+        name, _source(name, spec, folder, where), sql=spec.get("sql"),
         primary_key=spec.get("primary_key"), foreign_keys=dict(spec.get("foreign_keys") or {}),
         time_column=spec.get("time_column"), end_time_column=spec.get("end_time_column"),
         stypes=stypes, drop=tuple(spec.get("drop") or ()),
     )
 
 
-def _source(spec: dict, folder: Path, where: str) -> Any:
+def _source(name: str, spec: dict, folder: Path, where: str) -> Any:
     kinds = [k for k in ("file", "duckdb", "sqlite") if k in spec]
     if len(kinds) > 1:
         raise ConfigError(f"{where}: give only one of file, duckdb, sqlite (got {', '.join(kinds)}).")
@@ -99,7 +99,7 @@ def _source(spec: dict, folder: Path, where: str) -> Any:
     sub = spec[kind]
     if not isinstance(sub, dict) or "path" not in sub:
         raise ConfigError(f"{where}: `{kind}:` needs `path:` (and `table:`, default the table name).")
-    table = sub.get("table") or where.rsplit("'", 2)[-2]
+    table = sub.get("table") or name
     cls = DuckDBSource if kind == "duckdb" else SQLiteSource
     return cls(str(resolve_path(sub["path"], folder)), str(table))
 

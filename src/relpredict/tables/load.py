@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pandas as pd
 import pyarrow as pa
 import sqlglot
 from sqlglot import exp
@@ -182,13 +183,10 @@ def _sqlite_batches(cursor: sqlite3.Cursor, schema: pa.Schema, table: str,
 
 
 def _as_arrow(data: Any, table: str) -> Any:
-    if isinstance(data, (pa.Table, pa.RecordBatchReader)):
-        return data
-    try:
-        import pandas as pd
-    except ImportError:  # pragma: no cover
-        pd = None
-    if pd is not None and isinstance(data, pd.DataFrame):
+    if isinstance(data, pa.RecordBatchReader):
+        # A reader can be scanned once; the graph scans its tables many times.
+        return data.read_all()
+    if isinstance(data, (pa.Table, pd.DataFrame)):
         return data
     raise ConfigError(
         f"Table {table!r}: in-memory data must be a pandas DataFrame or a pyarrow Table, "
