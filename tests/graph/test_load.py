@@ -288,3 +288,13 @@ def test_sql_works_after_single_row_helpers() -> None:
     assert graph.sql("SELECT MAX(id) FROM t").fetchall() == [(2,)]
     graph.profile("t")
     assert graph.sql("SELECT MIN(id) FROM t").fetchall() == [(1,)]
+
+
+def test_record_batch_reader_can_be_scanned_many_times() -> None:
+    # A reader yields its batches once; the graph must keep the rows for every later query.
+    data = pa.table({"id": [1, 2, 3], "x": [0.5, 1.5, 2.5]})
+    reader = pa.RecordBatchReader.from_batches(data.schema, data.to_batches())
+    graph = Graph([Table.from_frame("t", reader, primary_key="id")])
+    assert graph.row_count("t") == 3
+    assert graph.validate() == []
+    assert graph.row_count("t") == 3
