@@ -16,10 +16,10 @@ def test_open_creates_database_and_artifacts(tmp_path: Path) -> None:
     assert ws.home == (tmp_path / "ws").resolve()
     assert ws.db_path == ws.home / "metadata.db" and ws.db_path.is_file()
     assert ws.artifacts == ws.home / "artifacts" and ws.artifacts.is_dir()
-    assert ws.schema_version() == len(MIGRATIONS) == 1
+    assert ws.schema_version() == len(MIGRATIONS) >= 2
     with ws.db() as con:
         tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        assert tables == ["graphs"]
+        assert {"graphs", "models"} <= set(tables)
         assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
@@ -51,7 +51,7 @@ def test_open_is_idempotent_and_keeps_data(tmp_path: Path) -> None:
         con.execute("INSERT INTO graphs VALUES ('g', '/x/graph.yaml', NULL, '2024-01-01T00:00:00Z')")
     again = Workspace.open(tmp_path)
     assert again == ws
-    assert again.schema_version() == 1
+    assert again.schema_version() == len(MIGRATIONS)
     with again.db() as con:
         assert [tuple(r) for r in con.execute("SELECT name, yaml_path FROM graphs")] == [
             ("g", "/x/graph.yaml")]

@@ -30,6 +30,19 @@ MIGRATIONS: tuple[str, ...] = (
         registered_at TEXT NOT NULL     -- ISO 8601 UTC
     );
     """,
+    """
+    CREATE TABLE models (
+        name TEXT NOT NULL,             -- user-chosen name (relpredict train --name)
+        version INTEGER NOT NULL,       -- 1, 2, ... per name; a new training run adds a version
+        kind TEXT NOT NULL,             -- gnn | lightgbm | blend
+        query TEXT NOT NULL,            -- canonical PQL text
+        task_type TEXT NOT NULL,
+        path TEXT NOT NULL,             -- artifact folder, relative to the workspace
+        metrics TEXT NOT NULL,          -- JSON: validation and test metrics
+        created_at TEXT NOT NULL,       -- ISO 8601 UTC
+        PRIMARY KEY (name, version)
+    );
+    """,
 )
 
 
