@@ -75,7 +75,7 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
         Workspace.open(tmp_path)
     assert str(err.value) == (
         f"The workspace {tmp_path.resolve()} was written by a newer relpredict (schema 99, this "
-        "one knows 1). Upgrade relpredict.")
+        f"one knows {len(MIGRATIONS)}). Upgrade relpredict.")
 
 
 def test_unusable_database_and_folder(tmp_path: Path) -> None:
