@@ -1,0 +1,282 @@
+"""Training a model for a predictive query: splits, features, GNN, LightGBM, blend, calibration.
+
+Steps (each reported to ``progress``):
+
+1. Bind the query, build the time-based split (:func:`relpredict.labels.labels.anchor_schedule`;
+   static queries split entities by a hash of their key) and the label tables.
+2. Seed features: the target history of every example (temporal queries).
+3. ``gnn``: fit the column encoders on rows up to the first validation anchor, train the GNN with
+   early stopping on validation.
+4. ``lightgbm``: automatic aggregate features plus the history, LightGBM with early stopping.
+5. ``auto`` (the default) trains both and picks the blend weight on validation.
+6. Binary probabilities are calibrated on validation (Platt); the expected calibration error
+   before and after is recorded. Validation and test metrics are computed through the same
+   ``TrainedModel.score`` path that batch prediction uses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import torch
+
+from relpredict.errors import ConfigError
+from relpredict.graph.graph import Graph
+from relpredict.labels.labels import anchor_schedule, split_tables, training_table
+from relpredict.labels.sql import ENTITY, TARGET
+from relpredict.model import metrics
+from relpredict.model.boosting import Booster
+from relpredict.model.calibration import Platt
+from relpredict.model.encoders import fit_encoders
+from relpredict.model.gnn import GNNConfig
+from relpredict.model.gnn_train import Seeds, score_predictions
+from relpredict.model.seedfeatures import Standardizer, feature_matrix
+from relpredict.model.targets import TargetCodec
+from relpredict.model.trained import GNNPart, TrainedModel
+from relpredict.query.binder import bind
+from relpredict.query.bound import BoundQuery, TaskType
+
+Progress = Callable[[str, int, int], None]
+KINDS = ("auto", "gnn", "lightgbm")
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """What to train and how (``kind``: auto | gnn | lightgbm)."""
+
+    kind: str = "auto"
+    seed: int = 0
+    gnn: GNNConfig = field(default_factory=GNNConfig)
+    val_start: datetime | None = None
+    test_start: datetime | None = None
+    max_eval: int = 40
+    history_k: int = 24
+
+
+def train_model(graph: Graph, query: str | BoundQuery, options: TrainOptions | None = None,
+                progress: Progress | None = None) -> TrainedModel:
+    """Train a model for ``query`` on ``graph`` (see the module docstring)."""
+    opts = options or TrainOptions()
+    if opts.kind not in KINDS:
+        raise ConfigError(f"Unknown model kind {opts.kind!r}; use one of {', '.join(KINDS)}.")
+    report = progress or (lambda stage, done, total: None)
+    began = time.perf_counter()
+    torch.manual_seed(opts.seed)
+    bq = query if isinstance(query, BoundQuery) else bind(query, graph)
+    report("building labels", 0, 1)
+    splits, cutoff = _splits(bq, graph, opts)
+    model = _skeleton(bq, graph, splits["train"], opts)
+    report("target history", 0, 1)
+    hist = None
+    if model.history is not None:
+        model.history = _fit_history(bq, graph, splits["train"], model)
+        hist = {name: model.history_matrix(bq, graph, rows) for name, rows in splits.items()}
+    preds: dict[str, dict[str, np.ndarray]] = {}
+    if opts.kind in ("auto", "gnn") or bq.task_type is TaskType.link_prediction:
+        preds["gnn"] = _train_gnn(model, bq, graph, splits, hist, cutoff, opts, report)
+    if opts.kind in ("auto", "lightgbm") and bq.task_type is not TaskType.link_prediction:
+        preds["lightgbm"] = _train_booster(model, bq, graph, splits, hist, opts, report)
+    _choose(model, splits, preds)
+    report("evaluating", 0, 1)
+    _calibrate_and_score(model, bq, graph, splits, preds)
+    model.info["train_seconds"] = round(time.perf_counter() - began, 2)
+    return model
+
+
+# -- splits --------------------------------------------------------------------------------
+def _splits(bq: BoundQuery, graph: Graph, opts: TrainOptions) -> tuple[dict[str, pa.Table], datetime | None]:
+    """Label tables per split and the time up to which encoders may look (first val anchor)."""
+    if bq.is_temporal:
+        schedule = anchor_schedule(bq, graph, val_start=opts.val_start, test_start=opts.test_start,
+                                   max_eval=opts.max_eval)
+        tables = split_tables(bq, graph, schedule)
+        cutoff = schedule.val[0] if schedule.val else schedule.test[0]
+    else:
+        tables, cutoff = _static_splits(training_table(bq, graph)), None
+    for name in ("train", "val"):
+        if tables.get(name) is None or tables[name].num_rows == 0:
+            raise ConfigError(f"The {name} split of this query has no labelled rows: the data is too "
+                              "short or the query's filters exclude every entity.")
+    tables.setdefault("test", tables["val"].slice(0, 0))
+    return tables, cutoff
+
+
+def _static_splits(table: pa.Table) -> dict[str, pa.Table]:
+    """80 / 10 / 10 by a stable hash of the entity key (same split in every run)."""
+    keys = table.column(ENTITY).to_pylist()
+    bucket = np.array([int.from_bytes(hashlib.blake2b(str(k).encode(), digest_size=4).digest(), "little") % 10
+                       for k in keys])
+    return {"train": table.filter(pa.array(bucket < 8)), "val": table.filter(pa.array(bucket == 8)),
+            "test": table.filter(pa.array(bucket == 9))}
+
+
+def _skeleton(bq: BoundQuery, graph: Graph, train: pa.Table, opts: TrainOptions) -> TrainedModel:
+    items = None
+    if bq.task_type is TaskType.link_prediction:
+        from relpredict.model.tensors import graph_to_hetero
+
+        items = graph_to_hetero(graph)[1].keys[bq.item_table].tolist()
+    codec = TargetCodec.fit(bq.task_type, train.column(TARGET), items=items)
+    info: dict[str, Any] = {"temporal": bq.is_temporal, "entity_table": bq.entity_table,
+                            "entity_key": bq.entity_key, "item_table": bq.item_table}
+    model = TrainedModel(query_text=bq.text, task_type=bq.task_type, kind=opts.kind, seed=opts.seed,
+                         codec=codec, top_k=bq.rank_top or 10, info=info)
+    if bq.is_temporal and bq.task_type is not TaskType.link_prediction and opts.history_k > 0:
+        model.history, model.history_k = Standardizer([], [], []), opts.history_k
+    return model
+
+
+def _fit_history(bq: BoundQuery, graph: Graph, train: pa.Table, model: TrainedModel) -> Standardizer:
+    from relpredict.features.history import target_history
+
+    names, x = feature_matrix(target_history(bq, graph, _keys(train), k=model.history_k))
+    return Standardizer.fit(names, x)
+
+
+def _keys(rows: pa.Table) -> pa.Table:
+    return rows.select([c for c in rows.column_names if c in (ENTITY, "ANCHOR_TIMESTAMP")])
+
+
+# -- the two learners ---------------------------------------------------------------------
+def _train_gnn(model: TrainedModel, bq: BoundQuery, graph: Graph, splits: dict[str, pa.Table],
+               hist: dict[str, np.ndarray] | None, cutoff: datetime | None, opts: TrainOptions,
+               report: Progress) -> dict[str, np.ndarray]:
+    report("encoding columns", 0, 1)
+    encoders = fit_encoders(graph, cutoff)
+    extra_dim = model.history.width if model.history is not None else 0
+    from relpredict.model.tensors import graph_to_hetero
+
+    edge_types = [tuple(et) for et in graph_to_hetero(graph)[0].edge_types]
+    model.gnn = GNNPart(opts.gnn, encoders, edge_types, {}, extra_dim)
+    torch.manual_seed(opts.seed)
+    rt = model._build_runtime(graph)
+    model.gnn.state = rt.trainer.model.state_dict()
+    model._runtime = {id(graph): rt}
+    seeds = {name: _seeds(model, bq, graph, rows, _extra(rows, hist, name)) for name, rows in splits.items()}
+    history = rt.trainer.fit(seeds["train"], seeds["val"], opts.seed,
+                             progress=lambda stage, d, t: report(f"GNN {stage}", d, t))
+    model.gnn.state = {k: v.clone() for k, v in rt.trainer.model.state_dict().items()}
+    model.info["gnn_epochs"] = history
+    return {name: rt.trainer.predict(s)[1] for name, s in seeds.items() if name != "train"}
+
+
+def _seeds(model: TrainedModel, bq: BoundQuery, graph: Graph, rows: pa.Table, extra: np.ndarray) -> Seeds:
+    """GNN examples of one split, with their encoded targets."""
+    keys = _keys(rows)
+    seeds = model.seeds(graph, keys, extra, model.recent_matrix(bq, graph, keys))
+    if model.task_type is TaskType.link_prediction:
+        index = {k: i for i, k in enumerate(model.codec.items)}
+        seeds.truth = [[index[i] for i in (lst or []) if i in index] for lst in rows.column(TARGET).to_pylist()]
+    else:
+        seeds.y = model.codec.encode(rows.column(TARGET))
+    return seeds
+
+
+def _extra(rows: pa.Table, hist: dict[str, np.ndarray] | None, name: str) -> np.ndarray:
+    if hist is None:
+        return np.zeros((rows.num_rows, 0), dtype=np.float32)
+    return hist[name]
+
+
+def _train_booster(model: TrainedModel, bq: BoundQuery, graph: Graph, splits: dict[str, pa.Table],
+                   hist: dict[str, np.ndarray] | None, opts: TrainOptions,
+                   report: Progress) -> dict[str, np.ndarray]:
+    from relpredict.features.aggregates import fit_feature_spec
+
+    report("aggregate features", 0, 1)
+    model.feature_spec = fit_feature_spec(bq, graph, _keys(splits["train"]))
+    model.booster = Booster(bq.task_type, [])
+    xs, names = {}, []
+    for name, rows in splits.items():
+        xs[name], names = _boosting_matrix(model, bq, graph, rows)
+    y = {name: model.codec.encode(rows.column(TARGET)) for name, rows in splits.items()}
+    report("LightGBM", 0, 1)
+    model.booster = Booster.fit(model.codec, names, xs["train"], y["train"], xs["val"], y["val"], opts.seed)
+    model.info["lightgbm_top_features"] = model.booster.importance()
+    return {name: model.booster.predict(x) for name, x in xs.items() if name != "train"}
+
+
+def _boosting_matrix(model: TrainedModel, bq: BoundQuery, graph: Graph,
+                     rows: pa.Table) -> tuple[np.ndarray, list[str]]:
+    from relpredict.features.aggregates import aggregate_features
+    from relpredict.features.history import target_history
+
+    names, x = feature_matrix(aggregate_features(bq, graph, _keys(rows), model.feature_spec))
+    if model.history is not None and model.history.columns:
+        cols = model.history.columns
+        _, h = feature_matrix(target_history(bq, graph, _keys(rows), k=model.history_k), cols)
+        x, names = np.concatenate([x, h], 1), names + [f"history.{c}" for c in cols]
+    return x, names
+
+
+# -- blend, calibration, metrics -----------------------------------------------------------
+def _choose(model: TrainedModel, splits: dict[str, pa.Table], preds: dict[str, dict[str, np.ndarray]]) -> None:
+    """``auto``: the GNN weight in 0, 0.1, …, 1 with the best validation metric."""
+    if "gnn" in preds and "lightgbm" in preds:
+        val = splits["val"]
+        seeds = Seeds(torch.zeros(val.num_rows), torch.zeros(val.num_rows), torch.zeros(val.num_rows, 0),
+                      y=model.codec.encode(val.column(TARGET)))
+        best, best_w = None, 1.0
+        for w in np.linspace(0, 1, 11):
+            blended = w * preds["gnn"]["val"] + (1 - w) * preds["lightgbm"]["val"]
+            score = score_predictions(model.codec, seeds, blended, model.top_k)
+            if metrics.better(model.task_type, score, best):
+                best, best_w = score, float(w)
+        model.blend, model.kind = round(best_w, 2), "blend"
+        model.info["blend_val"] = best
+    elif "gnn" in preds:
+        model.blend, model.kind = 1.0, "gnn"
+    else:
+        model.blend, model.kind = 0.0, "lightgbm"
+
+
+def _calibrate_and_score(model: TrainedModel, bq: BoundQuery, graph: Graph, splits: dict[str, pa.Table],
+                         preds: dict[str, dict[str, np.ndarray]]) -> None:
+    out: dict[str, Any] = {"rows": {name: rows.num_rows for name, rows in splits.items()}}
+    raw = {}
+    for name in ("val", "test"):
+        rows = splits[name]
+        if rows.num_rows:
+            raw[name] = model.score(graph, _keys(rows))[1]
+    if model.task_type is TaskType.binary:
+        y_val = model.codec.encode(splits["val"].column(TARGET))
+        model.platt = Platt.fit(y_val, raw["val"])
+        for name, p in raw.items():
+            y = model.codec.encode(splits[name].column(TARGET))
+            out[f"{name}_ece_before"] = metrics.ece(y, p)
+            raw[name] = model.platt(p)
+            out[f"{name}_ece_after"] = metrics.ece(y, raw[name])
+    for name, p in raw.items():
+        out[name] = evaluate(model, splits[name], p)
+    for learner, by_split in preds.items():
+        for name, p in by_split.items():
+            if splits[name].num_rows:
+                out[f"{name}_{learner}"] = evaluate(model, splits[name], p)
+    model.metrics = out
+
+
+def evaluate(model: TrainedModel, rows: pa.Table, pred: np.ndarray) -> dict[str, float]:
+    """All metrics of the task type for predictions of labelled ``rows``."""
+    task, target = model.task_type, rows.column(TARGET)
+    if task is TaskType.binary:
+        y = model.codec.encode(target)
+        return {"auroc": metrics.auroc(y, pred), "average_precision": metrics.average_precision(y, pred),
+                "log_loss": metrics.log_loss(y, pred), "ece": metrics.ece(y, pred)}
+    if task is TaskType.regression:
+        y = model.codec.encode(target)
+        return {"mae": metrics.mae(y, pred), "rmse": metrics.rmse(y, pred), "r2": metrics.r2(y, pred)}
+    if task is TaskType.multiclass:
+        return {"accuracy": metrics.accuracy(model.codec.encode(target), pred.argmax(1))}
+    if task is TaskType.multilabel:
+        return {"f1": metrics.multilabel_f1(model.codec.encode(target), pred >= 0.5)}
+    index = {k: i for i, k in enumerate(model.codec.items)}
+    truth = [[index[i] for i in (lst or []) if i in index] for lst in target.to_pylist()]
+    ranked = np.argsort(-pred, axis=1, kind="stable")[:, :model.top_k].tolist()
+    return {f"map@{model.top_k}": metrics.map_at_k(truth, ranked, model.top_k)}
