@@ -43,6 +43,53 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (name, version)
     );
     """,
+    """
+    CREATE TABLE workflows (
+        name TEXT PRIMARY KEY,          -- user-chosen name (relpredict workflow create)
+        model TEXT NOT NULL,            -- model as given: NAME (latest version per job) or NAME@VERSION
+        created_at TEXT NOT NULL        -- ISO 8601 UTC
+    );
+    CREATE TABLE jobs (
+        id TEXT PRIMARY KEY,
+        workflow TEXT NOT NULL REFERENCES workflows (name),
+        model_ref TEXT NOT NULL,        -- NAME@VERSION resolved when the job was created
+        loader TEXT NOT NULL,           -- import string of the model loader (module:function)
+        status TEXT NOT NULL,           -- queued | running | succeeded | failed | cancelled
+        stage TEXT NOT NULL,            -- queued | loading data | ... | done
+        settings TEXT NOT NULL,         -- JSON of the validated settings; never secrets
+        warnings TEXT NOT NULL,         -- JSON list of strings
+        error TEXT,                     -- why the job failed
+        entities_total INTEGER,
+        shards_total INTEGER,
+        runner_pid INTEGER,             -- process that runs the job, with its start time to tell
+        runner_started REAL,            --   a live runner from a reused pid
+        cancel_requested INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,       -- ISO 8601 UTC, like every time below
+        started_at TEXT,
+        stage_started_at TEXT,
+        ended_at TEXT,
+        summary TEXT                    -- JSON, once succeeded
+    );
+    CREATE INDEX jobs_by_workflow ON jobs (workflow, created_at);
+    CREATE TABLE job_workers (          -- the current run's workers (reset by resume)
+        job_id TEXT NOT NULL REFERENCES jobs (id),
+        worker INTEGER NOT NULL,
+        pid INTEGER,
+        entities_done INTEGER NOT NULL,
+        entities_total INTEGER NOT NULL,
+        error TEXT,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (job_id, worker)
+    );
+    CREATE TABLE job_shards (           -- shards whose outputs are staged (mirror of done markers)
+        job_id TEXT NOT NULL REFERENCES jobs (id),
+        shard INTEGER NOT NULL,
+        entities INTEGER NOT NULL,
+        seconds REAL,
+        done_at TEXT NOT NULL,
+        PRIMARY KEY (job_id, shard)
+    );
+    """,
 )
 
 

@@ -1,0 +1,212 @@
+"""The Python API of batch prediction: workflows and jobs, mirroring the CLI.
+
+>>> from relpredict.jobs import Workflow
+>>> wf = Workflow.create("churn-weekly", model="churn")                 # doctest: +SKIP
+>>> job = wf.run(anchor_time="2024-02-27", workers=2, output="out/churn.parquet", detach=True)  # doctest: +SKIP
+>>> job.wait().value, job.result().manifest["outputs"]["predictions"]["rows"]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from relpredict.errors import ConfigError, RelpredictError
+from relpredict.jobs import control, store
+from relpredict.jobs.prepare import default_loader, job_dir, load_workflow_model, prepare
+from relpredict.jobs.settings import RawSettings
+from relpredict.jobs.status import FINISHED, JobStatus
+from relpredict.sinks.formats import open_writer
+from relpredict.workspace import Workspace
+
+__all__ = ["DryRun", "Job", "JobResult", "Workflow", "create_job"]
+
+
+def _workspace(workspace: Workspace | str | Path | None) -> Workspace:
+    return workspace if isinstance(workspace, Workspace) else Workspace.open(workspace)
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """A succeeded job: its manifest (files, rows, schema), summary and the sample files."""
+
+    manifest: dict[str, Any]
+    summary: dict[str, Any]
+    samples: dict[str, Path]
+
+    def sample(self, output: str = "predictions") -> pa.Table:
+        """The sample of an output kept in the workspace, as an Arrow table."""
+        return pq.read_table(self.samples[output])
+
+
+@dataclass(frozen=True)
+class DryRun:
+    """What a job would do, without writing anything."""
+
+    entities: int
+    shards: int
+    estimated_seconds: float
+    estimated_bytes: dict[str, int]
+    sampled_entities: int
+    warnings: tuple[str, ...]
+    settings: dict[str, Any]
+
+
+class Job:
+    """A batch prediction job in a workspace, by id."""
+
+    def __init__(self, job_id: str, workspace: Workspace | str | Path | None = None) -> None:
+        self.workspace = _workspace(workspace)
+        self.id = job_id
+        store.get_job(self.workspace, job_id)  # fail now on an unknown id
+
+    def __repr__(self) -> str:
+        return f"Job({self.id!r}, status={self.status().value!r})"
+
+    def record(self) -> store.JobRecord:
+        return store.get_job(self.workspace, self.id)
+
+    def status(self) -> JobStatus:
+        return self.record().status
+
+    def progress(self) -> control.JobProgress:
+        return control.progress(self.workspace, self.id)
+
+    def wait(self, timeout: float | None = None, poll: float = 0.2) -> JobStatus:
+        """Block until the job finishes (or ``timeout`` seconds pass); return its status."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            rec = self.record()
+            if rec.status in FINISHED:
+                return rec.status
+            if rec.status is JobStatus.RUNNING and not control.runner_alive(rec):
+                return rec.status  # orphaned: its runner died; resume it
+            if deadline is not None and time.monotonic() >= deadline:
+                return rec.status
+            time.sleep(poll)
+
+    def cancel(self) -> JobStatus:
+        return control.cancel_job(self.workspace, self.id).status
+
+    def resume(self, detach: bool = False) -> Job:
+        """Run a failed, cancelled or orphaned job again, keeping its finished shards."""
+        control.resume_job(self.workspace, self.id)
+        return self._start(detach)
+
+    def _start(self, detach: bool, on_progress: Any = None, prepared: Any = None) -> Job:
+        if detach:
+            control.start_detached(self.workspace, self.id)
+        else:
+            from relpredict.jobs.runner import run_job
+
+            run_job(self.workspace, self.id, on_progress=on_progress, prepared=prepared)
+        return self
+
+    def result(self) -> JobResult:
+        """The outputs of a succeeded job; raises with the job's error otherwise."""
+        rec = self.record()
+        if rec.status is not JobStatus.SUCCEEDED:
+            why = f": {rec.error}" if rec.error else ""
+            raise RelpredictError(f"Job {self.id} is {rec.status.value}{why}; it has no result.")
+        folder = job_dir(self.workspace, self.id)
+        manifest = _read_json(folder / "manifest.json")
+        samples = {o: folder / f"sample_{o}.parquet" for o in rec.settings.output_types}
+        return JobResult(manifest, rec.summary or {}, samples)
+
+    def download(self, out: str | Path, file_format: str | None = None,
+                 output: str | None = None) -> Path:
+        """Write the job's sample of ``output`` to ``out`` as CSV or Parquet (default: by extension)."""
+        rec = self.record()
+        output = output or rec.settings.output_types[0]
+        if output not in rec.settings.output_types:
+            raise ConfigError(f"Job {self.id} has no {output} output; it wrote "
+                              f"{', '.join(rec.settings.output_types)}.")
+        source = job_dir(self.workspace, self.id) / f"sample_{output}.parquet"
+        if not source.is_file():
+            raise ConfigError(f"Job {self.id} has no sample yet (it is {rec.status.value}); samples "
+                              "are kept when a job succeeds.")
+        return _convert(source, Path(out), _format(Path(out), file_format))
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    import json
+
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _format(out: Path, file_format: str | None) -> str:
+    kind = (file_format or out.suffix.lstrip(".") or "parquet").lower()
+    if kind not in ("csv", "parquet"):
+        raise ConfigError(f"Unknown download format {kind!r}: choose csv or parquet.")
+    return kind
+
+
+def _convert(source: Path, out: Path, kind: str) -> Path:
+    """Stream a Parquet sample into ``out`` (written under a temporary name, then renamed)."""
+    parquet = pq.ParquetFile(source)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    writer = open_writer(str(tmp), kind, parquet.schema_arrow)
+    for batch in parquet.iter_batches(batch_size=65_536):
+        writer.write(batch)
+    writer.close()
+    tmp.replace(out)
+    return out
+
+
+def create_job(workflow: str, settings: RawSettings, workspace: Workspace | str | Path | None = None,
+               loader: str | None = None) -> tuple[Job, Any]:
+    """Validate settings and record a queued job; returns the job and its loaded model context."""
+    ws = _workspace(workspace)
+    job_id = store.new_job_id()
+    prepared, validated, warnings = prepare(ws, workflow, settings, job_id, loader)
+    store.create_job_record(ws, job_id, workflow, prepared.model.ref, prepared.loader, validated, warnings)
+    return Job(job_id, ws), prepared
+
+
+@dataclass(frozen=True)
+class Workflow:
+    """A named batch prediction workflow of one model; ``run`` starts a job of it."""
+
+    name: str
+    model: str
+    workspace: Workspace
+
+    @classmethod
+    def create(cls, name: str, model: str, workspace: Workspace | str | Path | None = None,
+               loader: str | None = None) -> Workflow:
+        """Record a workflow after checking that the model loads (``NAME`` or ``NAME@VERSION``)."""
+        ws = _workspace(workspace)
+        load_workflow_model(ws, model, loader or default_loader())
+        rec = store.create_workflow(ws, name, model)
+        return cls(rec.name, rec.model, ws)
+
+    @classmethod
+    def get(cls, name: str, workspace: Workspace | str | Path | None = None) -> Workflow:
+        ws = _workspace(workspace)
+        rec = store.get_workflow(ws, name)
+        return cls(rec.name, rec.model, ws)
+
+    @classmethod
+    def list(cls, workspace: Workspace | str | Path | None = None) -> list[Workflow]:
+        ws = _workspace(workspace)
+        return [cls(r.name, r.model, ws) for r in store.list_workflows(ws)]
+
+    def jobs(self) -> list[Job]:
+        return [Job(r.id, self.workspace) for r in store.list_jobs(self.workspace, self.name)]
+
+    def run(self, *, detach: bool = False, loader: str | None = None, on_progress: Any = None,
+            **settings: Any) -> Job:
+        """Start a job with ``settings`` (the fields of :class:`RawSettings`); wait unless ``detach``."""
+        job, prepared = create_job(self.name, RawSettings(**settings), self.workspace, loader)
+        return job._start(detach, on_progress=on_progress, prepared=None if detach else prepared)
+
+    def dry_run(self, loader: str | None = None, **settings: Any) -> DryRun:
+        from relpredict.jobs.dryrun import dry_run
+
+        return dry_run(self.workspace, self.name, RawSettings(**settings), loader)

@@ -1,0 +1,111 @@
+"""Before a job runs: load its model and graph, validate its settings, apply the entity filter.
+
+Everything a user can get wrong is checked here, before a job is recorded: the workflow, the
+model, every setting, and the entity filter (bound against the graph together with the query's
+own WHERE, so it is evaluated at the anchor time with data known then).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from relpredict.errors import ConfigError
+from relpredict.graph.graph import Graph
+from relpredict.jobs import store
+from relpredict.jobs.settings import (
+    DataRange,
+    JobSettings,
+    RawSettings,
+    TaskInfo,
+    validate_settings,
+)
+from relpredict.jobs.shards import DEFAULT_LOADER, LOADER_ENV, resolve_loader
+from relpredict.labels.labels import data_start, fact_time_range, prediction_table
+from relpredict.query.ast import BoolOp
+from relpredict.query.binder import bind
+from relpredict.query.bound import BoundQuery
+from relpredict.query.parser import parse, parse_expression
+from relpredict.query.printer import to_pql
+from relpredict.workspace import Workspace
+
+__all__ = ["Prepared", "default_loader", "filtered_query", "job_dir", "load_workflow_model",
+           "prepare", "prediction_entities"]
+
+
+@dataclass
+class Prepared:
+    """A job's model, graph and entity query, loaded once and reused by an in-process run."""
+
+    model: Any
+    graph: Graph
+    bound: BoundQuery  # the model's query with the entity filter added to its WHERE
+    loader: str
+    load_seconds: float
+
+
+def default_loader() -> str:
+    """The model loader: ``$RELPREDICT_MODEL_LOADER`` (a seam for tests) or the artifact loader."""
+    return os.environ.get(LOADER_ENV) or DEFAULT_LOADER
+
+
+def job_dir(ws: Workspace, job_id: str) -> Path:
+    """The job's folder in the workspace: entity list, sample, summary, manifest copy, log."""
+    return ws.artifacts / "jobs" / job_id
+
+
+def load_workflow_model(ws: Workspace, model_ref: str, loader: str) -> Any:
+    """Load a model by reference (``NAME`` or ``NAME@VERSION``); the loader names unknown ones."""
+    return resolve_loader(loader)(ws, model_ref)
+
+
+def filtered_query(query_text: str, entity_filter: str | None, graph: Graph) -> BoundQuery:
+    """The query with ``entity_filter`` ANDed to its WHERE, printed anew and bound to the graph."""
+    query = parse(query_text)
+    if entity_filter:
+        extra = parse_expression(entity_filter)
+        where = extra if query.where is None else BoolOp("AND", query.where, extra)
+        query = replace(query, where=where)
+    return bind(to_pql(query), graph)
+
+
+def task_info(model: Any, bq: BoundQuery) -> TaskInfo:
+    classes = getattr(model, "classes", None)
+    return TaskInfo(model.task_type, model.is_temporal, bq.rank_top, len(classes) if classes else None)
+
+
+def data_range(bq: BoundQuery, graph: Graph) -> DataRange:
+    return DataRange(data_start(graph), fact_time_range(bq, graph)[1], bq.fact_tables)
+
+
+def prepare(ws: Workspace, workflow: str, raw: RawSettings, job_id: str,
+            loader: str | None = None) -> tuple[Prepared, JobSettings, list[str]]:
+    """Load the workflow's model and graph and validate ``raw``; nothing is written."""
+    record = store.get_workflow(ws, workflow)
+    loader = loader or default_loader()
+    start = time.perf_counter()
+    model = load_workflow_model(ws, record.model, loader)
+    graph = model.load_graph()
+    base = model.bound_query(graph)
+    seconds = time.perf_counter() - start
+    default_output = job_dir(ws, job_id) / "output" / f"{workflow}.parquet"
+    settings, warnings = validate_settings(raw, task_info(model, base), data_range(base, graph),
+                                           str(default_output))
+    bound = filtered_query(model.query_text, settings.entity_filter, graph) if settings.entity_filter else base
+    return Prepared(model, graph, bound, loader, seconds), settings, warnings
+
+
+def prediction_entities(prepared: Prepared, settings: JobSettings) -> pa.Array:
+    """The keys of the entities to predict at the anchor time, in key order."""
+    table = prediction_table(prepared.bound, prepared.graph, settings.anchor_time)
+    if table.num_rows == 0:
+        at = f" at the anchor time {settings.anchor_time}" if settings.anchor_time else ""
+        raise ConfigError(f"No entity of {prepared.bound.entity_table} exists{at} and passes the "
+                          "query's WHERE and the entity filter: there is nothing to predict. Choose "
+                          "another anchor time or a wider filter.")
+    return table.column("ENTITY").combine_chunks()

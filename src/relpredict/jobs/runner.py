@@ -1,0 +1,322 @@
+"""The coordinator of a job: stages, worker processes, publishing, the manifest.
+
+``run_job`` takes a queued job through its stages::
+
+    loading data → building the prediction table → predicting → writing → done
+
+The entity list is kept in the job's folder the first time it is built, so a resumed job scores
+exactly the same entities in exactly the same shards; shards whose done marker exists are not
+run again. Workers are separate ``spawn`` processes that write to the destination's staging area
+themselves. Publishing streams the staged shards in order into the final files, feeding the sample,
+the histogram and the backtest on the way; the manifest is written last.
+
+Run detached as ``python -m relpredict.jobs.runner --home HOME JOB_ID``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import psutil
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from relpredict.errors import RelpredictError
+from relpredict.jobs import store
+from relpredict.jobs.control import JobProgress, finish, progress
+from relpredict.jobs.prepare import (
+    Prepared,
+    filtered_query,
+    job_dir,
+    load_workflow_model,
+    prediction_entities,
+)
+from relpredict.jobs.settings import JobSettings
+from relpredict.jobs.shards import Shard, assign_shards, plan_shards, score_column
+from relpredict.jobs.status import JobStatus, Stage
+from relpredict.jobs.summary import Backtest, Histogram, SampleWriter, histogram_edges
+from relpredict.jobs.worker import describe, worker_main
+from relpredict.labels.labels import fact_time_range, step_offset, training_table
+from relpredict.query.bound import BoundQuery, TaskType
+from relpredict.sinks import JobSink, SinkSpec, open_sink
+from relpredict.workspace import Workspace
+
+POLL_SECONDS = 0.2
+ProgressCallback = Callable[[JobProgress], None]
+
+__all__ = ["backtest_window", "run_job"]
+
+
+def run_job(ws: Workspace, job_id: str, on_progress: ProgressCallback | None = None,
+            prepared: Prepared | None = None) -> store.JobRecord:
+    """Run a queued job to its end in this process (workers are child processes).
+
+    Returns the final record. A failure is recorded on the job and raised again; Ctrl-C cancels.
+    """
+    record = _claim(ws, job_id)
+    if record.status is not JobStatus.RUNNING:
+        return record
+    try:
+        _Run(ws, record, on_progress, prepared).execute()
+    except KeyboardInterrupt:
+        finish(ws, job_id, JobStatus.CANCELLED, error="Interrupted.")
+        raise
+    except BaseException as err:
+        finish(ws, job_id, JobStatus.FAILED, error=describe(err))
+        raise
+    return store.get_job(ws, job_id)
+
+
+def _claim(ws: Workspace, job_id: str) -> store.JobRecord:
+    """Queued → running, owned by this process; a cancel that came first wins."""
+    record = store.get_job(ws, job_id)
+    if record.cancel_requested and record.status is JobStatus.QUEUED:
+        return finish(ws, job_id, JobStatus.CANCELLED)
+    me = psutil.Process()
+    return store.update_job(ws, job_id, JobStatus.RUNNING, runner_pid=me.pid,
+                            runner_started=me.create_time(), started_at=record.started_at or store.now_iso(),
+                            stage=Stage.LOADING_DATA, stage_started_at=store.now_iso(), error=None)
+
+
+class _Run:
+    """One run of one job (a resume is a new run of the same job)."""
+
+    def __init__(self, ws: Workspace, record: store.JobRecord, on_progress: ProgressCallback | None,
+                 prepared: Prepared | None) -> None:
+        self.ws, self.rec, self.on_progress, self.prepared = ws, record, on_progress, prepared
+        self.settings: JobSettings = record.settings
+        self.folder = job_dir(ws, record.id)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.spec = SinkSpec(record.id, self.settings.destination, self.settings.output_types)
+
+    def _stage(self, stage: Stage) -> None:
+        store.set_stage(self.ws, self.rec.id, stage)
+        self._report()
+
+    def _report(self) -> None:
+        if self.on_progress is not None:
+            self.on_progress(progress(self.ws, self.rec.id))
+
+    def execute(self) -> None:
+        prepared = self._load()
+        self._stage(Stage.BUILDING_PREDICTION_TABLE)
+        shards = self._shards(self._entities(prepared))
+        sink = open_sink(self.spec)
+        done = self._reconcile(sink)
+        self._stage(Stage.PREDICTING)
+        pending = [s for s in shards if s.number not in done]
+        if pending and not self._predict(pending):
+            finish(self.ws, self.rec.id, JobStatus.CANCELLED)
+            return
+        if store.cancel_requested(self.ws, self.rec.id):
+            finish(self.ws, self.rec.id, JobStatus.CANCELLED)
+            return
+        self._stage(Stage.WRITING)
+        summary = _Publisher(self, prepared, sink, len(shards)).run()
+        store.update_job(self.ws, self.rec.id, JobStatus.SUCCEEDED, stage=Stage.DONE,
+                         stage_started_at=store.now_iso(), ended_at=store.now_iso(), summary=summary)
+        self._report()
+
+    def _load(self) -> Prepared:
+        if self.prepared is not None:
+            return self.prepared
+        start = time.perf_counter()
+        model = load_workflow_model(self.ws, self.rec.model_ref, self.rec.loader)
+        graph = model.load_graph()
+        bound = (filtered_query(model.query_text, self.settings.entity_filter, graph)
+                 if self.settings.entity_filter else model.bound_query(graph))
+        return Prepared(model, graph, bound, self.rec.loader, time.perf_counter() - start)
+
+    def _entities(self, prepared: Prepared) -> pa.Array:
+        """The job's entity list: built once, then read back so every run shards it identically."""
+        path = self.folder / "entities.parquet"
+        if path.is_file():
+            return pq.read_table(path).column("ENTITY").combine_chunks()
+        entities = prediction_entities(prepared, self.settings)
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        pq.write_table(pa.table({"ENTITY": entities}), tmp)
+        os.replace(tmp, path)
+        return entities
+
+    def _shards(self, entities: pa.Array) -> list[Shard]:
+        ranges = plan_shards(len(entities), self.settings.shard_size)
+        store.update_job(self.ws, self.rec.id, entities_total=len(entities), shards_total=len(ranges))
+        return [Shard(self.rec.id, i, entities.slice(lo, hi - lo), self.settings.anchor_time,
+                      self.rec.model_ref, self.rec.loader, str(self.ws.home), self.spec,
+                      self.settings.predict_options())
+                for i, (lo, hi) in enumerate(ranges)]
+
+    def _reconcile(self, sink: JobSink) -> dict[int, dict[str, Any]]:
+        """Count shards marked done at the destination (a worker may die before telling the DB)."""
+        done = sink.done_shards()
+        for number, info in done.items():
+            store.shard_finished(self.ws, self.rec.id, -1, number, info["entities"], info.get("seconds"))
+        return done
+
+    # ------------------------------------------------------------------------------ workers
+    def _predict(self, pending: list[Shard]) -> bool:
+        """Score the pending shards in worker processes; False when the job was cancelled."""
+        by_number = {s.number: s for s in pending}
+        plan = assign_shards(list(by_number), self.settings.workers)
+        store.reset_workers(self.ws, self.rec.id,
+                            {w: sum(len(by_number[n].entities) for n in nums) for w, nums in plan.items()})
+        context = multiprocessing.get_context("spawn")
+        procs = {w: context.Process(target=worker_main, name=f"relpredict-worker-{w}",
+                                    args=(w, [by_number[n] for n in nums], os.getpid()))
+                 for w, nums in plan.items()}
+        for proc in procs.values():
+            proc.start()
+        try:
+            return self._watch(procs)
+        finally:
+            for proc in procs.values():
+                if proc.is_alive():
+                    proc.terminate()
+            for proc in procs.values():
+                proc.join(10)
+
+    def _watch(self, procs: dict[int, Any]) -> bool:
+        while True:
+            if store.cancel_requested(self.ws, self.rec.id):
+                return False
+            for w, proc in procs.items():
+                if proc.exitcode not in (None, 0):
+                    raise self._worker_error(w, proc)
+            self._report()
+            if all(proc.exitcode == 0 for proc in procs.values()):
+                return True
+            time.sleep(POLL_SECONDS)
+
+    def _worker_error(self, worker: int, proc: Any) -> RelpredictError:
+        reported = next((p.error for p in store.workers(self.ws, self.rec.id) if p.worker == worker), None)
+        if proc.exitcode < 0:
+            what = f"Worker {worker} (pid {proc.pid}) was killed by signal {-proc.exitcode}"
+        else:
+            what = f"Worker {worker} failed: {reported or f'exit status {proc.exitcode}'}"
+        return RelpredictError(f"{what}. Finished shards are kept: fix the cause and run "
+                               f"`relpredict job resume {self.rec.id}`.")
+
+
+class _Publisher:
+    """The writing stage: staged shards → final files, sample, summary, manifest (last)."""
+
+    def __init__(self, run: _Run, prepared: Prepared, sink: JobSink, n_shards: int) -> None:
+        self.owner, self.prepared, self.sink, self.n_shards = run, prepared, sink, n_shards
+        self.settings = run.settings
+        self.infos = sink.done_shards()
+        missing = sorted(set(range(n_shards)) - set(self.infos))
+        if missing:
+            raise RelpredictError(f"Shards {missing[:10]} of job {run.rec.id} have no output; run "
+                                  f"`relpredict job resume {run.rec.id}` to compute them.")
+
+    def run(self) -> dict[str, Any]:
+        model = self.prepared.model
+        labels, window_end, skipped = self._labels()
+        outputs, backtest = {}, None
+        for output in self.settings.output_types:
+            bt = None
+            if output == "predictions" and labels is not None:
+                bt = Backtest(model.task_type, labels, self.settings.top_k or self.settings.num_classes)
+            outputs[output] = self._publish(output, bt)
+            if bt is not None and window_end is not None and self.settings.anchor_time is not None:
+                backtest = bt.result(self.settings.anchor_time, window_end)
+        summary = {"entities": sum(i["entities"] for i in self.infos.values()),
+                   "outputs": outputs, "backtest": backtest or {"skipped": skipped}}
+        self._manifest(summary)
+        self.sink.discard_staging()
+        return summary
+
+    def _labels(self) -> tuple[pa.Table | None, datetime | None, str | None]:
+        if "predictions" not in self.settings.output_types:
+            return None, None, "no predictions output"
+        bq, graph = self.prepared.bound, self.prepared.graph
+        window_end, reason = backtest_window(bq, self.settings.anchor_time, fact_time_range(bq, graph)[1])
+        if window_end is None:
+            return None, None, reason
+        return training_table(bq, graph, [self.settings.anchor_time]), window_end, None
+
+    def _publish(self, output: str, backtest: Backtest | None) -> dict[str, Any]:
+        task: TaskType = self.prepared.model.task_type
+        schema = self.sink.shard_schema(0, output)
+        sample = SampleWriter(self.owner.folder / f"sample_{output}.parquet", schema,
+                              self.settings.sample_cap_bytes)
+        histogram = self._histogram(task, output)
+        feeders = [f for f in (sample, histogram, backtest) if f is not None]
+
+        def on_batch(batch: pa.RecordBatch) -> None:
+            for feeder in feeders:
+                feeder.add(batch)
+
+        batches = (b for s in range(self.n_shards) for b in self.sink.read_shard(s, output))
+        files = self.sink.publish(output, schema, batches, on_batch)
+        return {"files": [asdict(f) for f in files], "rows": sum(f.rows for f in files),
+                "bytes": sum(f.bytes for f in files), "file_type": self.settings.destination.file_type,
+                "schema": [{"name": f.name, "type": str(f.type)} for f in schema],
+                "sample": sample.close(), "histogram": histogram.to_json() if histogram else None}
+
+    def _histogram(self, task: TaskType, output: str) -> Histogram | None:
+        column = score_column(task, output)
+        if column is None:
+            return None
+        ranges = [i["score_range"].get(output) for i in self.infos.values()]
+        ranges = [r for r in ranges if r]
+        lo = min((r[0] for r in ranges), default=None)
+        hi = max((r[1] for r in ranges), default=None)
+        edges = histogram_edges(task, lo, hi)
+        return Histogram(column, edges) if edges else None
+
+    def _manifest(self, summary: dict[str, Any]) -> None:
+        rec, model = self.owner.rec, self.prepared.model
+        manifest = {
+            "job_id": rec.id, "workflow": rec.workflow, "model": rec.model_ref,
+            "query": model.query_text, "task_type": model.task_type.value,
+            "anchor_time": self.settings.anchor_time.isoformat() if self.settings.anchor_time else None,
+            "settings": self.settings.to_json(), "entities": summary["entities"],
+            "outputs": {o: {k: v[k] for k in ("files", "rows", "bytes", "file_type", "schema")}
+                        for o, v in summary["outputs"].items()},
+            "written_at": store.now_iso(),
+        }
+        (self.owner.folder / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+        (self.owner.folder / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+        self.sink.write_manifest(manifest)
+
+
+def backtest_window(bq: BoundQuery, anchor: datetime | None, data_end: datetime | None,
+                    ) -> tuple[datetime | None, str | None]:
+    """The end of the anchor's target window when it is fully in the data, else why not."""
+    if not bq.is_temporal or bq.horizon is None or anchor is None:
+        return None, "a static query has no anchor time to look back on"
+    end = (pd.Timestamp(anchor) + step_offset(bq.horizon)).to_pydatetime()
+    if data_end is None or end > data_end:
+        return None, (f"the target window ends {end}, after the latest data ({data_end}): what "
+                      "happened is not known yet")
+    return end, None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m relpredict.jobs.runner --home HOME JOB_ID``: run a queued job (detached)."""
+    parser = argparse.ArgumentParser(prog="python -m relpredict.jobs.runner")
+    parser.add_argument("--home", required=True)
+    parser.add_argument("job_id")
+    args = parser.parse_args(argv)
+    try:
+        run_job(Workspace.open(Path(args.home)), args.job_id)
+    except RelpredictError as err:
+        print(f"Error: {err}", file=sys.stderr)  # the runner's log file; the job records it too
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,273 @@
+"""Job settings: validated before any work starts, each bad value with its own message. Pure.
+
+The user's values arrive as :class:`RawSettings` (what the CLI or the Python API received);
+:func:`validate_settings` checks them against the model's task (:class:`TaskInfo`) and the data's
+time range (:class:`DataRange`) and returns :class:`JobSettings` plus warnings for the job record.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from relpredict.errors import ConfigError
+from relpredict.query.bound import TaskType
+from relpredict.sinks.naming import (
+    DEFAULT_PARTITION_BYTES,
+    OUTPUT_TYPES,
+    Destination,
+    parse_destination,
+)
+
+MB = 1024 * 1024
+MAX_WORKERS = 4
+MAX_CLASSES = 10
+MAX_TOP_K = 1000
+DEFAULT_SAMPLE_CAP_BYTES = 1024 * MB
+DEFAULT_SHARD_SIZE = 20_000
+_ISO_EXAMPLE = "e.g. 2024-02-27 or 2024-02-27T13:00:00Z"
+
+__all__ = ["DataRange", "JobSettings", "RawSettings", "TaskInfo", "parse_anchor_time",
+           "validate_settings"]
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    """What the model predicts, as far as settings care."""
+
+    task_type: TaskType
+    is_temporal: bool
+    rank_top: int | None = None
+    num_classes: int | None = None
+
+
+@dataclass(frozen=True)
+class DataRange:
+    """``start``: first timestamp of any table; ``end``: latest of the target's fact tables."""
+
+    start: datetime | None
+    end: datetime | None
+    fact_tables: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RawSettings:
+    """Settings as given; ``None`` means "use the default"."""
+
+    anchor_time: str | datetime | None = None
+    threshold: float | None = None
+    num_classes: int | None = None
+    top_k: int | None = None
+    output_types: str | Sequence[str] = "predictions"
+    output: str | None = None
+    file_type: str | None = None
+    partition_bytes: int = DEFAULT_PARTITION_BYTES
+    workers: int = 1
+    entity_filter: str | None = None
+    sample_cap_bytes: int = DEFAULT_SAMPLE_CAP_BYTES
+    shard_size: int = DEFAULT_SHARD_SIZE
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    """Validated settings of one job (stored as JSON on its record; never holds secrets)."""
+
+    anchor_time: datetime | None
+    output_types: tuple[str, ...]
+    destination: Destination
+    workers: int
+    threshold: float | None = None
+    num_classes: int | None = None
+    top_k: int | None = None
+    entity_filter: str | None = None
+    sample_cap_bytes: int = DEFAULT_SAMPLE_CAP_BYTES
+    shard_size: int = DEFAULT_SHARD_SIZE
+    anchor_given: bool = field(default=False)
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["anchor_time"] = self.anchor_time.isoformat() if self.anchor_time else None
+        out["output_types"] = list(self.output_types)
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> JobSettings:
+        values = dict(data)
+        values["anchor_time"] = datetime.fromisoformat(data["anchor_time"]) if data["anchor_time"] else None
+        values["output_types"] = tuple(data["output_types"])
+        values["destination"] = Destination(**data["destination"])
+        return cls(**values)
+
+    def predict_options(self) -> dict[str, Any]:
+        """Keyword arguments of ``TrainedModel.predict`` for these settings."""
+        out: dict[str, Any] = {}
+        if self.threshold is not None:
+            out["threshold"] = self.threshold
+        if self.num_classes is not None:
+            out["num_classes"] = self.num_classes
+        if self.top_k is not None:
+            out["top_k"] = self.top_k
+        return out
+
+
+def parse_anchor_time(value: str | datetime) -> datetime:
+    """An ISO 8601 date or datetime as a naive UTC datetime (the data's times are naive UTC).
+
+    ``2024-02-27`` is midnight; ``Z`` and offsets such as ``+02:00`` are converted to UTC.
+    """
+    if isinstance(value, datetime):
+        return _naive_utc(value)
+    text = str(value).strip()
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"The anchor time {value!r} is not an ISO 8601 date or datetime "
+                          f"({_ISO_EXAMPLE}).") from None
+    return _naive_utc(parsed)
+
+
+def _naive_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        return value
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def validate_settings(raw: RawSettings, task: TaskInfo, data: DataRange,
+                      default_output: str) -> tuple[JobSettings, list[str]]:
+    """Check every setting; return the validated settings and warnings for the job record."""
+    warnings: list[str] = []
+    anchor = _anchor(raw.anchor_time, task, data, warnings)
+    settings = JobSettings(
+        anchor_time=anchor,
+        anchor_given=not _blank(raw.anchor_time),
+        output_types=parse_output_types(raw.output_types),
+        destination=_destination(raw, default_output),
+        workers=_workers(raw.workers),
+        entity_filter=_entity_filter(raw.entity_filter),
+        sample_cap_bytes=_positive(raw.sample_cap_bytes, "The sample cap", "bytes"),
+        shard_size=_positive(raw.shard_size, "The shard size", "entities"),
+    )
+    return replace(settings, **_task_settings(raw, task)), warnings
+
+
+def _anchor(value: str | datetime | None, task: TaskInfo, data: DataRange,
+            warnings: list[str]) -> datetime | None:
+    if not task.is_temporal:
+        if not _blank(value):
+            raise ConfigError("The model's query is static (it has no time window), so a job has no "
+                              "anchor time: leave the anchor time blank.")
+        return None
+    if value is None or _blank(value):
+        if data.end is None:
+            raise ConfigError(f"Cannot default the anchor time: the target's tables "
+                              f"({', '.join(data.fact_tables)}) have no rows with a time. Give one.")
+        return data.end
+    anchor = parse_anchor_time(value)
+    if data.start is not None and anchor < data.start:
+        raise ConfigError(f"The anchor time {anchor} is before the data starts ({data.start}): no "
+                          f"history exists then. Choose an anchor time on or after {data.start}.")
+    if data.end is not None and anchor > data.end:
+        warnings.append(f"The anchor time {anchor} is after the latest data ({data.end} in "
+                        f"{', '.join(data.fact_tables)}): predictions use the history up to "
+                        f"{data.end} as if nothing happened since.")
+    return anchor
+
+
+def _blank(value: str | datetime | None) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def parse_output_types(value: str | Sequence[str]) -> tuple[str, ...]:
+    """``"predictions,embeddings"`` (or a list) → the output types, in the canonical order."""
+    items = value.split(",") if isinstance(value, str) else list(value)
+    names = {str(v).strip().lower() for v in items if str(v).strip()}
+    if not names:
+        raise ConfigError("No output type given: choose predictions, embeddings, or both "
+                          "(--output-types predictions,embeddings).")
+    unknown = sorted(names - set(OUTPUT_TYPES))
+    if unknown:
+        raise ConfigError(f"Unknown output type {', '.join(repr(u) for u in unknown)}: choose "
+                          "predictions, embeddings, or both (comma-separated).")
+    return tuple(t for t in OUTPUT_TYPES if t in names)
+
+
+def _destination(raw: RawSettings, default_output: str) -> Destination:
+    dest = parse_destination(raw.output or default_output, raw.file_type, raw.partition_bytes)
+    return replace(dest, path=str(Path(dest.path).expanduser().absolute()))
+
+
+def _workers(value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_WORKERS:
+        raise ConfigError(f"The number of parallel workers must be 1 to {MAX_WORKERS}, not {value!r}.")
+    return value
+
+
+def _positive(value: int, what: str, unit: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigError(f"{what} must be a positive number of {unit}, not {value!r}.")
+    return value
+
+
+def _entity_filter(value: str | None) -> str | None:
+    if value is None or not value.strip():
+        return None
+    from relpredict.query.parser import parse_expression
+
+    parse_expression(value.strip())  # a syntax error points into the filter's own text
+    return value.strip()
+
+
+def _task_settings(raw: RawSettings, task: TaskInfo) -> dict[str, Any]:
+    """Threshold / number of classes / items per entity, each only for the tasks it fits."""
+    return {"threshold": _threshold(raw.threshold, task),
+            "num_classes": _num_classes(raw.num_classes, task),
+            "top_k": _top_k(raw.top_k, task)}
+
+
+_THRESHOLD_TASKS = (TaskType.binary, TaskType.multilabel)
+_CLASS_TASKS = (TaskType.multiclass, TaskType.multilabel)
+
+
+def _not_for(setting: str, task: TaskInfo, fits: str) -> ConfigError:
+    return ConfigError(f"{setting} does not apply to this model's task, "
+                       f"{task.task_type.value.replace('_', ' ')}: it is for {fits}. Leave it out.")
+
+
+def _threshold(value: float | None, task: TaskInfo) -> float | None:
+    if value is None:
+        return 0.5 if task.task_type in _THRESHOLD_TASKS else None
+    if task.task_type not in _THRESHOLD_TASKS:
+        raise _not_for("The threshold", task, "binary (and multilabel) classification")
+    if not isinstance(value, int | float) or math.isnan(value) or not 0.0 <= value <= 1.0:
+        raise ConfigError(f"The threshold must be between 0 and 1, not {value!r}.")
+    return float(value)
+
+
+def _num_classes(value: int | None, task: TaskInfo) -> int | None:
+    if task.task_type not in _CLASS_TASKS:
+        if value is not None:
+            raise _not_for("The number of classes", task, "multiclass and multilabel classification")
+        return None
+    limit = min(MAX_CLASSES, task.num_classes or MAX_CLASSES)
+    if value is None:
+        return limit
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= limit:
+        known = f"; the model knows {task.num_classes} classes" if task.num_classes else ""
+        raise ConfigError(f"The number of classes to return must be 1 to {limit}{known}, not {value!r}.")
+    return value
+
+
+def _top_k(value: int | None, task: TaskInfo) -> int | None:
+    if task.task_type is not TaskType.link_prediction:
+        if value is not None:
+            raise _not_for("The number of items per entity (top k)", task, "link prediction")
+        return None
+    if value is None:
+        return task.rank_top
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_TOP_K:
+        raise ConfigError(f"The number of items per entity must be 1 to {MAX_TOP_K}, not {value!r}.")
+    return value

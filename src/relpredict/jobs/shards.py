@@ -1,0 +1,185 @@
+"""Shards: self-contained units of a job's work, and the function that runs one anywhere.
+
+A :class:`Shard` carries everything needed to score its entities and stage the result: the job
+id, its number, the entity keys, the anchor time, the model reference and the import string of the
+loader, the workspace home, the destination and the prediction options. It is plain picklable
+data, so :func:`run_shard` runs the same in a local worker process or on a Dask worker; the result
+goes straight to the destination's staging area, never back through the coordinator.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from relpredict.errors import ConfigError, RelpredictError
+from relpredict.query.bound import TaskType
+from relpredict.sinks import SinkSpec, open_sink
+from relpredict.workspace import Workspace
+
+DEFAULT_LOADER = "relpredict.model.artifact:load_model"
+LOADER_ENV = "RELPREDICT_MODEL_LOADER"
+
+__all__ = ["DEFAULT_LOADER", "LOADER_ENV", "Shard", "assign_shards", "expected_columns",
+           "plan_shards", "predict_tables", "resolve_loader", "run_shard", "score_column"]
+
+
+@dataclass(frozen=True)
+class Shard:
+    """One unit of work (see the module docstring)."""
+
+    job_id: str
+    number: int
+    entities: pa.Array
+    anchor_time: datetime | None
+    model_ref: str
+    loader: str
+    home: str
+    sink: SinkSpec
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------------- planning
+def plan_shards(n_entities: int, shard_size: int) -> list[tuple[int, int]]:
+    """``[start, stop)`` row ranges of the entity list, ``shard_size`` each (the last may be short)."""
+    if shard_size <= 0:
+        raise ValueError(f"shard_size must be positive, not {shard_size}")
+    return [(lo, min(lo + shard_size, n_entities)) for lo in range(0, n_entities, shard_size)]
+
+
+def assign_shards(shards: list[int], workers: int) -> dict[int, list[int]]:
+    """Shards per worker, round robin: equal-sized shards give each worker an equal share.
+
+    Fewer shards than workers leaves the extra workers out rather than idle.
+    """
+    used = max(1, min(workers, len(shards)))
+    return {w: shards[w::used] for w in range(used) if shards[w::used]}
+
+
+# ----------------------------------------------------------------------------------- model
+def resolve_loader(spec: str) -> Callable[[Workspace, str], Any]:
+    """Import ``module:function``; the function loads a model by reference in a workspace."""
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise ConfigError(f"The model loader {spec!r} must be written module:function "
+                          f"(e.g. {DEFAULT_LOADER}); check {LOADER_ENV}.")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as err:
+        raise ConfigError(f"The model loader module {module_name!r} cannot be imported ({err}); "
+                          f"check {LOADER_ENV} or install the model extra.") from err
+    loader = getattr(module, attr, None)
+    if not callable(loader):
+        raise ConfigError(f"The model loader {spec!r} names no function {attr!r} in {module_name}.")
+    return loader
+
+
+_CONTEXT: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+
+
+def _context(shard: Shard) -> tuple[Any, Any]:
+    """The model and its graph for a shard, loaded once per process and reused by later shards."""
+    key = (shard.loader, shard.home, shard.model_ref)
+    if key not in _CONTEXT:
+        _CONTEXT.clear()  # one model per process: free the previous one first
+        model = resolve_loader(shard.loader)(Workspace.open(shard.home), shard.model_ref)
+        limit_torch_threads()
+        _CONTEXT[key] = (model, model.load_graph())
+    return _CONTEXT[key]
+
+
+def limit_torch_threads() -> None:
+    """One intra-op thread per worker process: N workers on N cores, not N x N threads."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(1)
+
+
+# ----------------------------------------------------------------------------------- outputs
+def expected_columns(task_type: TaskType, is_temporal: bool, output: str) -> list[str]:
+    """The columns of an output, exactly as PQL.md's table says."""
+    if output == "embeddings":
+        rest = ["EMBEDDINGS"]
+    elif task_type is TaskType.binary:
+        rest = ["TARGET_PRED", "True_PROB", "False_PROB"]
+    elif task_type is TaskType.regression:
+        rest = ["TARGET_PRED"]
+    elif task_type is TaskType.link_prediction:
+        rest = ["CLASS", "SCORE"]
+    else:
+        rest = ["CLASS", "SCORE", "PREDICTED"]
+    return ["ENTITY", *(["ANCHOR_TIMESTAMP"] if is_temporal else []), *rest]
+
+
+def score_column(task_type: TaskType, output: str) -> str | None:
+    """The column whose distribution the summary shows (none for embeddings)."""
+    if output == "embeddings":
+        return None
+    return {TaskType.binary: "True_PROB", TaskType.regression: "TARGET_PRED"}.get(task_type, "SCORE")
+
+
+def predict_tables(model: Any, graph: Any, shard: Shard) -> dict[str, pa.Table]:
+    """Score one shard's entities: one table per output type, checked against PQL.md's columns."""
+    out: dict[str, pa.Table] = {}
+    for output in shard.sink.output_types:
+        if output == "predictions":
+            table = model.predict(graph, shard.anchor_time, shard.entities, **shard.options)
+        else:
+            table = model.embed(graph, shard.anchor_time, shard.entities)
+        _check_output(model, output, table, shard)
+        out[output] = table
+    return out
+
+
+def _check_output(model: Any, output: str, table: pa.Table, shard: Shard) -> None:
+    want = expected_columns(model.task_type, model.is_temporal, output)
+    if table.column_names != want:
+        raise RelpredictError(f"The model {shard.model_ref} returned the columns {table.column_names} "
+                              f"for {output}; PQL.md says {want}. This is a bug in the model.")
+    single = output == "embeddings" or model.task_type in (TaskType.binary, TaskType.regression)
+    if single and not table.column("ENTITY").equals(pa.chunked_array([shard.entities])):
+        raise RelpredictError(f"The model {shard.model_ref} returned {output} for other entities "
+                              f"than the {len(shard.entities)} of shard {shard.number}, or in "
+                              "another order. This is a bug in the model.")
+
+
+def _score_range(table: pa.Table, column: str | None) -> list[float] | None:
+    if column is None or table.num_rows == 0:
+        return None
+    bounds = pc.min_max(pc.cast(table.column(column), pa.float64()))
+    lo, hi = bounds["min"].as_py(), bounds["max"].as_py()
+    if lo is None or not (math.isfinite(lo) and math.isfinite(hi)):
+        return None
+    return [lo, hi]
+
+
+def run_shard(shard: Shard) -> dict[str, Any]:
+    """Score a shard and stage its outputs, then mark it done; returns the done marker's info.
+
+    Safe to run again for the same shard (a retry or a resume): the staged files are replaced
+    whole and the marker is written last.
+    """
+    start = time.perf_counter()
+    model, graph = _context(shard)
+    tables = predict_tables(model, graph, shard)
+    sink = open_sink(shard.sink)
+    for output, table in tables.items():
+        sink.write_shard(shard.number, output, table)
+    info = {
+        "shard": shard.number,
+        "entities": len(shard.entities),
+        "rows": {o: t.num_rows for o, t in tables.items()},
+        "score_range": {o: _score_range(t, score_column(model.task_type, o)) for o, t in tables.items()},
+        "seconds": round(time.perf_counter() - start, 6),
+    }
+    sink.mark_done(shard.number, info)
+    return info

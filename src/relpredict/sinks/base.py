@@ -1,0 +1,99 @@
+"""The destination interface every sink implements: local files now, S3 / Snowflake / BigQuery next.
+
+A job's outputs reach a destination in two steps, so that a job killed at any moment can be
+resumed without losing or doubling a row:
+
+1. **Staging.** Each shard's worker writes its tables with :meth:`JobSink.write_shard` and then
+   :meth:`JobSink.mark_done`; both are atomic (write, then rename), and a shard counts as done only
+   once its marker exists. Workers write straight to the staging area, never through the
+   coordinator, so the same shard function can run on another machine.
+2. **Publishing.** The coordinator streams the staged shards, in shard order, into the final
+   file(s) or table(s) with :meth:`JobSink.publish`; a reader never sees a partial file. The
+   manifest (:meth:`JobSink.write_manifest`) is written last and marks success.
+
+A sink is made from a picklable :class:`SinkSpec` by :func:`relpredict.sinks.open_sink`, in any
+process.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from relpredict.sinks.naming import Destination, output_destinations
+
+__all__ = ["JobSink", "OutputFile", "SinkSpec"]
+
+
+@dataclass(frozen=True)
+class SinkSpec:
+    """Everything a process needs to open a job's sink: picklable plain data, never secrets."""
+
+    job_id: str
+    destination: Destination
+    output_types: tuple[str, ...]
+
+    def targets(self) -> dict[str, Destination]:
+        """Where each output type goes (Kumo's ``<name>_predictions`` naming when there are two)."""
+        return output_destinations(self.destination, self.output_types)
+
+
+@dataclass(frozen=True)
+class OutputFile:
+    """One published file (or table) and what is in it."""
+
+    path: str
+    rows: int
+    bytes: int
+
+
+class JobSink(ABC):
+    """A job's destination. Each method states the contract every backend keeps."""
+
+    def __init__(self, spec: SinkSpec) -> None:
+        self.spec = spec
+
+    @abstractmethod
+    def write_shard(self, shard: int, output: str, table: pa.Table) -> None:
+        """Stage ``table`` as shard ``shard`` of ``output``, atomically; rewriting replaces it."""
+
+    @abstractmethod
+    def mark_done(self, shard: int, info: dict[str, Any]) -> None:
+        """Record (atomically) that every output of ``shard`` is staged; ``info`` is JSON data."""
+
+    @abstractmethod
+    def done_shards(self) -> dict[int, dict[str, Any]]:
+        """Shard number → the ``info`` of its done marker, for every shard marked done."""
+
+    @abstractmethod
+    def read_shard(self, shard: int, output: str, columns: list[str] | None = None,
+                   ) -> Iterator[pa.RecordBatch]:
+        """The staged batches of one shard's output (only ``columns`` when given)."""
+
+    @abstractmethod
+    def shard_schema(self, shard: int, output: str) -> pa.Schema:
+        """The schema of a staged shard's output (every shard of an output has the same one)."""
+
+    @abstractmethod
+    def publish(self, output: str, schema: pa.Schema, batches: Iterable[pa.RecordBatch],
+                on_batch: Callable[[pa.RecordBatch], None] | None = None) -> list[OutputFile]:
+        """Stream ``batches`` into the final file(s) of ``output``; each appears only when complete.
+
+        ``on_batch`` sees every batch as it is written (for the sample and the summary).
+        """
+
+    @abstractmethod
+    def write_manifest(self, manifest: dict[str, Any]) -> str:
+        """Write the manifest (atomically, last of all); return where it is."""
+
+    @abstractmethod
+    def read_manifest(self) -> dict[str, Any] | None:
+        """The manifest of this job at the destination, or ``None`` when there is none yet."""
+
+    @abstractmethod
+    def discard_staging(self) -> None:
+        """Remove the staging area (after the manifest is written)."""

@@ -1,0 +1,104 @@
+"""Streaming file writers for CSV and Parquet, batch by batch, with a running byte count.
+
+Both writers take Arrow record batches and never hold more than one batch: the job assembles
+outputs of any size through them. CSV cannot hold lists, so a list column (``EMBEDDINGS``) is
+written as a JSON array string, built with Arrow kernels rather than a Python loop per row.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+__all__ = ["BatchWriter", "csv_schema", "lists_as_json", "open_writer"]
+
+
+class BatchWriter(Protocol):
+    """Writes batches of one schema to one file."""
+
+    def write(self, batch: pa.RecordBatch) -> None: ...
+    def tell(self) -> int:
+        """Bytes written to the file so far (what partition sizing reads)."""
+        ...
+    def close(self) -> None: ...
+
+
+def lists_as_json(array: pa.Array) -> pa.Array:
+    """A list-of-numbers column as JSON array strings (``[0.5,-1,2e-8]``); nulls stay null."""
+    if isinstance(array, pa.ChunkedArray):
+        return pa.chunked_array([lists_as_json(c) for c in array.chunks], pa.string())
+    if array.offset:  # from_arrays cannot combine a null bitmap with sliced offsets: copy
+        array = pa.concat_arrays([array])
+    offsets = array.offsets
+    values = pc.cast(array.values, pa.string())
+    lists = pa.ListArray.from_arrays(offsets, values, mask=array.is_null())
+    return pc.binary_join_element_wise("[", pc.binary_join(lists, ","), "]", "")
+
+
+def _is_list(t: pa.DataType) -> bool:
+    return pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t)
+
+
+def csv_schema(schema: pa.Schema) -> pa.Schema:
+    """The schema a CSV file gets: list columns become strings."""
+    return pa.schema([pa.field(f.name, pa.string()) if _is_list(f.type) else f for f in schema])
+
+
+def _for_csv(batch: pa.RecordBatch) -> pa.RecordBatch:
+    columns = [lists_as_json(c) if _is_list(c.type) else c for c in batch.columns]
+    return pa.RecordBatch.from_arrays(columns, schema=csv_schema(batch.schema))
+
+
+def _open(target: str | pa.NativeFile) -> pa.NativeFile:
+    return pa.OSFile(target, "wb") if isinstance(target, str) else target
+
+
+class _ParquetWriter:
+    def __init__(self, target: str | pa.NativeFile, schema: pa.Schema) -> None:
+        self._file = _open(target)
+        self._writer = pq.ParquetWriter(self._file, schema)
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        self._writer.write_batch(batch)
+
+    def tell(self) -> int:
+        return int(self._file.tell())
+
+    def close(self) -> None:
+        self._writer.close()
+        if not self._file.closed and not isinstance(self._file, pa.BufferOutputStream):
+            self._file.close()
+
+
+class _CsvWriter:
+    def __init__(self, target: str | pa.NativeFile, schema: pa.Schema) -> None:
+        self._file = _open(target)
+        self._writer = pacsv.CSVWriter(self._file, csv_schema(schema))
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        self._writer.write_batch(_for_csv(batch))
+
+    def tell(self) -> int:
+        return int(self._file.tell())
+
+    def close(self) -> None:
+        self._writer.close()
+        if not self._file.closed and not isinstance(self._file, pa.BufferOutputStream):
+            self._file.close()
+
+
+def open_writer(target: str | pa.NativeFile, file_type: str, schema: pa.Schema) -> BatchWriter:
+    """A writer of ``file_type`` (``csv`` or ``parquet``) for batches of ``schema``.
+
+    ``target`` is a file path, or an open Arrow stream (e.g. a ``BufferOutputStream`` to measure
+    the size an output would have).
+    """
+    if file_type == "parquet":
+        return _ParquetWriter(target, schema)
+    if file_type == "csv":
+        return _CsvWriter(target, schema)
+    raise ValueError(f"unknown file type {file_type!r}")

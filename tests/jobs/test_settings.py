@@ -1,0 +1,153 @@
+"""Job settings: every validation message, checked word for word; defaults per task. Pure."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from relpredict.errors import ConfigError, QuerySyntaxError
+from relpredict.jobs.settings import (
+    DataRange,
+    JobSettings,
+    RawSettings,
+    TaskInfo,
+    parse_anchor_time,
+    validate_settings,
+)
+from relpredict.query.bound import TaskType
+
+DATA = DataRange(datetime(2024, 1, 1), datetime(2024, 6, 30, 12), ("transactions",))
+BINARY = TaskInfo(TaskType.binary, True)
+REGRESSION = TaskInfo(TaskType.regression, True)
+MULTICLASS = TaskInfo(TaskType.multiclass, True, num_classes=3)
+MULTILABEL = TaskInfo(TaskType.multilabel, True, num_classes=40)
+LINK = TaskInfo(TaskType.link_prediction, True, rank_top=12)
+STATIC = TaskInfo(TaskType.regression, False)
+
+
+def check(task: TaskInfo = BINARY, **raw) -> tuple[JobSettings, list[str]]:
+    return validate_settings(RawSettings(**raw), task, DATA, "/ws/jobs/j1/output/wf.parquet")
+
+
+def message(task: TaskInfo = BINARY, **raw) -> str:
+    with pytest.raises(ConfigError) as err:
+        check(task, **raw)
+    return str(err.value)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("2024-02-27", datetime(2024, 2, 27)),
+    ("2024-02-27T13:00:00Z", datetime(2024, 2, 27, 13)),
+    ("2024-02-27T15:00:00+02:00", datetime(2024, 2, 27, 13)),
+    ("2024-02-27 13:30", datetime(2024, 2, 27, 13, 30)),
+    (" 2024-02-27T13:00:00.5 ", datetime(2024, 2, 27, 13, 0, 0, 500000)),
+])
+def test_anchor_time_iso_8601(text: str, expected: datetime) -> None:
+    assert parse_anchor_time(text) == expected
+
+
+def test_defaults() -> None:
+    settings, warnings = check()
+    assert warnings == []
+    assert settings.anchor_time == DATA.end and not settings.anchor_given
+    assert settings.threshold == 0.5 and settings.num_classes is None and settings.top_k is None
+    assert settings.output_types == ("predictions",) and settings.workers == 1
+    assert settings.destination.path == "/ws/jobs/j1/output/wf.parquet"
+    assert settings.sample_cap_bytes == 1024 ** 3
+    assert JobSettings.from_json(settings.to_json()) == settings
+
+
+def test_task_defaults() -> None:
+    assert check(MULTICLASS)[0].num_classes == 3  # all classes ...
+    assert check(MULTILABEL)[0].num_classes == 10  # ... at most 10
+    assert check(LINK)[0].top_k == 12  # the query's RANK TOP k
+    assert check(REGRESSION)[0].threshold is None
+    assert check(STATIC)[0].anchor_time is None
+
+
+def test_output_types_and_destination(tmp_path: Path) -> None:
+    settings, _ = check(output_types="embeddings, predictions", output=str(tmp_path / "p"),
+                        file_type="csv", workers=4)
+    assert settings.output_types == ("predictions", "embeddings")
+    assert settings.destination.path == str(tmp_path / "p.csv") and settings.workers == 4
+    relative, _ = check(output="rel/p.parquet")
+    assert Path(relative.destination.path).is_absolute()
+
+
+def test_anchor_after_the_data_is_a_warning() -> None:
+    settings, warnings = check(anchor_time="2024-08-01")
+    assert settings.anchor_time == datetime(2024, 8, 1) and settings.anchor_given
+    assert warnings == ["The anchor time 2024-08-01 00:00:00 is after the latest data (2024-06-30 "
+                        "12:00:00 in transactions): predictions use the history up to 2024-06-30 "
+                        "12:00:00 as if nothing happened since."]
+
+
+@pytest.mark.parametrize(("task", "raw", "expected"), [
+    (BINARY, {"anchor_time": "2024-13-01"},
+     "The anchor time '2024-13-01' is not an ISO 8601 date or datetime (e.g. 2024-02-27 or "
+     "2024-02-27T13:00:00Z)."),
+    (BINARY, {"anchor_time": "yesterday"},
+     "The anchor time 'yesterday' is not an ISO 8601 date or datetime (e.g. 2024-02-27 or "
+     "2024-02-27T13:00:00Z)."),
+    (BINARY, {"anchor_time": "2023-12-31T23:59:59Z"},
+     "The anchor time 2023-12-31 23:59:59 is before the data starts (2024-01-01 00:00:00): no "
+     "history exists then. Choose an anchor time on or after 2024-01-01 00:00:00."),
+    (STATIC, {"anchor_time": "2024-02-01"},
+     "The model's query is static (it has no time window), so a job has no anchor time: leave the "
+     "anchor time blank."),
+    (BINARY, {"threshold": 1.5}, "The threshold must be between 0 and 1, not 1.5."),
+    (BINARY, {"threshold": -0.1}, "The threshold must be between 0 and 1, not -0.1."),
+    (REGRESSION, {"threshold": 0.3},
+     "The threshold does not apply to this model's task, regression: it is for binary (and "
+     "multilabel) classification. Leave it out."),
+    (BINARY, {"num_classes": 2},
+     "The number of classes does not apply to this model's task, binary classification: it is for "
+     "multiclass and multilabel classification. Leave it out."),
+    (MULTICLASS, {"num_classes": 4},
+     "The number of classes to return must be 1 to 3; the model knows 3 classes, not 4."),
+    (MULTILABEL, {"num_classes": 11},
+     "The number of classes to return must be 1 to 10; the model knows 40 classes, not 11."),
+    (MULTILABEL, {"num_classes": 0},
+     "The number of classes to return must be 1 to 10; the model knows 40 classes, not 0."),
+    (MULTICLASS, {"top_k": 5},
+     "The number of items per entity (top k) does not apply to this model's task, multiclass "
+     "classification: it is for link prediction. Leave it out."),
+    (LINK, {"top_k": 0}, "The number of items per entity must be 1 to 1000, not 0."),
+    (LINK, {"top_k": 1001}, "The number of items per entity must be 1 to 1000, not 1001."),
+    (BINARY, {"output_types": "predictions,scores"},
+     "Unknown output type 'scores': choose predictions, embeddings, or both (comma-separated)."),
+    (BINARY, {"output_types": " , "},
+     "No output type given: choose predictions, embeddings, or both "
+     "(--output-types predictions,embeddings)."),
+    (BINARY, {"workers": 0}, "The number of parallel workers must be 1 to 4, not 0."),
+    (BINARY, {"workers": 5}, "The number of parallel workers must be 1 to 4, not 5."),
+    (BINARY, {"output": "s3://b/p.parquet"},
+     "S3 destinations (s3://b/p.parquet) are not supported yet: this version writes local CSV or "
+     "Parquet files. Give a local path."),
+    (BINARY, {"output": "out/p.csv", "file_type": "parquet"},
+     "The file type parquet does not match the destination out/p.csv (.csv): end the path in "
+     ".parquet or choose --file-type csv."),
+    (BINARY, {"file_type": "json"}, "Unknown file type 'json': choose csv or parquet."),
+    (BINARY, {"sample_cap_bytes": 0}, "The sample cap must be a positive number of bytes, not 0."),
+    (BINARY, {"shard_size": -5}, "The shard size must be a positive number of entities, not -5."),
+])
+def test_each_bad_setting_has_its_message(task: TaskInfo, raw: dict, expected: str) -> None:
+    assert message(task, **raw) == expected
+
+
+def test_no_time_in_the_target_tables() -> None:
+    with pytest.raises(ConfigError) as err:
+        validate_settings(RawSettings(), BINARY, DataRange(None, None, ("orders",)), "/x.parquet")
+    assert str(err.value) == ("Cannot default the anchor time: the target's tables (orders) have no "
+                              "rows with a time. Give one.")
+
+
+def test_entity_filter_syntax_error_points_into_the_filter() -> None:
+    with pytest.raises(QuerySyntaxError) as err:
+        check(entity_filter="customers.status = ")
+    assert str(err.value) == ("Expecting a value after =. Line 1, Col: 19.\n"
+                              "  customers.status =\n"
+                              "                    ~")
+    assert check(entity_filter="  customers.status = 'ACTIVE' ")[0].entity_filter == "customers.status = 'ACTIVE'"

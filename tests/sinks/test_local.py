@@ -1,0 +1,113 @@
+"""The local sink on real files: staging, done markers, streamed publishing, partitions, atomicity."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+
+from relpredict.errors import ConfigError
+from relpredict.sinks import SinkSpec, open_sink, parse_destination
+from relpredict.sinks.formats import lists_as_json
+
+
+def _table(lo: int, hi: int) -> pa.Table:
+    keys = list(range(lo, hi))
+    return pa.table({"ENTITY": pa.array(keys, pa.int64()),
+                     "EMBEDDINGS": pa.array([[k / 2, -1.0] for k in keys], pa.list_(pa.float32()))})
+
+
+def _sink(tmp_path: Path, path: str, types: tuple[str, ...] = ("embeddings",), size: int = 1 << 28):
+    dest = parse_destination(str(tmp_path / path), partition_bytes=size)
+    return open_sink(SinkSpec("job1", dest, types))
+
+
+def _visible(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+
+
+def test_staging_markers_and_publish_in_shard_order(tmp_path: Path) -> None:
+    sink = _sink(tmp_path, "out/emb.parquet")
+    for shard, (lo, hi) in enumerate([(0, 3), (3, 5)]):
+        sink.write_shard(shard, "embeddings", _table(lo, hi))
+        sink.mark_done(shard, {"entities": hi - lo})
+    assert sink.done_shards() == {0: {"entities": 3}, 1: {"entities": 2}}
+    assert _visible(tmp_path / "out") == []  # staging is hidden until publishing
+    seen: list[int] = []
+    batches = (b for s in (0, 1) for b in sink.read_shard(s, "embeddings"))
+    files = sink.publish("embeddings", sink.shard_schema(0, "embeddings"), batches,
+                         on_batch=lambda b: seen.append(b.num_rows))
+    assert [(Path(f.path).name, f.rows) for f in files] == [("emb.parquet", 5)]
+    assert pq.read_table(tmp_path / "out/emb.parquet").column("ENTITY").to_pylist() == [0, 1, 2, 3, 4]
+    assert seen == [3, 2]
+    path = sink.write_manifest({"job_id": "job1"})
+    assert path == str(tmp_path / "out/emb.manifest.json")
+    assert sink.read_manifest() == {"job_id": "job1"}
+    sink.discard_staging()
+    assert sorted(os.listdir(tmp_path / "out")) == ["emb.manifest.json", "emb.parquet"]
+
+
+def test_csv_embeddings_are_json_arrays_and_keys_keep_their_type(tmp_path: Path) -> None:
+    sink = _sink(tmp_path, "out/emb.csv")
+    sink.publish("embeddings", _table(0, 1).schema, _table(0, 3).to_batches())
+    text = (tmp_path / "out/emb.csv").read_text().splitlines()
+    assert text[0] == '"ENTITY","EMBEDDINGS"'
+    assert text[1:] == ['0,"[0,-1]"', '1,"[0.5,-1]"', '2,"[1,-1]"']
+    back = pacsv.read_csv(tmp_path / "out/emb.csv")
+    assert back.schema.field("ENTITY").type == pa.int64()
+    assert [json.loads(v) for v in back.column("EMBEDDINGS").to_pylist()] == [[0, -1], [0.5, -1], [1, -1]]
+
+
+def test_lists_as_json_on_a_slice_and_with_nulls() -> None:
+    array = pa.array([[1.5], None, [], [0.25, 3.0]], pa.list_(pa.float32()))
+    assert lists_as_json(array.slice(1)).to_pylist() == [None, "[]", "[0.25,3]"]
+
+
+def test_partitions_roll_over_at_the_target_size(tmp_path: Path) -> None:
+    sink = _sink(tmp_path, "out/{{PARTITION}}.parquet", size=1)  # every batch closes a part
+    batches = [b for lo in range(0, 9, 3) for b in _table(lo, lo + 3).to_batches()]
+    files = sink.publish("embeddings", batches[0].schema, batches)
+    assert [Path(f.path).name for f in files] == ["part_000.parquet", "part_001.parquet", "part_002.parquet"]
+    assert [f.rows for f in files] == [3, 3, 3]
+    assert pq.read_table(tmp_path / "out").num_rows == 9
+    # A later, smaller job in the same folder leaves no stale part behind.
+    files = _sink(tmp_path, "out/{{PARTITION}}.parquet").publish("embeddings", batches[0].schema, batches)
+    assert _visible(tmp_path / "out") == ["part_000.parquet"] and files[0].rows == 9
+
+
+def test_empty_output_is_still_a_file_with_its_schema(tmp_path: Path) -> None:
+    schema = _table(0, 1).schema
+    files = _sink(tmp_path, "out/e.parquet").publish("embeddings", schema, [])
+    assert files[0].rows == 0 and pq.read_schema(tmp_path / "out/e.parquet") == schema
+
+
+def test_a_failure_while_publishing_leaves_no_file(tmp_path: Path) -> None:
+    sink = _sink(tmp_path, "out/emb.parquet")
+
+    def batches():
+        yield from _table(0, 3).to_batches()
+        raise RuntimeError("disk on fire")
+
+    with pytest.raises(RuntimeError):
+        sink.publish("embeddings", _table(0, 1).schema, batches())
+    assert os.listdir(tmp_path / "out") == []  # neither the output nor its temporary file
+
+
+def test_rewriting_a_shard_replaces_it_whole(tmp_path: Path) -> None:
+    sink = _sink(tmp_path, "out/emb.parquet")
+    sink.write_shard(0, "embeddings", _table(0, 5))
+    sink.write_shard(0, "embeddings", _table(0, 2))
+    rows = sum(b.num_rows for b in sink.read_shard(0, "embeddings"))
+    assert rows == 2
+    assert [p.name for p in (sink.staging / "embeddings").iterdir()] == ["shard_00000.parquet"]
+
+
+def test_a_folder_destination_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "out" / "emb.parquet").mkdir(parents=True)
+    with pytest.raises(ConfigError, match=r"emb\.parquet is a folder: give a file name"):
+        _sink(tmp_path, "out/emb.parquet").publish("embeddings", _table(0, 1).schema, [])
