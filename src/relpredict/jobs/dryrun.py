@@ -16,7 +16,7 @@ import pyarrow as pa
 from relpredict.jobs.api import DryRun
 from relpredict.jobs.prepare import prediction_entities, prepare
 from relpredict.jobs.settings import JobSettings, RawSettings
-from relpredict.jobs.shards import Shard, plan_shards, predict_tables
+from relpredict.jobs.shards import Shard, own_slice, plan_shards, predict_tables
 from relpredict.sinks import SinkSpec
 from relpredict.sinks.formats import open_writer
 from relpredict.workspace import Workspace
@@ -37,7 +37,7 @@ def _sample_shards(entities: pa.Array, settings: JobSettings, spec: SinkSpec, mo
     ranges = plan_shards(len(entities), settings.shard_size)
     step = max(1, len(ranges) // SAMPLE_SHARDS)
     picked = ranges[::step][:SAMPLE_SHARDS]
-    return [Shard("dry-run", i, entities.slice(lo, min(hi - lo, SAMPLE_ENTITIES)),
+    return [Shard("dry-run", i, own_slice(entities, lo, min(hi, lo + SAMPLE_ENTITIES)),
                   settings.anchor_time, model.ref, "", home, spec, settings.predict_options())
             for i, (lo, hi) in enumerate(picked)]
 

@@ -43,7 +43,7 @@ from relpredict.jobs.prepare import (
     prediction_entities,
 )
 from relpredict.jobs.settings import JobSettings
-from relpredict.jobs.shards import Shard, assign_shards, plan_shards, score_column
+from relpredict.jobs.shards import Shard, assign_shards, own_slice, plan_shards, score_column
 from relpredict.jobs.status import JobStatus, Stage
 from relpredict.jobs.summary import Backtest, Histogram, SampleWriter, histogram_edges
 from relpredict.jobs.worker import describe, worker_main
@@ -152,7 +152,7 @@ class _Run:
     def _shards(self, entities: pa.Array) -> list[Shard]:
         ranges = plan_shards(len(entities), self.settings.shard_size)
         store.update_job(self.ws, self.rec.id, entities_total=len(entities), shards_total=len(ranges))
-        return [Shard(self.rec.id, i, entities.slice(lo, hi - lo), self.settings.anchor_time,
+        return [Shard(self.rec.id, i, own_slice(entities, lo, hi), self.settings.anchor_time,
                       self.rec.model_ref, self.rec.loader, str(self.ws.home), self.spec,
                       self.settings.predict_options())
                 for i, (lo, hi) in enumerate(ranges)]

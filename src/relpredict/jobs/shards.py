@@ -29,7 +29,7 @@ from relpredict.workspace import Workspace
 DEFAULT_LOADER = "relpredict.model.artifact:load_model"
 LOADER_ENV = "RELPREDICT_MODEL_LOADER"
 
-__all__ = ["DEFAULT_LOADER", "LOADER_ENV", "Shard", "assign_shards", "expected_columns",
+__all__ = ["DEFAULT_LOADER", "LOADER_ENV", "Shard", "assign_shards", "expected_columns", "own_slice",
            "plan_shards", "predict_tables", "resolve_loader", "run_shard", "score_column"]
 
 
@@ -54,6 +54,15 @@ def plan_shards(n_entities: int, shard_size: int) -> list[tuple[int, int]]:
     if shard_size <= 0:
         raise ValueError(f"shard_size must be positive, not {shard_size}")
     return [(lo, min(lo + shard_size, n_entities)) for lo in range(0, n_entities, shard_size)]
+
+
+def own_slice(entities: pa.Array, start: int, stop: int) -> pa.Array:
+    """Rows ``[start, stop)`` as an array with its own buffers.
+
+    A plain slice pickles its parent's whole buffer, which would send every worker the full entity
+    list once per shard.
+    """
+    return pa.concat_arrays([entities.slice(start, stop - start)])
 
 
 def assign_shards(shards: list[int], workers: int) -> dict[int, list[int]]:

@@ -1,0 +1,61 @@
+"""``relpredict workflow …``: batch prediction workflows (a named use of a trained model)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table as RichTable
+
+from relpredict.cli.console import make_console
+from relpredict.workspace import Workspace
+
+app = typer.Typer(help="Batch prediction workflows: create, list, show.", no_args_is_help=True)
+
+HOME = typer.Option(None, "--home", help="Workspace folder (default: $RELPREDICT_HOME or ./.relpredict).")
+
+
+@app.command("create")
+def create(
+    name: str = typer.Argument(..., help="Workflow name (letters, digits, '_', '.', '-')."),
+    model: str = typer.Option(..., "--model", "-m", help="Model NAME (its latest version at each job) or NAME@VERSION."),
+    home: Path | None = HOME,
+) -> None:
+    """Create a workflow for a trained model; run jobs of it with `relpredict job run NAME`."""
+    from relpredict.jobs import Workflow
+
+    wf = Workflow.create(name, model, Workspace.open(home))
+    make_console().print(f"Created workflow [bold]{wf.name}[/bold] of model {wf.model}. Next: "
+                         f"[bold]relpredict job run {wf.name} --workers 2 --output out/{wf.name}.parquet[/bold]",
+                         highlight=False)
+
+
+@app.command("list")
+def list_(home: Path | None = HOME) -> None:
+    """List the workflows of the workspace with their latest job."""
+    from relpredict.jobs import store
+
+    ws = Workspace.open(home)
+    table = RichTable("Workflow", "Model", "Created", "Jobs", "Latest job", "Status")
+    for wf in store.list_workflows(ws):
+        jobs = store.list_jobs(ws, wf.name)
+        latest = jobs[0] if jobs else None
+        table.add_row(wf.name, wf.model, wf.created_at, str(len(jobs)), latest.id if latest else "",
+                      latest.status.value if latest else "")
+    make_console().print(table)
+
+
+@app.command("show")
+def show(name: str = typer.Argument(..., help="Workflow name."), home: Path | None = HOME) -> None:
+    """Show a workflow and its jobs."""
+    from relpredict.jobs import store
+
+    ws = Workspace.open(home)
+    wf = store.get_workflow(ws, name)
+    console = make_console()
+    console.print(f"[bold]{wf.name}[/bold]  model {wf.model}  created {wf.created_at}", highlight=False)
+    table = RichTable("Job", "Status", "Stage", "Entities", "Created", "Ended")
+    for job in store.list_jobs(ws, name):
+        table.add_row(job.id, job.status.value, job.stage.value, str(job.entities_total or ""),
+                      job.created_at, job.ended_at or "")
+    console.print(table)
