@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -58,12 +59,33 @@ class TrainOptions:
     test_start: datetime | None = None
     max_eval: int = 40
     history_k: int = 24
+    threads: int = 1  # torch threads while training: one is fastest for these small batches
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run with ``n`` torch threads, restoring the previous setting afterwards.
+
+    Sparse message passing on small batches is dominated by thread synchronisation: on a busy
+    2-core machine one thread runs it several times faster than two.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(1, n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def train_model(graph: Graph, query: str | BoundQuery, options: TrainOptions | None = None,
                 progress: Progress | None = None) -> TrainedModel:
     """Train a model for ``query`` on ``graph`` (see the module docstring)."""
     opts = options or TrainOptions()
+    with torch_threads(opts.threads):
+        return _train(graph, query, opts, progress)
+
+
+def _train(graph: Graph, query: str | BoundQuery, opts: TrainOptions, progress: Progress | None) -> TrainedModel:
     if opts.kind not in KINDS:
         raise ConfigError(f"Unknown model kind {opts.kind!r}; use one of {', '.join(KINDS)}.")
     report = progress or (lambda stage, done, total: None)
@@ -74,10 +96,8 @@ def train_model(graph: Graph, query: str | BoundQuery, options: TrainOptions | N
     splits, cutoff = _splits(bq, graph, opts)
     model = _skeleton(bq, graph, splits["train"], opts)
     report("target history", 0, 1)
-    hist = None
-    if model.history is not None:
-        model.history = _fit_history(bq, graph, splits["train"], model)
-        hist = {name: model.history_matrix(bq, graph, rows) for name, rows in splits.items()}
+    hist = _history(model, bq, graph, splits)
+    _fit_regression(model, splits, hist)
     preds: dict[str, dict[str, np.ndarray]] = {}
     if opts.kind in ("auto", "gnn") or bq.task_type is TaskType.link_prediction:
         preds["gnn"] = _train_gnn(model, bq, graph, splits, hist, cutoff, opts, report)
@@ -133,11 +153,29 @@ def _skeleton(bq: BoundQuery, graph: Graph, train: pa.Table, opts: TrainOptions)
     return model
 
 
-def _fit_history(bq: BoundQuery, graph: Graph, train: pa.Table, model: TrainedModel) -> Standardizer:
-    from relpredict.features.history import target_history
+def _history(model: TrainedModel, bq: BoundQuery, graph: Graph,
+             splits: dict[str, pa.Table]) -> dict[str, pa.Table | None]:
+    """Raw target history per split; fits the standardiser on the training split."""
+    if model.history is None:
+        return {name: None for name in splits}
+    from relpredict.features.history import fit_target_classes, target_history
 
-    names, x = feature_matrix(target_history(bq, graph, _keys(train), k=model.history_k))
-    return Standardizer.fit(names, x)
+    classes = fit_target_classes(bq, graph, _keys(splits["train"]))
+    model.info["history_classes"] = classes
+    raw = {name: target_history(bq, graph, _keys(rows), k=model.history_k, classes=classes)
+           for name, rows in splits.items()}
+    model.history = Standardizer.fit(*feature_matrix(raw["train"]))
+    return raw
+
+
+def _fit_regression(model: TrainedModel, splits: dict[str, pa.Table], hist: dict[str, pa.Table | None]) -> None:
+    """Regression: normalise the residual over the history baseline (training statistics)."""
+    if model.task_type is not TaskType.regression:
+        return
+    y = model.codec.encode(splits["train"].column(TARGET))
+    model.info["base_fallback"] = float(np.mean(y))
+    residual = y - model.regression_base(hist["train"], len(y))
+    model.codec.mean, model.codec.std = float(residual.mean()), float(max(residual.std(), 1e-6))
 
 
 def _keys(rows: pa.Table) -> pa.Table:
@@ -146,7 +184,7 @@ def _keys(rows: pa.Table) -> pa.Table:
 
 # -- the two learners ---------------------------------------------------------------------
 def _train_gnn(model: TrainedModel, bq: BoundQuery, graph: Graph, splits: dict[str, pa.Table],
-               hist: dict[str, np.ndarray] | None, cutoff: datetime | None, opts: TrainOptions,
+               hist: dict[str, pa.Table | None], cutoff: datetime | None, opts: TrainOptions,
                report: Progress) -> dict[str, np.ndarray]:
     report("encoding columns", 0, 1)
     encoders = fit_encoders(graph, cutoff)
@@ -159,7 +197,7 @@ def _train_gnn(model: TrainedModel, bq: BoundQuery, graph: Graph, splits: dict[s
     rt = model._build_runtime(graph)
     model.gnn.state = rt.trainer.model.state_dict()
     model._runtime = {id(graph): rt}
-    seeds = {name: _seeds(model, bq, graph, rows, _extra(rows, hist, name)) for name, rows in splits.items()}
+    seeds = {name: _seeds(model, bq, graph, rows, hist[name]) for name, rows in splits.items()}
     history = rt.trainer.fit(seeds["train"], seeds["val"], opts.seed,
                              progress=lambda stage, d, t: report(f"GNN {stage}", d, t))
     model.gnn.state = {k: v.clone() for k, v in rt.trainer.model.state_dict().items()}
@@ -167,10 +205,11 @@ def _train_gnn(model: TrainedModel, bq: BoundQuery, graph: Graph, splits: dict[s
     return {name: rt.trainer.predict(s)[1] for name, s in seeds.items() if name != "train"}
 
 
-def _seeds(model: TrainedModel, bq: BoundQuery, graph: Graph, rows: pa.Table, extra: np.ndarray) -> Seeds:
+def _seeds(model: TrainedModel, bq: BoundQuery, graph: Graph, rows: pa.Table, hist: pa.Table | None) -> Seeds:
     """GNN examples of one split, with their encoded targets."""
     keys = _keys(rows)
-    seeds = model.seeds(graph, keys, extra, model.recent_matrix(bq, graph, keys))
+    seeds = model.seeds(graph, keys, model.history_matrix(hist, rows.num_rows), model.recent_matrix(bq, graph, keys),
+                        model.regression_base(hist, rows.num_rows))
     if model.task_type is TaskType.link_prediction:
         index = {k: i for i, k in enumerate(model.codec.items)}
         seeds.truth = [[index[i] for i in (lst or []) if i in index] for lst in rows.column(TARGET).to_pylist()]
@@ -179,41 +218,21 @@ def _seeds(model: TrainedModel, bq: BoundQuery, graph: Graph, rows: pa.Table, ex
     return seeds
 
 
-def _extra(rows: pa.Table, hist: dict[str, np.ndarray] | None, name: str) -> np.ndarray:
-    if hist is None:
-        return np.zeros((rows.num_rows, 0), dtype=np.float32)
-    return hist[name]
-
-
 def _train_booster(model: TrainedModel, bq: BoundQuery, graph: Graph, splits: dict[str, pa.Table],
-                   hist: dict[str, np.ndarray] | None, opts: TrainOptions,
+                   hist: dict[str, pa.Table | None], opts: TrainOptions,
                    report: Progress) -> dict[str, np.ndarray]:
     from relpredict.features.aggregates import fit_feature_spec
 
     report("aggregate features", 0, 1)
     model.feature_spec = fit_feature_spec(bq, graph, _keys(splits["train"]))
-    model.booster = Booster(bq.task_type, [])
     xs, names = {}, []
     for name, rows in splits.items():
-        xs[name], names = _boosting_matrix(model, bq, graph, rows)
+        names, xs[name] = model.boosting_inputs(bq, graph, _keys(rows), hist[name])
     y = {name: model.codec.encode(rows.column(TARGET)) for name, rows in splits.items()}
     report("LightGBM", 0, 1)
     model.booster = Booster.fit(model.codec, names, xs["train"], y["train"], xs["val"], y["val"], opts.seed)
     model.info["lightgbm_top_features"] = model.booster.importance()
     return {name: model.booster.predict(x) for name, x in xs.items() if name != "train"}
-
-
-def _boosting_matrix(model: TrainedModel, bq: BoundQuery, graph: Graph,
-                     rows: pa.Table) -> tuple[np.ndarray, list[str]]:
-    from relpredict.features.aggregates import aggregate_features
-    from relpredict.features.history import target_history
-
-    names, x = feature_matrix(aggregate_features(bq, graph, _keys(rows), model.feature_spec))
-    if model.history is not None and model.history.columns:
-        cols = model.history.columns
-        _, h = feature_matrix(target_history(bq, graph, _keys(rows), k=model.history_k), cols)
-        x, names = np.concatenate([x, h], 1), names + [f"history.{c}" for c in cols]
-    return x, names
 
 
 # -- blend, calibration, metrics -----------------------------------------------------------
@@ -244,7 +263,7 @@ def _calibrate_and_score(model: TrainedModel, bq: BoundQuery, graph: Graph, spli
     for name in ("val", "test"):
         rows = splits[name]
         if rows.num_rows:
-            raw[name] = model.score(graph, _keys(rows))[1]
+            raw[name] = model.score(graph, _keys(rows), calibrated=False)[1]
     if model.task_type is TaskType.binary:
         y_val = model.codec.encode(splits["val"].column(TARGET))
         model.platt = Platt.fit(y_val, raw["val"])

@@ -34,6 +34,8 @@ from relpredict.query.binder import bind
 from relpredict.query.bound import BoundQuery, TaskType
 
 MAX_RETURNED_CLASSES = 10
+RECENT_ITEMS = 50
+BASE_COLUMNS = ("history.mean_3", "history.mean_12", "history.mean_24")  # most specific first
 
 
 @dataclass
@@ -118,15 +120,34 @@ class TrainedModel:
             cols[ANCHOR] = pa.array([anchor] * len(ents), pa.timestamp("us"))
         return pa.table(cols)
 
-    def history_matrix(self, bq: BoundQuery, graph: Graph, rows: pa.Table) -> np.ndarray:
-        """The standardised target history of ``rows``, ``[N, 2H]`` (no columns when static)."""
+    def history_table(self, bq: BoundQuery, graph: Graph, rows: pa.Table) -> pa.Table | None:
+        """The raw target history of ``rows`` (``history.*`` columns; None without history)."""
         if self.history is None or not self.history.columns:
-            return np.zeros((rows.num_rows, 0), dtype=np.float32)
+            return None
         from relpredict.features.history import target_history
 
-        table = target_history(bq, graph, rows, k=self.history_k)
-        _, x = feature_matrix(table, self.history.columns)
-        return self.history.transform(x)
+        return target_history(bq, graph, rows, k=self.history_k, classes=self.info.get("history_classes"))
+
+    def history_matrix(self, hist: pa.Table | None, n: int) -> np.ndarray:
+        """The standardised history, ``[N, 2H]`` (no columns without history)."""
+        if hist is None or self.history is None:
+            return np.zeros((n, 0), dtype=np.float32)
+        return self.history.transform(feature_matrix(hist, self.history.columns)[1])
+
+    def regression_base(self, hist: pa.Table | None, n: int) -> np.ndarray | None:
+        """Regression predicts the residual over the entity's recent mean target (MODELING.md #6):
+        the mean of its last 3 labels, else of all past labels, else the training mean."""
+        if self.task_type is not TaskType.regression:
+            return None
+        fallback = float(self.info.get("base_fallback", 0.0))
+        base = np.full(n, fallback)
+        if hist is None:
+            return base
+        for col in reversed(BASE_COLUMNS):
+            if col in hist.column_names:
+                values = np.asarray(hist.column(col).to_numpy(zero_copy_only=False), dtype=np.float64)
+                base = np.where(np.isnan(values), base, values)
+        return base
 
     # -- runtime ---------------------------------------------------------------------------
     def runtime(self, graph: Graph) -> Runtime:
@@ -159,7 +180,8 @@ class TrainedModel:
         trainer = GNNTrainer(model, sampler, self.codec, part.config, self.top_k)
         return Runtime(index, trainer, item_nodes)
 
-    def seeds(self, graph: Graph, rows: pa.Table, extra: np.ndarray, recent: torch.Tensor | None = None) -> Seeds:
+    def seeds(self, graph: Graph, rows: pa.Table, extra: np.ndarray, recent: torch.Tensor | None = None,
+              base: np.ndarray | None = None) -> Seeds:
         """GNN inputs for ``rows``; an entity key missing from the graph is an error."""
         rt = self.runtime(graph)
         table = self.info["entity_table"]
@@ -173,27 +195,31 @@ class TrainedModel:
                                     .to_numpy(zero_copy_only=False).astype(np.int64))
         else:
             time = torch.full((rows.num_rows,), NO_TIME_LIMIT, dtype=torch.long)
-        base = np.zeros(rows.num_rows) if self.task_type is TaskType.regression else None
         return Seeds(node, time, torch.from_numpy(extra), base=base, recent=recent)
 
+    def inputs(self, graph: Graph, rows: pa.Table) -> tuple[BoundQuery, pa.Table | None, np.ndarray]:
+        bq = self.bound_query(graph)
+        hist = self.history_table(bq, graph, rows)
+        return bq, hist, self.history_matrix(hist, rows.num_rows)
+
     # -- scoring ---------------------------------------------------------------------------
-    def score(self, graph: Graph, rows: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+    def score(self, graph: Graph, rows: pa.Table, calibrated: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """``(embeddings [N, E], predictions)`` for ``rows``; predictions are calibrated
         probabilities (binary ``[N]``), values (``[N]``), class probabilities (``[N, C]``) or item
         scores (``[N, I]``)."""
-        bq = self.bound_query(graph)
-        extra = self.history_matrix(bq, graph, rows)
+        bq, hist, extra = self.inputs(graph, rows)
         emb, pred_gnn, pred_lgb = None, None, None
         if self.gnn is not None:
-            recent = self.recent_matrix(bq, graph, rows)
-            emb, pred_gnn = self.runtime(graph).trainer.predict(self.seeds(graph, rows, extra, recent))
-        if self.booster is not None:
-            x = self.boosting_matrix(bq, graph, rows, extra)
+            seeds = self.seeds(graph, rows, extra, self.recent_matrix(bq, graph, rows),
+                               self.regression_base(hist, rows.num_rows))
+            emb, pred_gnn = self.runtime(graph).trainer.predict(seeds)
+        if self.booster is not None and self.blend < 1.0:
+            x = self.boosting_matrix(bq, graph, rows, hist)
             pred_lgb = self.booster.predict(x)
             if emb is None:
                 emb = x.astype(np.float32)
         pred = self.combine(pred_gnn, pred_lgb)
-        if self.platt is not None:
+        if calibrated and self.platt is not None:
             pred = self.platt(pred)
         return emb, pred
 
@@ -204,38 +230,41 @@ class TrainedModel:
             return gnn
         return self.blend * gnn + (1 - self.blend) * lgb
 
-    def boosting_matrix(self, bq: BoundQuery, graph: Graph, rows: pa.Table, extra: np.ndarray) -> np.ndarray:
-        from relpredict.features.aggregates import aggregate_features
-
-        feats = aggregate_features(bq, graph, rows, self.feature_spec)
-        names, x = feature_matrix(feats)
-        hist_names = self.history.columns if self.history is not None else []
-        if hist_names:
-            from relpredict.features.history import target_history
-
-            _, h = feature_matrix(target_history(bq, graph, rows, k=self.history_k), hist_names)
-            x = np.concatenate([x, h], axis=1)
-            names = names + [f"history.{c}" for c in hist_names]
+    def boosting_matrix(self, bq: BoundQuery, graph: Graph, rows: pa.Table, hist: pa.Table | None) -> np.ndarray:
+        """LightGBM's input: aggregate features then the raw history, in the booster's order."""
+        names, x = self.boosting_inputs(bq, graph, rows, hist)
         order = {n: i for i, n in enumerate(names)}
         missing = [f for f in self.booster.features if f not in order]
         if missing:
             raise ConfigError(f"The graph lacks features the model was trained on: {missing[:5]}.")
         return x[:, [order[f] for f in self.booster.features]]
 
+    def boosting_inputs(self, bq: BoundQuery, graph: Graph, rows: pa.Table,
+                        hist: pa.Table | None) -> tuple[list[str], np.ndarray]:
+        """Aggregate features then the raw history columns, with their names."""
+        from relpredict.features.aggregates import aggregate_features
+
+        names, x = feature_matrix(aggregate_features(bq, graph, rows, self.feature_spec))
+        if hist is not None:
+            hist_names, h = feature_matrix(hist)
+            x, names = np.concatenate([x, h], axis=1), names + hist_names
+        return names, x
+
     def recent_matrix(self, bq: BoundQuery, graph: Graph, rows: pa.Table) -> torch.Tensor | None:
-        """Link prediction: ``log1p`` of each item's count among the entity's recent items."""
+        """Link prediction ``[N, I]``: ``1/sqrt(1 + rank)`` for the entity's recent distinct items
+        (most recent rank 0), 0 for the others."""
         if self.task_type is not TaskType.link_prediction:
             return None
         from relpredict.features.history import recent_items
 
-        items = recent_items(bq, graph, rows, n=50).column("ITEMS").to_pylist()
+        items = recent_items(bq, graph, rows, n=RECENT_ITEMS).column("ITEMS").to_pylist()
         index = {k: i for i, k in enumerate(self.codec.items)}
         out = torch.zeros((rows.num_rows, len(self.codec.items)))
         for r, lst in enumerate(items):
-            for item in lst or []:
+            for rank, item in enumerate(lst or []):
                 if item in index:
-                    out[r, index[item]] += 1.0
-        return torch.log1p(out)
+                    out[r, index[item]] = 1.0 / (1.0 + rank) ** 0.5
+        return out
 
     # -- outputs ---------------------------------------------------------------------------
     def predict(self, graph: Graph, anchor: datetime | None, entities: pa.Array | list, *,
