@@ -12,7 +12,8 @@ The job machinery loads it through the model-loader seam::
 ``register`` records a fixture model in the workspace's ``models`` table (kind ``fixture``), the
 way the real trainer records a real one. Two environment variables make it observable:
 ``RELPREDICT_FIXTURE_DELAY`` (seconds slept per ``predict`` call, to kill a job mid-run) and
-``RELPREDICT_FIXTURE_LOG`` (a file that gets one JSON line per call: pid and entities).
+``RELPREDICT_FIXTURE_LOG`` (a file that gets one JSON line per call: pid and entities);
+``RELPREDICT_FIXTURE_FAIL_ON`` makes ``predict`` raise on a shard holding that entity key.
 """
 
 from __future__ import annotations
@@ -83,6 +84,9 @@ class FixtureModel:
         return np.array([counts.get(k, 0) for k in entities.to_pylist()], dtype=np.float64)
 
     def _log(self, entities: pa.Array) -> None:
+        fail_on = os.environ.get("RELPREDICT_FIXTURE_FAIL_ON")
+        if fail_on and int(fail_on) in entities.to_pylist():
+            raise RuntimeError(f"fixture failure on entity {fail_on}")
         delay = float(os.environ.get("RELPREDICT_FIXTURE_DELAY", "0") or 0)
         if delay:
             time.sleep(delay)

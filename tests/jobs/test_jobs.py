@@ -107,7 +107,7 @@ def test_manifest_is_written_last_and_lists_partitions(store: Store) -> None:
 
 def test_values_are_the_models_and_entity_keys_keep_their_type(store: Store) -> None:
     wf = store.workflow("binary")
-    preds, _, _ = _run(store, wf, 2, "v", threshold=0.6)
+    preds, _, _ = _run(store, wf, 1, "v", threshold=0.6)
     tx = pd.read_parquet(store.graph_yaml.parent / "transactions.parquet")
     history = tx[tx.ts <= datetime(2024, 4, 1)].groupby("customer_id").size()
     h = np.array([key_hash(k) for k in preds["ENTITY"]])
@@ -145,7 +145,7 @@ def _auroc_by_hand(y: np.ndarray, s: np.ndarray) -> float:
 
 
 def test_backtest_auroc_against_one_computed_by_hand(store: Store) -> None:
-    preds, _, job = _run(store, store.workflow("binary"), 2, "bt")
+    preds, _, job = _run(store, store.workflow("binary"), 1, "bt")
     tx = pd.read_parquet(store.graph_yaml.parent / "transactions.parquet")
     anchor, end = pd.Timestamp(APRIL), pd.Timestamp(APRIL) + pd.Timedelta(days=30)
     bought = set(tx[(tx.ts > anchor) & (tx.ts <= end)].customer_id)

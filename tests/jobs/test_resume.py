@@ -65,7 +65,7 @@ def test_kill_9_of_a_running_job_then_resume(store: Store, tmp_path: Path,
     store.workflow("binary", name="wf")
     out = store.out / "p.parquet"
     log = tmp_path / "calls.jsonl"
-    env = {**os.environ, "RELPREDICT_HOME": str(store.ws.home), "RELPREDICT_FIXTURE_DELAY": "0.3",
+    env = {**os.environ, "RELPREDICT_HOME": str(store.ws.home), "RELPREDICT_FIXTURE_DELAY": "0.2",
            "RELPREDICT_FIXTURE_LOG": str(log)}
     proc = subprocess.Popen([RELPREDICT, "job", "run", "wf", "--workers", "2", "--shard-size", str(SHARD),
                              "--output", str(out)], env=env, start_new_session=True,
@@ -98,7 +98,7 @@ def test_kill_9_of_a_running_job_then_resume(store: Store, tmp_path: Path,
 def test_kill_9_of_one_worker_fails_the_job_and_resume_finishes_it(
         store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     wf = store.workflow("regression", name="wf")
-    monkeypatch.setenv("RELPREDICT_FIXTURE_DELAY", "0.3")
+    monkeypatch.setenv("RELPREDICT_FIXTURE_DELAY", "0.2")
     out = store.out / "p.parquet"
     job = wf.run(detach=True, workers=2, shard_size=SHARD, output=str(out))
 
@@ -117,7 +117,7 @@ def test_kill_9_of_one_worker_fails_the_job_and_resume_finishes_it(
 
 def test_cancel_a_running_job_then_resume(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     wf = store.workflow("binary", name="wf")
-    monkeypatch.setenv("RELPREDICT_FIXTURE_DELAY", "0.3")
+    monkeypatch.setenv("RELPREDICT_FIXTURE_DELAY", "0.2")
     job = wf.run(detach=True, workers=1, shard_size=SHARD, output=str(store.out / "p.parquet"))
     _until(lambda: job.progress().entities_done >= SHARD, what="a finished shard")
     job.cancel()
@@ -140,3 +140,16 @@ def test_a_queued_job_cancelled_before_its_runner_starts(store: Store) -> None:
     assert job.status() is JobStatus.QUEUED
     assert job.cancel() is JobStatus.CANCELLED  # no runner: cancelled at once
     assert job.record().ended_at is not None
+
+
+def test_a_model_error_in_a_worker_fails_the_job_with_its_message(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    wf = store.workflow("binary", name="wf")
+    monkeypatch.setenv("RELPREDICT_FIXTURE_FAIL_ON", "42")
+    with pytest.raises(Exception, match=r"^Worker \d failed: RuntimeError: fixture failure on entity 42"):
+        wf.run(workers=2, shard_size=20, output=str(store.out / "p.parquet"))
+    (rec,) = job_store.list_jobs(store.ws)
+    assert rec.status is JobStatus.FAILED and "fixture failure on entity 42 (at " in rec.error
+    assert rec.error.endswith(f"Finished shards are kept: fix the cause and run `relpredict job resume {rec.id}`.")
+    monkeypatch.delenv("RELPREDICT_FIXTURE_FAIL_ON")
+    _assert_exactly_once(store, Job(rec.id, store.ws).resume(), store.out / "p.parquet")

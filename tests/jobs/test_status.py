@@ -105,3 +105,11 @@ def test_backtest_window() -> None:
                                       "data (2024-03-30 23:00:00): what happened is not known yet")
     object.__setattr__(bq, "horizon", None)
     assert backtest_window(bq, None, None) == (None, "a static query has no anchor time to look back on")
+
+
+def test_auto_shard_size() -> None:
+    from relpredict.jobs.settings import auto_shard_size
+
+    assert auto_shard_size(1_000_000, 2) == 20_000  # capped
+    assert auto_shard_size(30_000, 4) == 7_500  # one shard per worker
+    assert auto_shard_size(559, 2) == 280 and auto_shard_size(0, 2) == 1

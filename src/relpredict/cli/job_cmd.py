@@ -36,7 +36,7 @@ def run(
     workers: int = typer.Option(1, "--workers", "-w", help="Parallel worker processes, 1 to 4."),
     entity_filter: str | None = typer.Option(None, "--filter", help="Extra WHERE on the entities, evaluated at the anchor time, e.g. \"customers.status = 'ACTIVE'\"."),
     sample_cap_mb: int = typer.Option(1024, "--sample-cap-mb", help="Keep at most this much of each output in the workspace."),
-    shard_size: int = typer.Option(20_000, "--shard-size", help="Entities per shard (the unit of work and of resume)."),
+    shard_size: int | None = typer.Option(None, "--shard-size", help="Entities per shard, the unit of work and of resume (default: one shard per worker, at most 20,000 entities)."),
     detach: bool = typer.Option(False, "--detach", help="Run in the background and print the job id."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Validate, count entities and estimate time and size; write nothing."),
     home: Path | None = HOME,

@@ -34,7 +34,7 @@ def estimate_seconds(entities: int, seconds_per_entity: float, workers: int, sta
 
 def _sample_shards(entities: pa.Array, settings: JobSettings, spec: SinkSpec, model: Any,
                    home: str) -> list[Shard]:
-    ranges = plan_shards(len(entities), settings.shard_size)
+    ranges = plan_shards(len(entities), settings.shard_size_for(len(entities)))
     step = max(1, len(ranges) // SAMPLE_SHARDS)
     picked = ranges[::step][:SAMPLE_SHARDS]
     return [Shard("dry-run", i, own_slice(entities, lo, min(hi, lo + SAMPLE_ENTITIES)),
@@ -66,7 +66,7 @@ def dry_run(ws: Workspace, workflow: str, raw: RawSettings, loader: str | None =
     sampled = sum(len(s.entities) for s in shards)
     n = len(entities)
     return DryRun(
-        entities=n, shards=len(plan_shards(n, settings.shard_size)),
+        entities=n, shards=len(plan_shards(n, settings.shard_size_for(n))),
         estimated_seconds=estimate_seconds(n, seconds / sampled, settings.workers, prepared.load_seconds),
         estimated_bytes={o: int(b / sampled * n) for o, b in sizes.items()},
         sampled_entities=sampled, warnings=tuple(warnings), settings=settings.to_json())

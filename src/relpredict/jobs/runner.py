@@ -52,7 +52,7 @@ from relpredict.query.bound import BoundQuery, TaskType
 from relpredict.sinks import JobSink, SinkSpec, open_sink
 from relpredict.workspace import Workspace
 
-POLL_SECONDS = 0.2
+POLL_SECONDS = 0.1
 ProgressCallback = Callable[[JobProgress], None]
 
 __all__ = ["backtest_window", "run_job"]
@@ -150,7 +150,7 @@ class _Run:
         return entities
 
     def _shards(self, entities: pa.Array) -> list[Shard]:
-        ranges = plan_shards(len(entities), self.settings.shard_size)
+        ranges = plan_shards(len(entities), self.settings.shard_size_for(len(entities)))
         store.update_job(self.ws, self.rec.id, entities_total=len(entities), shards_total=len(ranges))
         return [Shard(self.rec.id, i, own_slice(entities, lo, hi), self.settings.anchor_time,
                       self.rec.model_ref, self.rec.loader, str(self.ws.home), self.spec,
@@ -258,7 +258,8 @@ class _Publisher:
             for feeder in feeders:
                 feeder.add(batch)
 
-        batches = (b for s in range(self.n_shards) for b in self.sink.read_shard(s, output))
+        batches = (b if b.schema == schema else b.cast(schema)  # e.g. a shard of all-null CLASS
+                   for s in range(self.n_shards) for b in self.sink.read_shard(s, output))
         files = self.sink.publish(output, schema, batches, on_batch)
         return {"files": [asdict(f) for f in files], "rows": sum(f.rows for f in files),
                 "bytes": sum(f.bytes for f in files), "file_type": self.settings.destination.file_type,

@@ -28,10 +28,10 @@ MAX_WORKERS = 4
 MAX_CLASSES = 10
 MAX_TOP_K = 1000
 DEFAULT_SAMPLE_CAP_BYTES = 1024 * MB
-DEFAULT_SHARD_SIZE = 20_000
+MAX_SHARD_SIZE = 20_000
 _ISO_EXAMPLE = "e.g. 2024-02-27 or 2024-02-27T13:00:00Z"
 
-__all__ = ["DataRange", "JobSettings", "RawSettings", "TaskInfo", "parse_anchor_time",
+__all__ = ["DataRange", "JobSettings", "RawSettings", "TaskInfo", "auto_shard_size", "parse_anchor_time",
            "validate_settings"]
 
 
@@ -69,7 +69,7 @@ class RawSettings:
     workers: int = 1
     entity_filter: str | None = None
     sample_cap_bytes: int = DEFAULT_SAMPLE_CAP_BYTES
-    shard_size: int = DEFAULT_SHARD_SIZE
+    shard_size: int | None = None  # None: see auto_shard_size
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ class JobSettings:
     top_k: int | None = None
     entity_filter: str | None = None
     sample_cap_bytes: int = DEFAULT_SAMPLE_CAP_BYTES
-    shard_size: int = DEFAULT_SHARD_SIZE
+    shard_size: int | None = None
     anchor_given: bool = field(default=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -112,6 +112,22 @@ class JobSettings:
         if self.top_k is not None:
             out["top_k"] = self.top_k
         return out
+
+    def shard_size_for(self, n_entities: int) -> int:
+        """The shard size given, or :func:`auto_shard_size` for this many entities."""
+        return self.shard_size or auto_shard_size(n_entities, self.workers)
+
+
+def auto_shard_size(n_entities: int, workers: int) -> int:
+    """One shard per worker, at most 20,000 entities: as few model calls as possible (a model call
+    has a fixed cost: the real model spends ~0.7 s per call whatever its size), while a shard
+    stays small enough that a resume after a kill loses little.
+
+    Depends only on the entity count and the worker count, both fixed for a job, so every run of a
+    job (a resume too) plans the same shards.
+    """
+    per_shard = -(-n_entities // max(1, workers))
+    return max(1, min(MAX_SHARD_SIZE, per_shard))
 
 
 def parse_anchor_time(value: str | datetime) -> datetime:
@@ -149,7 +165,7 @@ def validate_settings(raw: RawSettings, task: TaskInfo, data: DataRange,
         workers=_workers(raw.workers),
         entity_filter=_entity_filter(raw.entity_filter),
         sample_cap_bytes=_positive(raw.sample_cap_bytes, "The sample cap", "bytes"),
-        shard_size=_positive(raw.shard_size, "The shard size", "entities"),
+        shard_size=None if raw.shard_size is None else _positive(raw.shard_size, "The shard size", "entities"),
     )
     return replace(settings, **_task_settings(raw, task)), warnings
 
