@@ -21,6 +21,7 @@ from relpredict.features import build_features, fit_feature_spec
 from relpredict.graph import Graph, load_graph
 from relpredict.labels.labels import anchor_schedule, split_tables
 from relpredict.query.binder import bind
+from relpredict.tables.table import Table
 
 REPO = Path(__file__).resolve().parents[2]
 F1 = Path(os.environ.get("RELPREDICT_F1_DATA") or Path(__file__).resolve().parents[3]
@@ -29,6 +30,8 @@ F1 = Path(os.environ.get("RELPREDICT_F1_DATA") or Path(__file__).resolve().paren
 if not (F1 / "results.csv").is_file():
     pytest.skip(f"F1 data folder {F1} is absent", allow_module_level=True)
 
+DNF = """PREDICT COUNT(results.* WHERE results.statusId != 1, 0, 30, days) > 0
+FOR EACH drivers.driverId ASSUMING COUNT(results.*, 0, 30, days) > 0"""
 TOP3 = "PREDICT MIN(qualifying.position, 0, 30, days) <= 3 FOR EACH drivers.driverId"
 FEATURE = "qualifying.position.mean_last3"
 
@@ -80,3 +83,37 @@ def test_history_of_the_target_is_there(top3: tuple[pa.Table, pd.DataFrame, floa
     _, out, _ = top3
     assert {"history.last", "history.mean_3", "history.true_rate"} <= set(out.columns)
     assert out["history.count"].max() <= 24
+
+
+def cut_graph(graph: Graph, cut: datetime) -> Graph:
+    """The same tables as in-memory frames, every row after ``cut`` left out."""
+    tables = []
+    for t in graph:
+        frame = graph.sql(f'SELECT * FROM "{t.name}"').df()
+        if t.time_column:
+            frame = frame[frame[t.time_column] <= cut]
+        tables.append(Table.from_frame(t.name, frame, primary_key=t.primary_key,
+                                       foreign_keys=t.foreign_keys, time_column=t.time_column,
+                                       stypes=graph.stypes(t.name)))
+    return Graph(tables)
+
+
+def test_features_at_t_are_those_of_the_data_cut_at_t(f1: Graph) -> None:
+    """End to end on real data: dropping everything after t changes no feature at t."""
+    bq = bind(DNF, f1)
+    cut = datetime(2010, 6, 1)
+    drivers = f1.sql('SELECT DISTINCT "driverId" FROM results WHERE "date" BETWEEN $1 AND $2 '
+                     'ORDER BY 1', params=[datetime(2008, 1, 1), cut]).df()["driverId"]
+    rows = pa.table({"ENTITY": pa.array(drivers, pa.int64()),
+                     "ANCHOR_TIMESTAMP": pa.array([cut] * len(drivers), pa.timestamp("us"))})
+    spec = fit_feature_spec(bq, f1, rows)
+    full = build_features(bq, f1, rows, spec).to_pandas()
+    small = cut_graph(f1, cut)
+    try:
+        part = build_features(bind(DNF, small), small, rows, spec).to_pandas()
+    finally:
+        small.close()
+    assert list(full.columns) == list(part.columns)
+    x, y = full.iloc[:, 2:].to_numpy(float), part.iloc[:, 2:].to_numpy(float)
+    assert np.allclose(x, y, rtol=1e-9, atol=1e-9, equal_nan=True)
+    assert (~np.isnan(x)).sum() > 0.5 * x.size
