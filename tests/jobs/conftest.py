@@ -1,7 +1,14 @@
 """Fixtures for job tests: a small store on disk, a workspace, fixture models and workflows.
 
-To run the same tests against real trained models, swap ``LOADER`` (and ``make_model``) for the
-real loader and a trained model: the job machinery only sees the loader seam.
+The job machinery sees the model only through the loader seam (``RELPREDICT_MODEL_LOADER``, an
+import string ``module:function``; default ``relpredict.model.artifact:load_model``). To run these
+tests against real trained models, change one fixture: make ``_loader_seam`` delete the variable
+(so jobs use the real loader) and make ``Store.workflow`` train and save a small model
+(``train_model`` + ``save_model``, LightGBM is quick) under the name ``m-<kind>`` instead of calling
+``register``. Tests that recompute the double's scores by hand (``expected_probability``,
+``key_hash``) or use its knobs (``RELPREDICT_FIXTURE_DELAY`` / ``_LOG`` / ``_FAIL_ON``) stay on the
+double; the rest (schemas, worker invariance, manifest, sample, backtest against labels) hold for
+any model.
 
 The store (customers 1..60, products 100..107, about 6 transactions each, 2024-01-01 .. 2024-06-29)
 is written once per session as Parquet plus a graph YAML.

@@ -84,8 +84,9 @@ class Job:
             rec = self.record()
             if rec.status in FINISHED:
                 return rec.status
-            if rec.status is JobStatus.RUNNING and not control.runner_alive(rec):
-                return rec.status  # orphaned: its runner died; resume it
+            if rec.runner_pid is not None and not control.runner_alive(rec):
+                # Its runner is gone: it just finished, or it was killed (resume the job then).
+                return self.record().status
             if deadline is not None and time.monotonic() >= deadline:
                 return rec.status
             time.sleep(poll)
