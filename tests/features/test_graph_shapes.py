@@ -17,9 +17,10 @@ from __future__ import annotations
 from datetime import datetime
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
-from relpredict.features import aggregate_features, fit_feature_spec
+from relpredict.features import aggregate_features, build_features, fit_feature_spec
 from relpredict.graph.graph import Graph
 from relpredict.query.binder import bind
 from relpredict.tables.table import Table
@@ -79,3 +80,25 @@ def test_two_links_to_the_entity_are_two_routes(bank: Graph) -> None:
     hop = "transfers[sender].receiver>"
     check(c1, {f"{hop}transfers[sender].count": 1,
                f"{hop}transfers[receiver].amount.mean_last10": 50})
+
+
+def test_string_keys() -> None:
+    d = pd.to_datetime
+    graph = Graph([
+        Table.from_frame("users", pd.DataFrame({"user_id": ["u-a", "u-b"]}), primary_key="user_id"),
+        Table.from_frame("visits", pd.DataFrame({
+            "visit_id": [1, 2, 3], "user_id": ["u-a", "u-a", "u-b"], "pages": [3.0, 5.0, 7.0],
+            "ts": d(["2024-01-10", "2024-02-10", "2024-03-10"])}),
+            primary_key="visit_id", foreign_keys={"user_id": "users"}, time_column="ts"),
+    ])
+    bq = bind("PREDICT SUM(visits.pages, 0, 30, days) FOR EACH users.user_id", graph)
+    rows = pa.table({"ENTITY": ["u-b", "u-a"],
+                     "ANCHOR_TIMESTAMP": pa.array([T, T], pa.timestamp("us"))})
+    out = build_features(bq, graph, rows, fit_feature_spec(bq, graph, rows)).to_pylist()
+    graph.close()
+    assert [r["ENTITY"] for r in out] == ["u-b", "u-a"]
+    # u-a at T: labels at 01-31 → (01-31, 03-01]: 5; at 01-01 → (01-01, 01-31]: 3; before: 0
+    # (users has no time column, so a user exists at every past anchor; an empty SUM is 0).
+    check(out[1], {"visits.count": 2, "visits.pages.mean_last3": 4, "history.last": 5,
+                   "history.mean_3": 8 / 3, "history.count": 24})
+    check(out[0], {"visits.count": 0, "history.last": 0})

@@ -304,47 +304,54 @@ class _Joins:
         self.hops.setdefault(parent, []).append((id_column, prefix))
 
     def select(self, base: str) -> str:
-        cols, joins = [], []
+        """One row per base row, in the base rows' order; feature names quoted as given."""
+        cols, joins, names = [], [], set()
         for alias, table, key, features in self.parts:
             joins.append(f" LEFT JOIN {q(table)} {alias} ON {alias}.key = {key} "
                          f"AND {alias}.anchor = b.anchor")
             cols += [f"{alias}.{q(col)} AS {q(name)}" for name, col in features.items()]
-        if len(set(c.rsplit(' AS ', 1)[1] for c in cols)) != len(cols):
-            raise AssertionError("duplicate feature names")  # pragma: no cover
-        return f"SELECT {', '.join(cols) or '1 AS __none'} FROM {q(base)} b{''.join(joins)} ORDER BY b.__row"
+            if names & features.keys():
+                raise AssertionError(f"duplicate feature names: {names & features.keys()}")
+            names |= features.keys()
+        return (f"SELECT {', '.join(cols) or '1 AS __none'} FROM {q(base)} b{''.join(joins)} "
+                "ORDER BY b.__row")
 
 
 def _entity_stats(s: Scratch, graph: Graph, spec: FeatureSpec, pairs: str) -> Stats:
-    """Entity columns at the anchor; parent ids for the entity's own foreign keys."""
-    p, E = Params(), spec.entity_table
-    feats: dict[str, str] = {}
-    cols = []
-
-    def put(name: str, sql: str) -> None:
-        col = f"f{len(feats)}"
-        feats[name] = col
-        cols.append(f"CAST({sql} AS DOUBLE) AS {col}")
-
-    for c in spec.numerical:
-        put(f"{E}.{c}", f"e.{q(c)}")
-    for c, vocab in spec.categorical.items():
-        code = f"COALESCE(list_position({p.add(vocab)}, CAST(e.{q(c)} AS VARCHAR)) - 1, -1)"
-        put(f"{E}.{c}.code", f"CASE WHEN e.{q(c)} IS NOT NULL THEN {code} END")
-    for c in [*spec.timestamps, *([spec.entity_time] if spec.entity_time else [])]:
-        ts = f"CAST(e.{q(c)} AS TIMESTAMP)"
-        put(f"{E}.{c}.age_days", f"CASE WHEN {ts} <= x.anchor THEN {days_between('x.anchor', ts)} END")
+    """Entity columns at the anchor (the row only once it exists); ids of its parents."""
+    p = Params()
+    features = _entity_exprs(spec, p)
+    cols = [f"CAST({sql} AS DOUBLE) AS f{n}" for n, sql in enumerate(features.values())]
     joins = []
     for j, (fk, parent) in enumerate(spec.entity_parents.items()):
         pid, ptime = f"e.{q(fk)}", graph[parent].time_column
-        if ptime:
+        if ptime:  # a timed parent counts only once it exists, like the entity itself
             pk = graph[parent].primary_key or ""
             joins.append(f" LEFT JOIN {q(parent)} pr{j} ON pr{j}.{q(pk)} = {pid}")
             pid = f"CASE WHEN pr{j}.{q(ptime)} <= x.anchor THEN {pid} END"
         cols.append(f"{pid} AS __p{j}")
     exists = f" AND e.{q(spec.entity_time)} <= x.anchor" if spec.entity_time else ""
     sql = (f"SELECT x.key, x.anchor{''.join(', ' + c for c in cols)} FROM {q(pairs)} x "
-           f"LEFT JOIN {q(E)} e ON e.{q(spec.entity_key)} = x.key{exists}{''.join(joins)}")
-    return Stats(s.create("entity", sql, p.values), feats)
+           f"LEFT JOIN {q(spec.entity_table)} e ON e.{q(spec.entity_key)} = x.key{exists}"
+           f"{''.join(joins)}")
+    return Stats(s.create("entity", sql, p.values), {n: f"f{i}" for i, n in enumerate(features)})
+
+
+def _entity_exprs(spec: FeatureSpec, p: Params) -> dict[str, str]:
+    """Feature name → SQL over the entity row ``e`` and the anchor ``x.anchor``.
+
+    A timestamp after the anchor (a planned end date, say) is a fact not known yet: NULL.
+    """
+    E, out = spec.entity_table, {}
+    for c in spec.numerical:
+        out[f"{E}.{c}"] = f"e.{q(c)}"
+    for c, vocab in spec.categorical.items():
+        code = f"COALESCE(list_position({p.add(vocab)}, CAST(e.{q(c)} AS VARCHAR)) - 1, -1)"
+        out[f"{E}.{c}.code"] = f"CASE WHEN e.{q(c)} IS NOT NULL THEN {code} END"
+    for c in [*spec.timestamps, *([spec.entity_time] if spec.entity_time else [])]:
+        ts = f"CAST(e.{q(c)} AS TIMESTAMP)"
+        out[f"{E}.{c}.age_days"] = f"CASE WHEN {ts} <= x.anchor THEN {days_between('x.anchor', ts)} END"
+    return out
 
 
 # ---------------------------------------------------------------------------- fact routes

@@ -14,6 +14,7 @@ and :func:`popular_items` give what a ranking model or baseline needs instead.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -31,6 +32,7 @@ from relpredict.sql import quote_ident as q
 from .aggregates import Scratch, interval, prepare_rows
 
 PREFIX = "history."
+Expr = Callable[[Params], str]  # SQL text; values it needs are added to the Params
 CLASSES = 10  # multiclass / multilabel: history shares of the most frequent classes
 
 
@@ -91,20 +93,26 @@ def target_history(bq: BoundQuery, graph: Graph, rows: pa.Table, k: int = 24,
         past = _past_anchors(s, bq, base, k)
         anchors = [r[0] for r in graph.con.execute(
             f"SELECT DISTINCT past FROM {q(past)} WHERE ok ORDER BY 1").fetchall()]
-        labels = _labels(bq, graph, anchors)
-        lab = s.register(labels, "labels")
+        labels = s.register(_labels(bq, graph, anchors, rows.schema.field(ENTITY).type), "labels")
         exprs = _history_exprs(bq, k, classes or [])
-        p = Params()
-        cols = ", ".join(f"CAST({sql(p)} AS DOUBLE) AS {q(name)}" for name, sql in exprs.items())
-        hist = s.create("history", (
-            f"SELECT x.key, x.anchor, {cols} FROM (SELECT p.key, p.anchor, p.i, "
-            f"CASE WHEN p.ok THEN l.{TARGET} END AS v FROM {q(past)} p LEFT JOIN {q(lab)} l "
-            f"ON l.{ENTITY} = p.key AND l.{ANCHOR} = p.past) x GROUP BY x.key, x.anchor"),
-            p.values)
+        hist = _aggregate_past(s, past, labels, exprs)
         names = ", ".join(f"h.{q(n)}" for n in exprs)
         table = s.arrow(f"SELECT {names} FROM {q(base)} b LEFT JOIN {q(hist)} h "
                         f"ON h.key = b.key AND h.anchor = b.anchor ORDER BY b.__row")
     return _with_trend(ident, table, k)
+
+
+def _aggregate_past(s: Scratch, past: str, labels: str, exprs: dict[str, Expr]) -> str:
+    """Per (key, anchor): the history features over its k past labels ``v`` (``i`` = how far back).
+
+    A past label whose windows would end after the anchor (``ok`` false) counts as missing.
+    """
+    p = Params()
+    cols = ", ".join(f"CAST({sql(p)} AS DOUBLE) AS {q(name)}" for name, sql in exprs.items())
+    return s.create("history", (
+        f"SELECT x.key, x.anchor, {cols} FROM (SELECT p.key, p.anchor, p.i, "
+        f"CASE WHEN p.ok THEN l.{TARGET} END AS v FROM {q(past)} p LEFT JOIN {q(labels)} l "
+        f"ON l.{ENTITY} = p.key AND l.{ANCHOR} = p.past) x GROUP BY x.key, x.anchor"), p.values)
 
 
 def _past_anchors(s: Scratch, bq: BoundQuery, base: str, k: int) -> str:
@@ -120,17 +128,18 @@ def _past_anchors(s: Scratch, bq: BoundQuery, base: str, k: int) -> str:
         f"CROSS JOIN range(1, {p.add(k + 1)}) g(i)) r"), p.values)
 
 
-def _labels(bq: BoundQuery, graph: Graph, anchors: list[datetime]) -> pa.Table:
+def _labels(bq: BoundQuery, graph: Graph, anchors: list[datetime],
+            key_type: pa.DataType) -> pa.Table:
     """The query's labels at ``anchors`` (an empty table of the right shape when there are none)."""
     if anchors:
         return training_table(bq, graph, anchors).select([ENTITY, ANCHOR, TARGET])
-    return pa.table({ENTITY: pa.array([], pa.int64()), ANCHOR: pa.array([], pa.timestamp("us")),
-                     TARGET: pa.array([], pa.float64())})
+    return pa.table({ENTITY: pa.array([], key_type), ANCHOR: pa.array([], pa.timestamp("us")),
+                     TARGET: pa.array([], pa.null())})
 
 
-def _history_exprs(bq: BoundQuery, k: int, classes: list[str]) -> dict[str, object]:
+def _history_exprs(bq: BoundQuery, k: int, classes: list[str]) -> dict[str, Expr]:
     """Feature name → a function of Params giving the aggregate over the k past labels ``v``."""
-    out: dict[str, object] = {}
+    out: dict[str, Expr] = {}
     kind = bq.target_kind
     if kind in ("boolean", "numeric"):
         v = "CAST(v AS DOUBLE)"
