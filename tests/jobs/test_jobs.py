@@ -132,12 +132,6 @@ def test_sample_cap_keeps_the_first_rows(store: Store, tmp_path: Path) -> None:
     assert pq.read_table(parquet).equals(sample)
 
 
-def test_whole_output_is_the_sample_under_the_cap(store: Store) -> None:
-    job = store.workflow("regression").run(output=str(store.out / "p.parquet"), anchor_time=APRIL)
-    assert job.result().sample().equals(pq.read_table(store.out / "p.parquet"))
-    assert job.result().summary["outputs"]["predictions"]["sample"]["complete"]
-
-
 def _auroc_by_hand(y: np.ndarray, s: np.ndarray) -> float:
     pos, neg = s[y], s[~y]
     wins = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
@@ -165,15 +159,6 @@ def test_backtest_mae_against_one_computed_by_hand(store: Store) -> None:
     backtest = job.result().summary["backtest"]
     assert backtest["metric"] == "mae"
     assert backtest["value"] == pytest.approx(np.abs(truth - preds["TARGET_PRED"]).mean(), abs=1e-9)
-
-
-def test_no_backtest_when_the_window_is_not_over(store: Store) -> None:
-    job = store.workflow("binary").run(output=str(store.out / "p.parquet"))
-    summary = job.result().summary
-    assert summary["backtest"]["skipped"].startswith("the target window ends")
-    hist = summary["outputs"]["predictions"]["histogram"]
-    assert hist["column"] == "True_PROB" and sum(hist["counts"]) == summary["entities"]
-    assert hist["edges"][0] == 0.0 and hist["edges"][-1] == 1.0 and len(hist["edges"]) == 21
 
 
 def test_entity_filter_adds_to_where_at_the_anchor(store: Store) -> None:
@@ -222,10 +207,17 @@ def test_dry_run_writes_nothing(store: Store) -> None:
     assert not store.out.exists() and job_store.list_jobs(store.ws) == []
 
 
-def test_default_destination_is_in_the_workspace(store: Store) -> None:
-    job = store.workflow("binary").run()
+def test_defaults_destination_whole_sample_histogram_no_backtest(store: Store) -> None:
+    job = store.workflow("binary").run()  # anchor: the latest data, so the window is not over
     path = store.ws.artifacts / "jobs" / job.id / "output" / "binary.parquet"
-    assert pq.read_table(path).num_rows == job.result().summary["entities"]
+    summary = job.result().summary
+    assert pq.read_table(path).num_rows == summary["entities"] == 60
+    assert job.result().sample().equals(pq.read_table(path))  # under the cap: the whole output
+    assert summary["outputs"]["predictions"]["sample"]["complete"]
+    assert summary["backtest"]["skipped"].startswith("the target window ends")
+    hist = summary["outputs"]["predictions"]["histogram"]
+    assert hist["column"] == "True_PROB" and sum(hist["counts"]) == 60
+    assert hist["edges"][0] == 0.0 and hist["edges"][-1] == 1.0 and len(hist["edges"]) == 21
     assert job.progress().stage is Stage.DONE and job.progress().fraction == 1.0
 
 
