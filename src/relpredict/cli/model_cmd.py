@@ -111,7 +111,7 @@ def show(ref: str = typer.Argument(..., help="NAME (latest version) or NAME@VERS
 def _headline(d: dict | None) -> str:
     if not d:
         return "-"
-    return ", ".join(f"{k} {v:.4g}" for k, v in list(d.items())[:2] if isinstance(v, (int, float)))
+    return ", ".join(f"{k} {v:.4g}" for k, v in list(d.items())[:1] if isinstance(v, (int, float)))
 
 
 def _print_metrics(console, metrics: dict) -> None:

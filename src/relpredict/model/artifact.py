@@ -61,13 +61,24 @@ def versions() -> dict[str, str]:
 
 
 def graph_spec(graph: Graph) -> dict[str, Any] | None:
-    """The graph's YAML mapping with absolute paths, or None for in-memory tables."""
+    """The graph's YAML mapping with absolute paths, or None for in-memory tables.
+
+    Paths are made absolute so a batch job started from another folder (or a worker process)
+    reads the same files the model was trained on.
+    """
     from relpredict.graph.yaml_io import graph_to_dict
 
     try:
-        return graph_to_dict(graph)
+        doc = graph_to_dict(graph)
     except ConfigError:
         return None
+    for spec in doc["tables"].values():  # relative paths are relative to today's working folder
+        if "file" in spec:
+            spec["file"] = str(Path(spec["file"]).resolve())
+        for kind in ("duckdb", "sqlite"):
+            if kind in spec:
+                spec[kind]["path"] = str(Path(spec[kind]["path"]).resolve())
+    return doc
 
 
 # -- save ----------------------------------------------------------------------------------
