@@ -5,7 +5,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO_DIR ?= demo-data
-DEMO_CUSTOMERS ?= 20000
+DEMO_CUSTOMERS ?= 10000
+CHURN := PREDICT COUNT(transactions.*, 0, 30, days) = 0 FOR EACH customers.customer_id WHERE COUNT(transactions.*, -90, 0, days) > 0
 
 .PHONY: setup demo test lint bench clean
 
@@ -21,7 +22,10 @@ setup: $(STAMP)
 demo: setup
 	$(BIN)/relpredict demo-data $(DEMO_DIR) --customers $(DEMO_CUSTOMERS) --seed 0
 	$(BIN)/relpredict graph inspect $(DEMO_DIR)/graph.yaml
-	$(BIN)/relpredict query check "PREDICT COUNT(transactions.*, 0, 30, days) = 0 FOR EACH customers.customer_id WHERE COUNT(transactions.*, -90, 0, days) > 0" --graph $(DEMO_DIR)/graph.yaml
+	$(BIN)/relpredict query check "$(CHURN)" --graph $(DEMO_DIR)/graph.yaml
+	$(BIN)/relpredict train --graph $(DEMO_DIR)/graph.yaml --query "$(CHURN)" --name churn
+	$(BIN)/relpredict workflow show churn-batch >/dev/null 2>&1 || $(BIN)/relpredict workflow create churn-batch --model churn
+	$(BIN)/relpredict job run churn-batch --workers 2 --output-types predictions,embeddings --output $(DEMO_DIR)/out/churn.parquet
 
 test: setup lint
 	$(BIN)/python -m pytest -q
