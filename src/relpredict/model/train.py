@@ -99,10 +99,16 @@ def _train(graph: Graph, query: str | BoundQuery, opts: TrainOptions, progress: 
     hist = _history(model, bq, graph, splits)
     _fit_regression(model, splits, hist)
     preds: dict[str, dict[str, np.ndarray]] = {}
+    seconds: dict[str, float] = {"labels_and_history": round(time.perf_counter() - began, 2)}
     if opts.kind in ("auto", "gnn") or bq.task_type is TaskType.link_prediction:
+        t0 = time.perf_counter()
         preds["gnn"] = _train_gnn(model, bq, graph, splits, hist, cutoff, opts, report)
+        seconds["gnn"] = round(time.perf_counter() - t0, 2)
     if opts.kind in ("auto", "lightgbm") and bq.task_type is not TaskType.link_prediction:
+        t0 = time.perf_counter()
         preds["lightgbm"] = _train_booster(model, bq, graph, splits, hist, opts, report)
+        seconds["lightgbm"] = round(time.perf_counter() - t0, 2)
+    model.info["seconds"] = seconds
     _choose(model, splits, preds)
     report("evaluating", 0, 1)
     _calibrate_and_score(model, bq, graph, splits, preds)
