@@ -90,6 +90,15 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (job_id, shard)
     );
     """,
+    """
+    CREATE TABLE connectors (           -- connections to S3, Snowflake, BigQuery (relpredict connector)
+        name TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,             -- s3 | snowflake | bigquery
+        settings TEXT NOT NULL,         -- JSON of non-secret settings (account, project, endpoint...)
+        secrets TEXT NOT NULL,          -- JSON: secret name -> reference (env:VAR or file:/path), never a value
+        created_at TEXT NOT NULL        -- ISO 8601 UTC
+    );
+    """,
 )
 
 

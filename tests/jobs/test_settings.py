@@ -123,9 +123,13 @@ def test_anchor_after_the_data_is_a_warning() -> None:
      "(--output-types predictions,embeddings)."),
     (BINARY, {"workers": 0}, "The number of parallel workers must be 1 to 4, not 0."),
     (BINARY, {"workers": 5}, "The number of parallel workers must be 1 to 4, not 5."),
-    (BINARY, {"output": "s3://b/p.parquet"},
-     "S3 destinations (s3://b/p.parquet) are not supported yet: this version writes local CSV or "
-     "Parquet files. Give a local path."),
+    (BINARY, {"output": "gs://b/p.parquet"},
+     "Google Cloud Storage destinations (gs://b/p.parquet) are not supported yet: give a local path, "
+     "s3://bucket/key, snowflake://CONNECTOR/TABLE or bigquery://CONNECTOR/TABLE."),
+    (BINARY, {"output": "snowflake://wh/x; DROP TABLE y"},
+     "The table name 'x; DROP TABLE y' is not allowed: use letters, digits, '_' and '$', starting "
+     "with a letter or '_' (at most 255 characters). Quotes, spaces, ';' and other characters are "
+     "refused so a name can never carry SQL."),
     (BINARY, {"output": "out/p.csv", "file_type": "parquet"},
      "The file type parquet does not match the destination out/p.csv (.csv): end the path in "
      ".parquet or choose --file-type csv."),

@@ -30,7 +30,8 @@ def run(
     num_classes: int | None = typer.Option(None, "--num-classes", help="Multiclass / multilabel: classes returned per entity (default all, at most 10)."),
     top_k: int | None = typer.Option(None, "--top-k", help="Link prediction: items per entity, 1-1000 (default the query's TOP k)."),
     output_types: str = typer.Option("predictions", "--output-types", help="predictions, embeddings, or predictions,embeddings."),
-    output: str | None = typer.Option(None, "--output", "-o", help="Destination file; a file name of {{PARTITION}} writes part_000, part_001, ... (default: in the workspace)."),
+    output: str | None = typer.Option(None, "--output", "-o", help="Destination: a file or s3://bucket/key (a file name of {{PARTITION}} writes part_000, part_001, ...), or a table snowflake://CONNECTOR/TABLE or bigquery://CONNECTOR/DATASET.TABLE (default: a file in the workspace)."),
+    connector: str | None = typer.Option(None, "--connector", help="Workspace connector with the endpoint and credentials of an s3:// output (default: the standard AWS chain)."),
     file_type: str | None = typer.Option(None, "--file-type", help="csv or parquet (default: from the extension)."),
     partition_size_mb: int = typer.Option(256, "--partition-size-mb", help="Target size of one part file."),
     workers: int = typer.Option(1, "--workers", "-w", help="Parallel worker processes, 1 to 4."),
@@ -49,7 +50,7 @@ def run(
                       top_k=top_k, output_types=output_types, output=output, file_type=file_type,
                       partition_bytes=partition_size_mb * MB, workers=workers,
                       entity_filter=entity_filter, sample_cap_bytes=sample_cap_mb * MB,
-                      shard_size=shard_size)
+                      shard_size=shard_size, connector=connector)
     console = make_console()
     if dry_run:
         _print_dry_run(console, Workflow.get(workflow, ws).dry_run(**vars(raw)))

@@ -14,7 +14,7 @@ import typer
 from rich.markup import escape
 
 from relpredict import __version__
-from relpredict.cli import graph_cmd, job_cmd, model_cmd, query_cmd, workflow_cmd
+from relpredict.cli import connector_cmd, graph_cmd, job_cmd, model_cmd, query_cmd, workflow_cmd
 from relpredict.cli.console import make_console
 from relpredict.errors import RelpredictError
 
@@ -30,6 +30,7 @@ app.add_typer(query_cmd.app, name="query")
 app.add_typer(workflow_cmd.app, name="workflow")
 app.add_typer(job_cmd.app, name="job")
 app.add_typer(model_cmd.app, name="models")
+app.add_typer(connector_cmd.app, name="connector")
 app.command("train")(model_cmd.train)
 err_console = make_console(stderr=True)
 

@@ -98,7 +98,8 @@ class _Run:
         self.settings: JobSettings = record.settings
         self.folder = job_dir(ws, record.id)
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.spec = SinkSpec(record.id, self.settings.destination, self.settings.output_types)
+        self.spec = SinkSpec(record.id, self.settings.destination, self.settings.output_types,
+                             workspace_home=str(ws.home))
 
     def _stage(self, stage: Stage) -> None:
         store.set_stage(self.ws, self.rec.id, stage)

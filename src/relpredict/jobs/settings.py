@@ -19,7 +19,9 @@ from relpredict.query.bound import TaskType
 from relpredict.sinks.naming import (
     DEFAULT_PARTITION_BYTES,
     OUTPUT_TYPES,
+    AnyDestination,
     Destination,
+    destination_from_json,
     parse_destination,
 )
 
@@ -70,6 +72,7 @@ class RawSettings:
     entity_filter: str | None = None
     sample_cap_bytes: int = DEFAULT_SAMPLE_CAP_BYTES
     shard_size: int | None = None  # None: see auto_shard_size
+    connector: str | None = None  # workspace connector of an s3:// output (endpoint, credentials)
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,7 @@ class JobSettings:
 
     anchor_time: datetime | None
     output_types: tuple[str, ...]
-    destination: Destination
+    destination: AnyDestination
     workers: int
     threshold: float | None = None
     num_classes: int | None = None
@@ -99,7 +102,7 @@ class JobSettings:
         values = dict(data)
         values["anchor_time"] = datetime.fromisoformat(data["anchor_time"]) if data["anchor_time"] else None
         values["output_types"] = tuple(data["output_types"])
-        values["destination"] = Destination(**data["destination"])
+        values["destination"] = destination_from_json(data["destination"])
         return cls(**values)
 
     def predict_options(self) -> dict[str, Any]:
@@ -211,8 +214,11 @@ def parse_output_types(value: str | Sequence[str]) -> tuple[str, ...]:
     return tuple(t for t in OUTPUT_TYPES if t in names)
 
 
-def _destination(raw: RawSettings, default_output: str) -> Destination:
-    dest = parse_destination(raw.output or default_output, raw.file_type, raw.partition_bytes)
+def _destination(raw: RawSettings, default_output: str) -> AnyDestination:
+    dest = parse_destination(raw.output or default_output, raw.file_type, raw.partition_bytes,
+                             raw.connector)
+    if not isinstance(dest, Destination) or dest.scheme != "local":
+        return dest  # a URL: nothing to make absolute
     return replace(dest, path=str(Path(dest.path).expanduser().absolute()))
 
 

@@ -1,4 +1,4 @@
-"""The destination interface every sink implements: local files now, S3 / Snowflake / BigQuery next.
+"""The destination interface every sink implements: local files, S3, Snowflake, BigQuery.
 
 A job's outputs reach a destination in two steps, so that a job killed at any moment can be
 resumed without losing or doubling a row:
@@ -20,26 +20,48 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from relpredict.sinks.naming import Destination, output_destinations
+from relpredict.sinks.naming import AnyDestination, output_destinations
+
+if TYPE_CHECKING:
+    from relpredict.connectors import Connector
 
 __all__ = ["JobSink", "OutputFile", "SinkSpec"]
 
 
 @dataclass(frozen=True)
 class SinkSpec:
-    """Everything a process needs to open a job's sink: picklable plain data, never secrets."""
+    """Everything a process needs to open a job's sink: picklable plain data, never secrets.
+
+    ``workspace_home`` lets a sink look up its connector (:mod:`relpredict.connectors`) in any
+    process; the connector's secrets are read from their references only when a connection opens.
+    """
 
     job_id: str
-    destination: Destination
+    destination: AnyDestination
     output_types: tuple[str, ...]
+    workspace_home: str | None = None
 
-    def targets(self) -> dict[str, Destination]:
+    @property
+    def connector(self) -> str | None:
+        """The workspace connector of the destination, if it names one."""
+        return getattr(self.destination, "connector", None)
+
+    def targets(self) -> dict[str, AnyDestination]:
         """Where each output type goes (Kumo's ``<name>_predictions`` naming when there are two)."""
         return output_destinations(self.destination, self.output_types)
+
+    def load_connector(self) -> Connector | None:
+        """The destination's connector from the workspace (``None`` when it names none)."""
+        if self.connector is None:
+            return None
+        from relpredict.connectors import get_connector
+        from relpredict.workspace import Workspace
+
+        return get_connector(Workspace.open(self.workspace_home), self.connector)
 
 
 @dataclass(frozen=True)

@@ -1,20 +1,34 @@
 """Where each output of a job goes: destination parsing and Kumo's output naming, pure.
 
-A destination is what the user gives (``--output PATH --file-type csv|parquet``). With one output
-type the output goes exactly there; with both, each goes to its own place named by Kumo's
-convention::
+A destination is what the user gives (``--output PATH --file-type csv|parquet``): a local path or an
+``s3://bucket/key`` URL (a :class:`Destination`, files), or a table of a named connector (a
+:class:`TableDestination`)::
+
+    out/preds.parquet                           local file
+    s3://bucket/prefix/preds.csv                S3 object (connector optional: --connector NAME)
+    s3://bucket/prefix/{{PARTITION}}.parquet    S3 part files
+    snowflake://CONNECTOR/TABLE                 Snowflake table (SCHEMA.TABLE also accepted)
+    bigquery://CONNECTOR/DATASET.TABLE          BigQuery table (TABLE: the connector's dataset)
+
+With one output type the output goes exactly there; with both, each goes to its own place named by
+Kumo's convention::
 
     out/preds.parquet              → out/preds_predictions.parquet, out/preds_embeddings.parquet
     out/{{PARTITION}}.parquet      → out_predictions/part_000.parquet, …  (suffix on the folder)
+    snowflake://wh/SCORES          → tables SCORES_predictions, SCORES_embeddings
 
 A file name of ``{{PARTITION}}`` asks for partitioned output: files ``part_000``, ``part_001``, …
-of about ``partition_bytes`` each. Nothing here touches the file system beyond path arithmetic.
+of about ``partition_bytes`` each. S3 paths follow exactly the local rules. Table and schema names
+must match ``[A-Za-z_][A-Za-z0-9_$]*`` (at most 255 characters per part), so a name can never carry
+SQL (``x; DROP TABLE y`` is refused). Nothing here touches a file system or a server.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
-from pathlib import PurePath
+from pathlib import PurePath, PurePosixPath
+from typing import Any
 
 from relpredict.errors import ConfigError
 
@@ -22,35 +36,59 @@ PARTITION = "{{PARTITION}}"
 FILE_TYPES = ("csv", "parquet")
 OUTPUT_TYPES = ("predictions", "embeddings")
 DEFAULT_PARTITION_BYTES = 256 * 1024 * 1024
-_LATER = {"s3": "S3", "snowflake": "Snowflake", "bigquery": "BigQuery", "gs": "Google Cloud Storage"}
+TABLE_KINDS = ("snowflake", "bigquery")
+_LATER = {"gs": "Google Cloud Storage"}
+_TABLE_PART = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,254}$")
+_CONNECTOR = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
+_SUPPORTED = "a local path, s3://bucket/key, snowflake://CONNECTOR/TABLE or bigquery://CONNECTOR/TABLE"
 
-__all__ = ["DEFAULT_PARTITION_BYTES", "Destination", "FILE_TYPES", "OUTPUT_TYPES", "PARTITION",
+__all__ = ["DEFAULT_PARTITION_BYTES", "AnyDestination", "Destination", "FILE_TYPES", "OUTPUT_TYPES",
+           "PARTITION", "TABLE_KINDS", "TableDestination", "check_table_name", "destination_from_json",
            "output_destinations", "parse_destination", "part_name"]
+
+
+def _split(path: str) -> tuple[str, PurePath]:
+    """``s3://b/k`` → (``s3://``, ``b/k`` as a POSIX path); a local path → ("", the path).
+
+    Path arithmetic on the rest keeps the ``//`` of the scheme intact.
+    """
+    if path[:5].lower() == "s3://":
+        return path[:5], PurePosixPath(path[5:])
+    return "", PurePath(path)
 
 
 @dataclass(frozen=True)
 class Destination:
-    """A validated local destination.
+    """A validated file destination: a local path or an ``s3://`` URL.
 
     Attributes:
         path: the file to write, or for partitioned output ``folder/{{PARTITION}}.<ext>``.
         file_type: ``csv`` or ``parquet``.
         partition_bytes: target size of one part file (partitioned output only).
+        connector: for S3, the workspace connector with the endpoint / credentials (``None``: the
+            standard AWS chain and ``AWS_ENDPOINT_URL``).
     """
 
     path: str
     file_type: str
     partition_bytes: int = DEFAULT_PARTITION_BYTES
+    connector: str | None = None
+
+    @property
+    def scheme(self) -> str:
+        """``s3`` for an S3 URL, ``local`` for a path."""
+        return "s3" if _split(self.path)[0] else "local"
 
     @property
     def partitioned(self) -> bool:
         """True when the file name is ``{{PARTITION}}``: the output is a folder of part files."""
-        return PurePath(self.path).stem == PARTITION
+        return _split(self.path)[1].stem == PARTITION
 
     @property
     def folder(self) -> str:
         """The folder the output file(s) go into."""
-        return str(PurePath(self.path).parent)
+        prefix, rest = _split(self.path)
+        return prefix + str(rest.parent)
 
     @property
     def extension(self) -> str:
@@ -60,7 +98,8 @@ class Destination:
         """The path of part ``index`` (partitioned) or the output file itself."""
         if not self.partitioned:
             return self.path
-        return str(PurePath(self.folder) / (part_name(index) + self.extension))
+        prefix, rest = _split(self.path)
+        return prefix + str(rest.parent / (part_name(index) + self.extension))
 
     def manifest_path(self) -> str:
         """Where the job's manifest goes: beside the output, ``<base>.manifest.json``.
@@ -68,8 +107,75 @@ class Destination:
         ``out/preds.parquet`` → ``out/preds.manifest.json``; ``out/{{PARTITION}}.parquet`` →
         ``out.manifest.json`` (beside the folder, so it names every part inside it).
         """
-        base = PurePath(self.folder) if self.partitioned else PurePath(self.path).with_suffix("")
-        return str(base.with_name(base.name + ".manifest.json"))
+        prefix, rest = _split(self.path)
+        base = rest.parent if self.partitioned else rest.with_suffix("")
+        return prefix + str(base.with_name(base.name + ".manifest.json"))
+
+
+@dataclass(frozen=True)
+class TableDestination:
+    """A table of a named connector: ``snowflake://CONNECTOR/[SCHEMA.]TABLE`` or ``bigquery://…``.
+
+    Attributes:
+        kind: ``snowflake`` or ``bigquery``.
+        connector: the workspace connector with the account / project and the secret references.
+        table: ``TABLE`` or ``SCHEMA.TABLE`` (``DATASET.TABLE``), each part validated.
+    """
+
+    kind: str
+    connector: str
+    table: str
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        """The table name's parts: ``("TABLE",)`` or ``("SCHEMA", "TABLE")``."""
+        return tuple(self.table.split("."))
+
+    @property
+    def name(self) -> str:
+        """The table's own name (last part)."""
+        return self.parts[-1]
+
+    @property
+    def namespace(self) -> str | None:
+        """The schema (Snowflake) or dataset (BigQuery) given, else ``None`` (the connector's)."""
+        return self.parts[0] if len(self.parts) == 2 else None
+
+    @property
+    def file_type(self) -> str:
+        """Rows are staged and bulk-loaded as Parquet (what size estimates use)."""
+        return "parquet"
+
+    @property
+    def partitioned(self) -> bool:
+        return False
+
+    @property
+    def scheme(self) -> str:
+        return self.kind
+
+    @property
+    def url(self) -> str:
+        return f"{self.kind}://{self.connector}/{self.table}"
+
+
+AnyDestination = Destination | TableDestination
+
+
+def destination_from_json(data: dict[str, Any]) -> AnyDestination:
+    """The destination a job record stored (``dataclasses.asdict`` of either kind)."""
+    if "table" in data:
+        return TableDestination(**data)
+    return Destination(**data)
+
+
+def check_table_name(name: str, what: str = "table") -> str:
+    """Refuse a table / schema / dataset name that is not a plain identifier; return it."""
+    if not _TABLE_PART.match(name or ""):
+        raise ConfigError(f"The {what} name {name!r} is not allowed: use letters, digits, '_' and '$', "
+                          "starting with a letter or '_' (at most 255 characters). Quotes, spaces, "
+                          "';' and other characters are refused so a name can never carry SQL.")
+    return name
 
 
 def part_name(index: int) -> str:
@@ -80,42 +186,95 @@ def part_name(index: int) -> str:
 
 
 def parse_destination(path: str, file_type: str | None = None,
-                      partition_bytes: int = DEFAULT_PARTITION_BYTES) -> Destination:
-    """Check a destination path and file type; infer the type from the extension when omitted.
+                      partition_bytes: int = DEFAULT_PARTITION_BYTES,
+                      connector: str | None = None) -> AnyDestination:
+    """Check a destination and its file type; infer the type from the extension when omitted.
 
-    Raises ``ConfigError`` naming the bad value: an empty path, a remote URL (later versions), an
-    unknown or conflicting file type, ``{{PARTITION}}`` anywhere but as the whole file name, or a
-    partition size that is not positive.
+    ``connector`` names a workspace connector for an ``s3://`` destination (its endpoint and
+    credentials); a table URL names its connector itself.
+
+    Raises ``ConfigError`` naming the bad value: an empty path, an unknown scheme, an S3 URL without
+    a bucket or key, a bad table or connector name, an unknown or conflicting file type,
+    ``{{PARTITION}}`` anywhere but as the whole file name, or a partition size that is not positive.
     """
     text = (path or "").strip()
     if not text:
         raise ConfigError("The destination path is empty: give --output PATH, e.g. out/preds.parquet.")
-    _refuse_remote(text)
-    if text.lower().startswith("file://"):
+    scheme = _scheme(text)
+    connector = (connector or "").strip() or None
+    if scheme in TABLE_KINDS:
+        return _parse_table(text, scheme, file_type, connector)
+    if connector is not None and scheme != "s3":
+        raise ConfigError(f"A connector ({connector}) applies to s3://, snowflake:// and bigquery:// "
+                          f"destinations, not to the local path {text}: leave --connector out.")
+    if scheme == "file":
         text = text[len("file://"):]
+    if scheme == "s3":
+        text = "s3://" + text[5:]
+        _check_s3(text)
     _check_partition_placement(text)
     kind = _file_type(text, file_type)
     if partition_bytes <= 0:
         raise ConfigError(f"The partition size must be positive, not {partition_bytes} bytes.")
-    ext = PurePath(text).suffix
+    ext = _split(text)[1].suffix
     if not ext:
         text = text + "." + kind
-    return Destination(text, kind, partition_bytes)
+    return Destination(text, kind, partition_bytes, connector)
 
 
-def _refuse_remote(text: str) -> None:
+def _scheme(text: str) -> str:
     scheme = text.split("://", 1)[0].lower() if "://" in text else ""
-    if not scheme:
-        return
+    if not scheme or scheme in ("file", "s3") or scheme in TABLE_KINDS:
+        return scheme
     if scheme in _LATER:
-        raise ConfigError(f"{_LATER[scheme]} destinations ({text}) are not supported yet: this version "
-                          "writes local CSV or Parquet files. Give a local path.")
-    if scheme != "file":
-        raise ConfigError(f"Unknown destination scheme {scheme!r} in {text}: give a local path.")
+        raise ConfigError(f"{_LATER[scheme]} destinations ({text}) are not supported yet: give "
+                          f"{_SUPPORTED}.")
+    raise ConfigError(f"Unknown destination scheme {scheme!r} in {text}: give {_SUPPORTED}.")
+
+
+def _check_s3(text: str) -> None:
+    bucket, _, key = text[5:].partition("/")
+    if not bucket or not key.strip("/"):
+        raise ConfigError(f"The S3 destination {text} needs a bucket and an object name, e.g. "
+                          "s3://my-bucket/predictions/churn.parquet.")
+    if PurePosixPath(key).stem == PARTITION and "/" not in key.strip("/"):
+        raise ConfigError(f"Partitioned S3 output needs a folder inside the bucket for its parts, "
+                          f"e.g. s3://{bucket}/churn/{PARTITION}.parquet, not {text}.")
+    if "//" in key:
+        raise ConfigError(f"The S3 destination {text} has an empty folder name ('//'): remove it.")
+
+
+def _parse_table(text: str, kind: str, file_type: str | None,
+                 connector: str | None) -> TableDestination:
+    rest = text.split("://", 1)[1]
+    name, _, table = rest.partition("/")
+    example = f"{kind}://CONNECTOR/TABLE or {kind}://CONNECTOR/{_NAMESPACE[kind]}.TABLE"
+    if not name or not table:
+        raise ConfigError(f"The destination {text} needs a connector and a table: give {example}.")
+    if not _CONNECTOR.match(name):
+        raise ConfigError(f"The connector name {name!r} in {text} must start with a letter or digit "
+                          "and use only letters, digits, '_' and '-'.")
+    if connector is not None and connector != name:
+        raise ConfigError(f"The destination {text} names the connector {name!r}, but --connector "
+                          f"gives {connector!r}: leave --connector out for table destinations.")
+    if file_type is not None and file_type.strip() and file_type.strip().lower() != "parquet":
+        raise ConfigError(f"A file type ({file_type}) does not apply to the table destination {text}: "
+                          "leave --file-type out.")
+    parts = table.split(".")
+    if len(parts) > 2:
+        raise ConfigError(f"The table {table!r} in {text} has {len(parts)} parts: give {example} "
+                          f"(the database / project comes from the connector).")
+    whats = ("table",) if len(parts) == 1 else (_NAMESPACE[kind].lower(), "table")
+    for part, what in zip(parts, whats):
+        check_table_name(part, what)
+    return TableDestination(kind, name, table)
+
+
+_NAMESPACE = {"snowflake": "SCHEMA", "bigquery": "DATASET"}
 
 
 def _check_partition_placement(text: str) -> None:
-    if PARTITION in text and PurePath(text).stem != PARTITION:
+    if PARTITION in text and _split(text)[1].stem != PARTITION:
         raise ConfigError(f"{PARTITION} must be the whole file name of the destination, e.g. "
                           f"out/{PARTITION}.parquet, not {text}.")
     if "{{" in text.replace(PARTITION, "") or "}}" in text.replace(PARTITION, ""):
@@ -124,7 +283,7 @@ def _check_partition_placement(text: str) -> None:
 
 
 def _file_type(text: str, file_type: str | None) -> str:
-    ext = PurePath(text).suffix.lower().lstrip(".")
+    ext = _split(text)[1].suffix.lower().lstrip(".")
     if file_type is None or not file_type.strip():
         if ext in FILE_TYPES:
             return ext
@@ -141,18 +300,21 @@ def _file_type(text: str, file_type: str | None) -> str:
     return kind
 
 
-def output_destinations(dest: Destination, output_types: tuple[str, ...]) -> dict[str, Destination]:
+def output_destinations(dest: AnyDestination, output_types: tuple[str, ...],
+                        ) -> dict[str, AnyDestination]:
     """One destination per output type (Kumo's naming; see the module docstring)."""
     if len(output_types) == 1:
         return {output_types[0]: dest}
     return {kind: _suffixed(dest, "_" + kind) for kind in output_types}
 
 
-def _suffixed(dest: Destination, suffix: str) -> Destination:
-    path = PurePath(dest.path)
+def _suffixed(dest: AnyDestination, suffix: str) -> AnyDestination:
+    if isinstance(dest, TableDestination):
+        return replace(dest, table=dest.table + suffix)
+    prefix, path = _split(dest.path)
     if dest.partitioned:
         folder = path.parent
         new = folder.with_name(folder.name + suffix) / path.name
     else:
         new = path.with_name(path.stem + suffix + path.suffix)
-    return replace(dest, path=str(new))
+    return replace(dest, path=prefix + str(new))
