@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -202,7 +203,7 @@ def _train_gnn(model: TrainedModel, bq: BoundQuery, graph: Graph, splits: dict[s
     torch.manual_seed(opts.seed)
     rt = model._build_runtime(graph)
     model.gnn.state = rt.trainer.model.state_dict()
-    model._runtime = {id(graph): rt}
+    model._runtime = {id(graph): (weakref.ref(graph), rt)}
     seeds = {name: _seeds(model, bq, graph, rows, hist[name]) for name, rows in splits.items()}
     history = rt.trainer.fit(seeds["train"], seeds["val"], opts.seed,
                              progress=lambda stage, d, t: report(f"GNN {stage}", d, t))
