@@ -1,0 +1,621 @@
+"""BigQuery tables: rows APPENDED by load jobs with deterministic ids, the table made when absent.
+
+A destination ``bigquery://CONNECTOR/[DATASET.]TABLE`` names a workspace connector (project,
+dataset, location, optional ``api_endpoint``; credentials by reference) and a table.
+
+**Staging** is local, as for local files: workers write Parquet shards and done markers under the
+job's folder in the workspace (``artifacts/jobs/<job>/bigquery-staging/``); nothing reaches
+BigQuery until the coordinator publishes. Workers never open a BigQuery client.
+
+**Publishing** creates the table when absent (types from the Arrow schema: the key keeps its type,
+``EMBEDDINGS`` becomes ``REPEATED FLOAT64``, a timestamp with a time zone ``TIMESTAMP``, without one
+``DATETIME``) or checks that the existing one has the same columns, then runs ONE LOAD JOB PER
+STAGED SHARD (``WRITE_APPEND``, Parquet). Each load has a deterministic id::
+
+    relpredict_<job id>_<output>_<shard, 5 digits>[_r<attempt>]
+
+so a resumed or retried job never appends a shard twice. Before loading a shard the sink looks its
+id up: a load that succeeded is skipped, one still running is waited for, one that failed (a
+BigQuery load is all-or-nothing, so it appended nothing) is retried under the next attempt's id
+(``_r1``, ``_r2``: BigQuery never reuses a job id). A ``409 Conflict`` on insert means the id
+exists already (a concurrent or retried insert), and is resolved the same way.
+
+The id is also set as the job label ``relpredict_load``. Real BigQuery honours client job ids and
+rejects duplicates, so ``jobs.get`` answers the look-up. The emulator (bqemulator 1.4.0) does not:
+it gives every uploaded load a fresh ``bqemu_<hex>`` id and accepts a repeated id on
+``jobs.insert``; it does keep labels. So when a server is seen to assign its own ids (or the
+connector sets ``api_endpoint``, i.e. a non-Google endpoint), a look-up that ``jobs.get`` cannot
+answer falls back to ``jobs.list`` filtered on the label. Either way the check reads the server's
+own job history, so a crash between a load's commit and any local bookkeeping still counts it.
+
+While a job publishes, a reader of the table sees the shards loaded so far (rows are appended shard
+by shard). A job's rows are complete when its manifest exists: the manifest is appended LAST, as
+one row of the ``relpredict_manifests`` table in the same dataset (job id, destination tables,
+JSON), by a load job with the id ``relpredict_<job>_manifest``.
+
+Credentials come from the connector's ``credentials_file`` secret (a service-account JSON file, or
+a reference to one), its ``token`` secret (an OAuth access token), or Application Default
+Credentials; they are read when a client opens and never appear in a job record, a log or an
+error message (errors name the secret and its reference, never its value).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import re
+import shutil
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from relpredict.errors import ConfigError, RelpredictError
+from relpredict.sinks.base import OutputFile, SinkSpec
+from relpredict.sinks.local import LocalSink, shard_file_name
+
+if TYPE_CHECKING:
+    from google.cloud import bigquery
+
+    from relpredict.connectors import Connector
+
+__all__ = ["BigQueryConnection", "BigQuerySink", "MANIFEST_TABLE", "bigquery_schema",
+           "check_column_name", "check_dataset_name", "check_project_name", "check_table_name",
+           "load_job_id", "make_client", "manifest_load_id", "test_connection"]
+
+log = logging.getLogger(__name__)
+
+MANIFEST_TABLE = "relpredict_manifests"
+LABEL = "relpredict_load"
+MAX_ATTEMPTS = 5  # failed loads of one shard before the job gives up (each appended nothing)
+
+# BigQuery's own rules, a little stricter (no spaces or non-ASCII letters in table names) so a
+# name can never carry SQL or a partition decorator (``table$20240101``).
+_PROJECT = re.compile(r"^(?:[a-z][a-z0-9.-]{0,62}:)?[a-z0-9][a-z0-9-]{0,62}$")
+_DATASET = re.compile(r"^[A-Za-z0-9_]{1,1024}$")
+_TABLE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,1023}$")
+_COLUMN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,299}$")
+_JOB_ID_CHARS = re.compile(r"[^A-Za-z0-9_-]")
+
+
+# ----------------------------------------------------------------------------------- names
+def _check(pattern: re.Pattern[str], what: str, name: str, rule: str) -> str:
+    if not isinstance(name, str) or not pattern.match(name):
+        raise ConfigError(f"The BigQuery {what} name {name!r} is not allowed: {rule}. Other characters "
+                          "(quotes, spaces, ';', '$', '.') are refused so a name can never carry SQL.")
+    return name
+
+
+def check_project_name(name: str) -> str:
+    """A project id: lowercase letters, digits and '-' (optionally ``domain.com:project``)."""
+    return _check(_PROJECT, "project", name, "use lowercase letters, digits and '-'")
+
+
+def check_dataset_name(name: str) -> str:
+    """A dataset name: letters, digits and '_' (BigQuery's rule)."""
+    return _check(_DATASET, "dataset", name, "use letters, digits and '_'")
+
+
+def check_table_name(name: str) -> str:
+    """A table name: letters, digits, '_' and '-' (no partition decorator ``$``, no spaces)."""
+    return _check(_TABLE, "table", name, "use letters, digits, '_' and '-'")
+
+
+def check_column_name(name: str) -> str:
+    """A column name: letters, digits and '_', starting with a letter or '_' (BigQuery's rule)."""
+    return _check(_COLUMN, "column", name, "use letters, digits and '_', starting with a letter or '_'")
+
+
+def load_job_id(job_id: str, output: str, shard: int, attempt: int = 0) -> str:
+    """The deterministic id of one shard's load: ``relpredict_<job>_<output>_<shard>[_r<n>]``.
+
+    Characters BigQuery refuses in job ids are replaced by ``_``; the id stays under 1024.
+    """
+    raw = f"relpredict_{job_id}_{output}_{shard:05d}" + (f"_r{attempt}" if attempt else "")
+    return _JOB_ID_CHARS.sub("_", raw)[:1024]
+
+
+def manifest_load_id(job_id: str) -> str:
+    """The deterministic id of the load that appends the job's manifest row."""
+    return _JOB_ID_CHARS.sub("_", f"relpredict_{job_id}_manifest")[:1024]
+
+
+def _label_value(load_id: str) -> str:
+    """A label value for ``load_id``: lowercase, at most 63 characters (a digest when longer)."""
+    value = load_id.lower()
+    return value if len(value) <= 63 else "h" + hashlib.sha256(value.encode()).hexdigest()[:62]
+
+
+# ----------------------------------------------------------------------------------- types
+def _field_type(name: str, t: pa.DataType) -> tuple[str, str]:
+    """(BigQuery type, mode) of one Arrow type; lists become REPEATED of their element's type."""
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        inner, mode = _field_type(name, t.value_type)
+        if mode == "REPEATED":
+            raise ConfigError(f"The column {name} is a list of lists ({t}), which BigQuery cannot hold.")
+        return inner, "REPEATED"
+    checks: list[tuple[Callable[[pa.DataType], bool], str]] = [
+        (pa.types.is_boolean, "BOOL"), (pa.types.is_integer, "INT64"),
+        (pa.types.is_floating, "FLOAT64"), (pa.types.is_string, "STRING"),
+        (pa.types.is_large_string, "STRING"), (pa.types.is_binary, "BYTES"),
+        (pa.types.is_large_binary, "BYTES"), (pa.types.is_date, "DATE"),
+        (pa.types.is_time, "TIME"), (pa.types.is_decimal, "BIGNUMERIC"),
+        (pa.types.is_null, "STRING"),  # a column with no value yet (e.g. no class): text
+    ]
+    if pa.types.is_timestamp(t):
+        return ("TIMESTAMP" if t.tz else "DATETIME"), "NULLABLE"
+    for test, bq_type in checks:
+        if test(t):
+            return bq_type, "NULLABLE"
+    raise ConfigError(f"The column {name} has the type {t}, which relpredict cannot write to BigQuery.")
+
+
+def bigquery_schema(schema: pa.Schema) -> list[bigquery.SchemaField]:
+    """The BigQuery columns for an output's Arrow schema (names checked, types mapped)."""
+    from google.cloud import bigquery
+
+    fields = []
+    for f in schema:
+        check_column_name(f.name)
+        bq_type, mode = _field_type(f.name, f.type)
+        fields.append(bigquery.SchemaField(f.name, bq_type, mode=mode))
+    return fields
+
+
+def _signature(fields: Iterable[Any]) -> dict[str, tuple[str, str]]:
+    """Column → (type, mode) with BigQuery's legacy type names folded onto the standard ones."""
+    legacy = {"INTEGER": "INT64", "FLOAT": "FLOAT64", "BOOLEAN": "BOOL"}
+    return {f.name.upper(): (legacy.get(f.field_type, f.field_type),
+                             "REPEATED" if f.mode == "REPEATED" else "NULLABLE") for f in fields}
+
+
+# ----------------------------------------------------------------------------------- connection
+@dataclass(frozen=True)
+class BigQueryConnection:
+    """What a client needs, from a connector: settings, and secret REFERENCES (never values)."""
+
+    name: str
+    project: str
+    dataset: str | None = None
+    location: str | None = None
+    api_endpoint: str | None = None
+    secrets: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def from_connector(cls, connector: Connector) -> BigQueryConnection:
+        """Read a ``bigquery`` connector; names are checked here, before any request."""
+        if connector.kind != "bigquery":
+            raise ConfigError(f"The connector {connector.name!r} is a {connector.kind} connector: a "
+                              "bigquery:// destination needs a bigquery connector.")
+        settings = connector.settings
+        dataset = settings.get("dataset") or None
+        return cls(connector.name, check_project_name(str(settings.get("project", ""))),
+                   check_dataset_name(dataset) if dataset else None,
+                   settings.get("location") or None, settings.get("api_endpoint") or None,
+                   tuple(sorted(connector.secrets.items())))
+
+    @property
+    def custom_endpoint(self) -> bool:
+        """True for a non-Google endpoint (an emulator), whose job ids may not be honoured."""
+        return bool(self.api_endpoint) and "googleapis.com" not in str(self.api_endpoint)
+
+
+def _credentials(conn: BigQueryConnection) -> Any:
+    """Credentials from the connector's secret, anonymous for an emulator, else ADC (``None``).
+
+    Messages name the secret and its reference only; never the value read.
+    """
+    from relpredict.connectors import resolve_secret
+
+    secrets = dict(conn.secrets)
+    if "credentials_file" in secrets:
+        text = resolve_secret(conn.name, "credentials_file", secrets["credentials_file"])
+        return _service_account(conn, secrets["credentials_file"], text)
+    if "token" in secrets:
+        from google.oauth2.credentials import Credentials
+
+        return Credentials(resolve_secret(conn.name, "token", secrets["token"]))
+    if conn.custom_endpoint:
+        from google.auth.credentials import AnonymousCredentials
+
+        return AnonymousCredentials()
+    return None  # the client finds Application Default Credentials itself
+
+
+def _service_account(conn: BigQueryConnection, ref: str, text: str) -> Any:
+    """Service-account credentials from the file's JSON (or a variable holding a path to it)."""
+    from google.oauth2 import service_account
+
+    scopes = ["https://www.googleapis.com/auth/bigquery"]
+    try:
+        if not text.lstrip().startswith("{") and Path(text.strip()).is_file():
+            text = Path(text.strip()).read_text()
+        return service_account.Credentials.from_service_account_info(json.loads(text), scopes=scopes)
+    except Exception:  # the message could quote the file: say what and where, not what it held
+        raise ConfigError(f"The secret 'credentials_file' of connector {conn.name!r} ({ref}) is not a "
+                          "service-account key file (JSON with type, client_email, private_key, "
+                          "token_uri): download a key for the service account and point the "
+                          "reference at it.") from None
+
+
+def make_client(conn: BigQueryConnection) -> bigquery.Client:
+    """A BigQuery client for ``conn`` (an emulator endpoint when ``api_endpoint`` is set)."""
+    from google.api_core.client_options import ClientOptions
+    from google.cloud import bigquery
+
+    options = ClientOptions(api_endpoint=conn.api_endpoint) if conn.api_endpoint else None
+    return bigquery.Client(project=conn.project, credentials=_credentials(conn),
+                           location=conn.location, client_options=options)
+
+
+def _api_error(err: Exception) -> str:
+    """The server's message of a Google API error (it never holds the request's credentials)."""
+    message = getattr(err, "message", None) or str(err)
+    return f"{type(err).__name__}: {message}"
+
+
+def test_connection(connector: Connector, options: dict[str, str]) -> str:
+    """``relpredict connector test``: list the dataset's tables (or the project's datasets)."""
+    conn = BigQueryConnection.from_connector(connector)
+    try:
+        client = make_client(conn)
+        if conn.dataset:
+            dataset = client.get_dataset(f"{conn.project}.{conn.dataset}")
+            tables = sum(1 for _ in client.list_tables(dataset, max_results=1000))
+            return (f"BigQuery project {conn.project}, dataset {conn.dataset} "
+                    f"(location {dataset.location}): {tables} table(s).")
+        datasets = sum(1 for _ in client.list_datasets(max_results=1000))
+        return f"BigQuery project {conn.project}: {datasets} dataset(s)."
+    except RelpredictError:
+        raise
+    except Exception as err:
+        raise RelpredictError(f"Cannot reach BigQuery with connector {connector.name!r} (project "
+                              f"{conn.project}): {_api_error(err)}. Check the project, dataset and "
+                              "credentials (`relpredict connector list`).") from None
+
+
+# ----------------------------------------------------------------------------------- the sink
+@dataclass
+class _Target:
+    """One output's table, fully qualified."""
+
+    project: str
+    dataset: str
+    table: str
+
+    @property
+    def ref(self) -> str:
+        return f"{self.project}.{self.dataset}.{self.table}"
+
+    @property
+    def quoted(self) -> str:
+        """Backquoted for SQL: every part was checked by a pattern that excludes the backquote."""
+        return f"`{self.ref}`"
+
+
+class BigQuerySink(LocalSink):
+    """Appends a job's outputs to BigQuery tables (see the module docstring).
+
+    Staging (``write_shard`` … ``read_shard``) is the local sink's, in the job's workspace folder.
+    """
+
+    def __init__(self, spec: SinkSpec, connector: Connector | None = None,
+                 staging: Path | None = None, client: bigquery.Client | None = None) -> None:
+        self.spec = spec
+        self.conn = BigQueryConnection.from_connector(connector or self._connector(spec))
+        self.staging = staging or self._staging(spec)
+        self._client = client
+        self._assigns_own_ids = self.conn.custom_endpoint
+        self._by_label: dict[str, list[Any]] | None = None
+        self.targets = {o: self._target(d.table) for o, d in spec.targets().items()}
+        self.loads: list[dict[str, Any]] = []  # what this process loaded or skipped, for tests
+
+    @staticmethod
+    def _connector(spec: SinkSpec) -> Connector:
+        connector = spec.load_connector()
+        if connector is None:
+            raise ConfigError(f"The BigQuery destination of job {spec.job_id} names no connector: "
+                              "give bigquery://CONNECTOR/DATASET.TABLE.")
+        return connector
+
+    @staticmethod
+    def _staging(spec: SinkSpec) -> Path:
+        if spec.workspace_home is None:
+            raise ConfigError(f"Job {spec.job_id} has no workspace to stage its BigQuery output in.")
+        return Path(spec.workspace_home) / "artifacts" / "jobs" / spec.job_id / "bigquery-staging"
+
+    def _target(self, table: str) -> _Target:
+        parts = table.split(".")
+        if len(parts) > 2:
+            raise ConfigError(f"The BigQuery table {table!r} has too many parts: give TABLE or "
+                              "DATASET.TABLE (the project is the connector's).")
+        dataset = parts[0] if len(parts) == 2 else self.conn.dataset
+        if dataset is None:
+            raise ConfigError(f"The BigQuery table {table!r} names no dataset and connector "
+                              f"{self.conn.name!r} has none: give bigquery://{self.conn.name}/"
+                              f"DATASET.{parts[-1]} or set the connector's dataset.")
+        return _Target(self.conn.project, check_dataset_name(dataset), check_table_name(parts[-1]))
+
+    @property
+    def client(self) -> bigquery.Client:
+        """Opened on first use: workers, which only stage, never need credentials."""
+        if self._client is None:
+            self._client = make_client(self.conn)
+        return self._client
+
+    # ----------------------------------------------------------------- publishing
+    def publish(self, output: str, schema: pa.Schema, batches: Iterable[pa.RecordBatch],
+                on_batch: Callable[[pa.RecordBatch], None] | None = None) -> list[OutputFile]:
+        """Append each staged shard with its own load job (skipping shards already appended)."""
+        target = self.targets[output]
+        self._ensure_table(target, schema)
+        self._by_label = None  # the server's job history as of now (see _labelled)
+        stream = _Rows(iter(batches))
+        rows = size = 0
+        for shard in sorted(self.done_shards()):
+            count = self._staged_rows(shard, output)
+            load_id = load_job_id(self.spec.job_id, output, shard)
+            upload = self.staging / "upload" / output / f"{shard_file_name(shard)}.parquet"
+            self._publish_shard(target, schema, stream.take(count), on_batch, load_id, upload)
+            rows += count
+            size += self._shard_path(shard, output).stat().st_size
+        stream.check_exhausted(output)
+        return [OutputFile(target.ref, rows, size)]
+
+    def _staged_rows(self, shard: int, output: str) -> int:
+        return pq.ParquetFile(self._shard_path(shard, output)).metadata.num_rows
+
+    def _publish_shard(self, target: _Target, schema: pa.Schema, batches: Iterator[pa.RecordBatch],
+                       on_batch: Callable[[pa.RecordBatch], None] | None, load_id: str,
+                       upload: Path) -> None:
+        """Feed the shard's batches to ``on_batch``; load them unless an earlier run did."""
+        done, attempt = self._prior(load_id)
+        if done is not None:
+            for batch in batches:
+                if on_batch is not None:
+                    on_batch(batch)
+            self.loads.append({"load": load_id, "skipped": True, "job": done.job_id})
+            return
+        upload.parent.mkdir(parents=True, exist_ok=True)
+        rows = 0
+        with pq.ParquetWriter(upload, schema) as writer:
+            for batch in batches:
+                writer.write_batch(batch)
+                rows += batch.num_rows
+                if on_batch is not None:
+                    on_batch(batch)
+        if rows:  # an empty shard appends nothing: no load job
+            self._load(target, upload, load_id, attempt)
+        upload.unlink(missing_ok=True)
+
+    # ----------------------------------------------------------------- load jobs
+    def _attempt_id(self, load_id: str, attempt: int) -> str:
+        return f"{load_id}_r{attempt}" if attempt else load_id
+
+    def _prior(self, load_id: str) -> tuple[Any | None, int]:
+        """(the succeeded earlier load of ``load_id``, or None; the next attempt number to use)."""
+        for attempt in range(MAX_ATTEMPTS):
+            job = self._find(self._attempt_id(load_id, attempt))
+            if job is None:
+                return None, attempt
+            if self._succeeded(job):
+                return job, attempt
+        raise RelpredictError(f"The load {load_id} failed {MAX_ATTEMPTS} times: see the jobs "
+                              f"{load_id}, {load_id}_r1, … in BigQuery for why.")
+
+    def _succeeded(self, job: Any) -> bool:
+        """Wait for a pending or running load; True when it appended its rows."""
+        if job.state != "DONE":
+            with contextlib.suppress(Exception):  # a failure shows as error_result below
+                job.result()
+            job.reload()
+        return job.error_result is None
+
+    def _find(self, job_id: str) -> Any | None:
+        """The load job ``job_id`` on the server, by id, else (emulators) by label."""
+        from google.api_core.exceptions import NotFound
+
+        try:
+            return self.client.get_job(job_id, location=self.conn.location)
+        except NotFound:
+            pass
+        if not self._assigns_own_ids:
+            return None  # BigQuery honours job ids: not found means never inserted
+        jobs = self._labelled().get(_label_value(job_id), [])
+        return next((j for j in jobs if j.error_result is None), jobs[0] if jobs else None)
+
+    def _labelled(self) -> dict[str, list[Any]]:
+        """The project's jobs by ``relpredict_load`` label.
+
+        Listed once per publish (and again after each load of ours): within one publish the only
+        new jobs are this sink's own, so the list is current when each shard is decided.
+        """
+        if self._by_label is None:
+            self._by_label = {}
+            for job in self.client.list_jobs(page_size=1000):
+                value = (getattr(job, "labels", None) or {}).get(LABEL)
+                if value:
+                    self._by_label.setdefault(value, []).append(job)
+        return self._by_label
+
+    def _load(self, target: _Target, path: Path, load_id: str, attempt: int) -> None:
+        """Run the load; on a conflict or a failure, settle it through the look-up again."""
+        from google.api_core.exceptions import Conflict, GoogleAPIError
+
+        job_id = self._attempt_id(load_id, attempt)
+        try:
+            with open(path, "rb") as fh:
+                job = self.client.load_table_from_file(
+                    fh, target.ref, job_id=job_id, location=self.conn.location,
+                    job_config=self._load_config(job_id))
+            self._note_id(job_id, job.job_id)
+            ok = self._succeeded(job)
+        except Conflict:
+            ok = False  # inserted before (a retried request): the look-up below settles it
+        except GoogleAPIError as err:
+            raise self._load_error(target, load_id, err) from None
+        if ok:
+            self.loads.append({"load": load_id, "skipped": False, "job": job.job_id})
+            return
+        done, next_attempt = self._prior(load_id)
+        if done is not None:
+            self.loads.append({"load": load_id, "skipped": True, "job": done.job_id})
+            return
+        if next_attempt == attempt:  # the failure left no job behind: do not loop on it
+            raise self._load_error(target, load_id, None)
+        self._load(target, path, load_id, next_attempt)
+
+    def _note_id(self, asked: str, given: str) -> None:
+        if given != asked and not self._assigns_own_ids:
+            log.warning("BigQuery server assigned job id %s for %s: finding loads by label", given, asked)
+            self._assigns_own_ids = True
+        if self._by_label is not None:
+            self._by_label = None  # list again next time: it now holds a new job
+
+    def _load_config(self, job_id: str) -> bigquery.LoadJobConfig:
+        from google.cloud import bigquery
+
+        config = bigquery.LoadJobConfig(
+            source_format=bigquery.SourceFormat.PARQUET,
+            write_disposition=bigquery.WriteDisposition.WRITE_APPEND,
+            create_disposition=bigquery.CreateDisposition.CREATE_NEVER,
+            labels={LABEL: _label_value(job_id)})
+        options = bigquery.ParquetOptions()
+        options.enable_list_inference = True  # LIST columns → REPEATED, not a nested record
+        config.parquet_options = options
+        return config
+
+    def _load_error(self, target: _Target, load_id: str, err: Exception | None) -> RelpredictError:
+        why = _api_error(err) if err is not None else "the load job failed"
+        return RelpredictError(f"Loading {load_id} into BigQuery table {target.ref} failed ({why}). "
+                               "Shards already appended are kept and will not be appended again: fix "
+                               f"the cause and run `relpredict job resume {self.spec.job_id}`.")
+
+    # ----------------------------------------------------------------- tables
+    def _ensure_table(self, target: _Target, schema: pa.Schema) -> None:
+        """Create the table when absent; else check it has the output's columns and types."""
+        from google.api_core.exceptions import Conflict, GoogleAPIError, NotFound
+        from google.cloud import bigquery
+
+        wanted = bigquery_schema(schema)
+        try:
+            try:
+                existing = self.client.get_table(target.ref)
+            except NotFound:
+                self._check_dataset(target)
+                try:
+                    self.client.create_table(bigquery.Table(target.ref, schema=wanted))
+                    return
+                except Conflict:  # made meanwhile: check it like any existing table
+                    existing = self.client.get_table(target.ref)
+        except GoogleAPIError as err:
+            raise RelpredictError(f"Cannot open BigQuery table {target.ref}: {_api_error(err)}. "
+                                  "Check the connector's project and credentials.") from None
+        _check_columns(target, _signature(existing.schema), _signature(wanted))
+
+    def _check_dataset(self, target: _Target) -> None:
+        from google.api_core.exceptions import NotFound
+
+        try:
+            self.client.get_dataset(f"{target.project}.{target.dataset}")
+        except NotFound:
+            raise ConfigError(f"The BigQuery dataset {target.project}.{target.dataset} does not exist: "
+                              f"create it (`bq mk --dataset {target.project}:{target.dataset}`) or "
+                              "name another one in the destination or the connector.") from None
+
+    # ----------------------------------------------------------------- manifest
+    def _manifest_target(self) -> _Target:
+        first = next(iter(self.targets.values()))
+        return _Target(first.project, first.dataset, MANIFEST_TABLE)
+
+    def write_manifest(self, manifest: dict[str, Any]) -> str:
+        """Append the manifest row (last of all) with the deterministic id ``…_manifest``."""
+        target = self._manifest_target()
+        row = pa.table({"job_id": [self.spec.job_id],
+                        "destination": [",".join(t.ref for t in self.targets.values())],
+                        "written_at": pa.array([datetime.now(UTC)], pa.timestamp("us", tz="UTC")),
+                        "manifest": [json.dumps(manifest, default=str)]})
+        self._ensure_table(target, row.schema)
+        self._by_label = None
+        load_id = manifest_load_id(self.spec.job_id)
+        done, attempt = self._prior(load_id)
+        if done is None:  # else: written by an earlier run that stopped just after
+            path = self.staging / "upload" / "manifest.parquet"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            pq.write_table(row, path)
+            self._load(target, path, load_id, attempt)
+        return f"{target.ref} (job_id = '{self.spec.job_id}')"
+
+    def read_manifest(self) -> dict[str, Any] | None:
+        """This job's manifest row, or ``None`` (no manifest table, or no row for the job)."""
+        from google.api_core.exceptions import NotFound
+        from google.cloud import bigquery
+
+        target = self._manifest_target()
+        sql = f"SELECT manifest FROM {target.quoted} WHERE job_id = @job ORDER BY written_at LIMIT 1"
+        config = bigquery.QueryJobConfig(
+            query_parameters=[bigquery.ScalarQueryParameter("job", "STRING", self.spec.job_id)])
+        try:
+            rows = list(self.client.query(sql, job_config=config).result())
+        except NotFound:
+            return None
+        return json.loads(rows[0]["manifest"]) if rows else None
+
+    def discard_staging(self) -> None:
+        shutil.rmtree(self.staging, ignore_errors=True)
+
+
+def _check_columns(target: _Target, have: dict[str, tuple[str, str]],
+                   want: dict[str, tuple[str, str]]) -> None:
+    """An existing table must hold exactly the output's columns, with the same types."""
+    missing = [c for c in want if c not in have]
+    extra = [c for c in have if c not in want]
+    differ = [f"{c} is {' '.join(have[c])} not {' '.join(want[c])}" for c in want
+              if c in have and have[c] != want[c]]
+    if missing or extra or differ:
+        what = "; ".join(filter(None, [
+            f"missing {', '.join(missing)}" if missing else "",
+            f"has {', '.join(extra)} the output lacks" if extra else "", *differ]))
+        raise ConfigError(f"The BigQuery table {target.ref} exists with other columns ({what}): "
+                          "appending would fail. Write to a new table, or fix the table's columns.")
+
+
+class _Rows:
+    """A batch stream cut into consecutive runs of exact row counts (one run per staged shard)."""
+
+    def __init__(self, batches: Iterator[pa.RecordBatch]) -> None:
+        self._batches = batches
+        self._held: pa.RecordBatch | None = None
+
+    def _next(self) -> pa.RecordBatch | None:
+        if self._held is not None:
+            batch, self._held = self._held, None
+            return batch
+        return next(self._batches, None)
+
+    def take(self, rows: int) -> Iterator[pa.RecordBatch]:
+        """The next ``rows`` rows, as batches (a batch straddling the boundary is split)."""
+        while rows > 0:
+            batch = self._next()
+            if batch is None:
+                raise RelpredictError(f"The staged shards hold {rows} more row(s) than were published: "
+                                      "the staging area changed while publishing.")
+            if batch.num_rows > rows:
+                self._held = batch.slice(rows)
+                batch = batch.slice(0, rows)
+            rows -= batch.num_rows
+            if batch.num_rows:
+                yield batch
+
+    def check_exhausted(self, output: str) -> None:
+        """Every published row belonged to a staged shard (else the shards were read wrongly)."""
+        while (batch := self._next()) is not None:
+            if batch.num_rows:
+                raise RelpredictError(f"The published {output} held rows beyond the staged shards: "
+                                      "the staging area changed while publishing.")
