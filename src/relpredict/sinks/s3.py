@@ -1,0 +1,429 @@
+"""S3 (and S3-compatible stores: MinIO, Ceph, R2): CSV or Parquet, one object or ``part_NNN`` objects.
+
+Connection. Credentials come from the standard AWS chain (environment, shared profile, container or
+instance role) unless the job names a connector (``--connector NAME``) whose secrets
+``aws_access_key_id`` / ``aws_secret_access_key`` (/ ``aws_session_token``) are references read at
+use time, or whose ``profile`` setting picks a profile. The endpoint is the connector's
+``endpoint_url``, else ``AWS_ENDPOINT_URL_S3``, else ``AWS_ENDPOINT_URL``, else AWS itself.
+
+Layout. Staging is job-scoped, beside the output (for partitioned output, beside its folder)::
+
+    s3://b/p/.relpredict-staging/<job id>/predictions/shard_00003.parquet
+    s3://b/p/.relpredict-staging/<job id>/done/shard_00003.json      ← the shard's done marker
+
+A PUT is atomic (a reader sees the old object, the new one, or none), so staged shards and markers
+are written with one PUT each. Final objects are streamed through multipart uploads (parts of
+``PART_BYTES``, uploaded by a few threads while the next part is encoded); an object appears only
+when its upload completes, and an aborted upload leaves nothing.
+
+Write semantics (what a reader may trust). **An output is valid only when its manifest exists**
+(``s3://b/p/preds.manifest.json``; for ``s3://b/p/out/{{PARTITION}}.parquet`` it is
+``s3://b/p/out.manifest.json``): it is written last and names every object with its rows and
+bytes. Publishing goes:
+
+1. delete the destination's manifest (a re-run first withdraws the old promise);
+2. for partitioned output, delete every ``part_*`` object in the output folder (parts of an earlier
+   unfinished attempt of this job, or of an earlier job), so old and new parts never mix;
+3. stream the staged shards, in shard order, into the final object(s);
+4. write the manifest, then delete the staging prefix.
+
+A failure before step 4 leaves no manifest, so a half-written output is never taken for a whole
+one; a resume (or re-run) reads the staged shards again and repeats steps 1-4 from the start. A
+reader that lists the folder instead of reading the manifest may, during steps 2-3, see a partial
+set of new parts (never old and new ones together).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from relpredict.connectors import Connector, resolve_secrets
+from relpredict.errors import ConfigError, RelpredictError
+from relpredict.sinks.base import JobSink, OutputFile, SinkSpec
+from relpredict.sinks.formats import BatchWriter, open_writer
+from relpredict.sinks.local import shard_file_name
+from relpredict.sinks.naming import Destination
+
+PART_BYTES = 16 * 1024 * 1024  # multipart part size
+MIN_PART_BYTES = 5 * 1024 * 1024  # S3's minimum part size (except the last part)
+UPLOAD_THREADS = 4
+STAGING = ".relpredict-staging"
+
+__all__ = ["PART_BYTES", "S3Config", "S3Sink", "MultipartWriter", "split_url", "test_connection"]
+
+
+def split_url(url: str) -> tuple[str, str]:
+    """``s3://bucket/a/b`` → (``bucket``, ``a/b``)."""
+    rest = url[5:] if url[:5].lower() == "s3://" else url
+    bucket, _, key = rest.partition("/")
+    return bucket, key
+
+
+@dataclass(frozen=True)
+class S3Config:
+    """How to reach S3: endpoint, region, profile and (resolved) keys. Never stored or logged."""
+
+    endpoint_url: str | None = None
+    region: str | None = None
+    profile: str | None = None
+    access_key: str | None = None
+    secret_key: str | None = None
+    session_token: str | None = None
+
+    def __repr__(self) -> str:  # keys never reach a log or a traceback through repr
+        return f"S3Config(endpoint_url={self.endpoint_url!r}, region={self.region!r}, profile={self.profile!r})"
+
+    @classmethod
+    def from_connector(cls, connector: Connector | None) -> S3Config:
+        """The connector's settings and secrets over the standard environment variables."""
+        settings = connector.settings if connector else {}
+        secrets = resolve_secrets(connector) if connector else {}
+        endpoint = (settings.get("endpoint_url") or os.environ.get("AWS_ENDPOINT_URL_S3")
+                    or os.environ.get("AWS_ENDPOINT_URL") or None)
+        region = settings.get("region") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        return cls(endpoint, region or ("us-east-1" if endpoint else None), settings.get("profile"),
+                   secrets.get("aws_access_key_id"), secrets.get("aws_secret_access_key"),
+                   secrets.get("aws_session_token"))
+
+    def secret_values(self) -> tuple[str, ...]:
+        return tuple(v for v in (self.access_key, self.secret_key, self.session_token) if v)
+
+    def client(self) -> Any:
+        """A boto3 S3 client (thread-safe) for this configuration."""
+        import boto3
+        from botocore.config import Config
+
+        session = boto3.session.Session(profile_name=self.profile, aws_access_key_id=self.access_key,
+                                        aws_secret_access_key=self.secret_key,
+                                        aws_session_token=self.session_token)
+        config = Config(max_pool_connections=UPLOAD_THREADS * 2 + 2,
+                        retries={"max_attempts": 5, "mode": "standard"})
+        return session.client("s3", endpoint_url=self.endpoint_url, region_name=self.region, config=config)
+
+
+def _error(action: str, where: str, err: BaseException, secrets: tuple[str, ...] = ()) -> RelpredictError:
+    """A user's message for a failed S3 call; any secret value is masked out of the text."""
+    detail = f"{type(err).__name__}: {err}"
+    for value in secrets:
+        detail = detail.replace(value, "***")
+    return RelpredictError(f"S3 {action} of {where} failed ({detail}). Check the bucket, the endpoint "
+                           "and the credentials (the connector, AWS_* variables or profile); the job "
+                           "can be resumed once fixed.")
+
+
+def _is_missing(err: BaseException) -> bool:
+    code = getattr(err, "response", {}).get("Error", {}).get("Code", "")
+    return code in ("NoSuchKey", "404", "NotFound")
+
+
+class MultipartWriter(io.RawIOBase):
+    """A write-only stream into one S3 object: a PUT when small, else a multipart upload.
+
+    Full parts are uploaded by a small thread pool while the caller keeps writing (at most
+    ``2 x threads`` parts in memory). The object appears only at :meth:`close`; :meth:`abort`
+    cancels the upload and leaves nothing behind.
+    """
+
+    def __init__(self, client: Any, bucket: str, key: str, part_bytes: int | None = None,
+                 threads: int = UPLOAD_THREADS) -> None:
+        super().__init__()
+        self.client, self.bucket, self.key = client, bucket, key
+        self.part_bytes, self.threads = max(MIN_PART_BYTES, part_bytes or PART_BYTES), threads
+        self._buffer = bytearray()
+        self._written = 0
+        self._upload_id: str | None = None
+        self._parts: list[Future[dict[str, Any]]] = []
+        self._pool: ThreadPoolExecutor | None = None
+        self._aborted = False
+        self._lock = threading.Lock()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        if self._aborted:
+            return len(view)  # a writer's last bytes after an abort go nowhere
+        self._buffer += view
+        self._written += len(view)
+        while len(self._buffer) >= self.part_bytes:
+            self._send(bytes(self._buffer[:self.part_bytes]))
+            del self._buffer[:self.part_bytes]
+        return len(view)
+
+    def tell(self) -> int:
+        return self._written
+
+    def _send(self, chunk: bytes) -> None:
+        if self._upload_id is None:
+            self._upload_id = self.client.create_multipart_upload(Bucket=self.bucket, Key=self.key)["UploadId"]
+            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="relpredict-s3-upload")
+        in_flight = [f for f in self._parts if not f.done()]
+        if len(in_flight) >= 2 * self.threads:
+            in_flight[0].result()  # back-pressure: bound the memory held by queued parts
+        number = len(self._parts) + 1
+        assert self._pool is not None
+        self._parts.append(self._pool.submit(self._upload_part, number, chunk))
+
+    def _upload_part(self, number: int, chunk: bytes) -> dict[str, Any]:
+        reply = self.client.upload_part(Bucket=self.bucket, Key=self.key, UploadId=self._upload_id,
+                                        PartNumber=number, Body=chunk)
+        return {"PartNumber": number, "ETag": reply["ETag"]}
+
+    def close(self) -> None:
+        """Complete the object (unless aborted); idempotent."""
+        with self._lock:
+            if self.closed:
+                return
+            try:
+                if not self._aborted:
+                    self._complete()
+            finally:
+                if self._pool is not None:
+                    self._pool.shutdown(wait=True)
+                super().close()
+
+    def _complete(self) -> None:
+        if self._upload_id is None:
+            self.client.put_object(Bucket=self.bucket, Key=self.key, Body=bytes(self._buffer))
+            return
+        try:
+            if self._buffer:
+                self._send(bytes(self._buffer))
+                self._buffer.clear()
+            parts = [f.result() for f in self._parts]
+            self.client.complete_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self._upload_id,
+                                                  MultipartUpload={"Parts": parts})
+        except BaseException:
+            self.abort()
+            raise
+
+    def __del__(self) -> None:
+        """Garbage collection of an unclosed stream aborts it: never completes a partial object."""
+        if not self.closed:
+            self.abort()
+            with contextlib.suppress(Exception):
+                self.close()
+
+    def abort(self) -> None:
+        """Cancel the upload: nothing appears at the key."""
+        self._aborted = True
+        self._buffer.clear()
+        if self._upload_id is not None:
+            for future in self._parts:
+                future.cancel()
+            with contextlib.suppress(Exception):
+                self.client.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self._upload_id)
+            self._upload_id = None
+
+
+class S3Sink(JobSink):
+    """A job's outputs as S3 objects (see the module docstring)."""
+
+    def __init__(self, spec: SinkSpec) -> None:
+        super().__init__(spec)
+        dest = spec.destination
+        if not isinstance(dest, Destination) or dest.scheme != "s3":
+            raise ConfigError(f"The S3 sink writes s3:// destinations, not {dest}.")
+        self.config = S3Config.from_connector(spec.load_connector())
+        self.client = self.config.client()
+        root = dest.folder
+        if dest.partitioned:
+            root = root.rsplit("/", 1)[0]
+        self.bucket, prefix = split_url(root)
+        self.staging = "/".join(p for p in (prefix, STAGING, spec.job_id) if p) + "/"
+
+    # ----------------------------------------------------------------- S3 calls
+    def _call(self, action: str, where: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
+        try:
+            return fn(**kwargs)
+        except Exception as err:
+            raise _error(action, where, err, self.config.secret_values()) from None
+
+    def _put(self, key: str, body: bytes) -> None:
+        self._call("PUT", f"s3://{self.bucket}/{key}", self.client.put_object,
+                   Bucket=self.bucket, Key=key, Body=body)
+
+    def _get(self, key: str) -> bytes | None:
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except Exception as err:
+            if _is_missing(err):
+                return None
+            raise _error("GET", f"s3://{self.bucket}/{key}", err, self.config.secret_values()) from None
+
+    def _list(self, prefix: str) -> list[str]:
+        keys: list[str] = []
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+        try:
+            for page in pages:
+                keys += [o["Key"] for o in page.get("Contents", [])]
+        except Exception as err:
+            raise _error("LIST", f"s3://{self.bucket}/{prefix}", err, self.config.secret_values()) from None
+        return keys
+
+    def _delete(self, keys: list[str]) -> None:
+        for start in range(0, len(keys), 1000):
+            batch = [{"Key": k} for k in keys[start:start + 1000]]
+            self._call("DELETE", f"s3://{self.bucket}/{keys[start]}", self.client.delete_objects,
+                       Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+
+    # ----------------------------------------------------------------- staging
+    def _shard_key(self, shard: int, output: str) -> str:
+        return f"{self.staging}{output}/{shard_file_name(shard)}.parquet"
+
+    def write_shard(self, shard: int, output: str, table: pa.Table) -> None:
+        buffer = pa.BufferOutputStream()
+        pq.write_table(table, buffer)
+        self._put(self._shard_key(shard, output), buffer.getvalue().to_pybytes())
+
+    def mark_done(self, shard: int, info: dict[str, Any]) -> None:
+        self._put(f"{self.staging}done/{shard_file_name(shard)}.json", json.dumps(info).encode())
+
+    def done_shards(self) -> dict[int, dict[str, Any]]:
+        out: dict[int, dict[str, Any]] = {}
+        for key in sorted(self._list(f"{self.staging}done/")):
+            name = key.rsplit("/", 1)[-1]
+            if name.startswith("shard_") and name.endswith(".json"):
+                body = self._get(key)
+                if body is not None:
+                    out[int(name[len("shard_"):-len(".json")])] = json.loads(body)
+        return out
+
+    def _shard_file(self, shard: int, output: str) -> pq.ParquetFile:
+        key = self._shard_key(shard, output)
+        body = self._get(key)
+        if body is None:
+            raise RelpredictError(f"The staged shard s3://{self.bucket}/{key} is missing: run "
+                                  f"`relpredict job resume {self.spec.job_id}` to compute it again.")
+        return pq.ParquetFile(pa.BufferReader(body))
+
+    def read_shard(self, shard: int, output: str, columns: list[str] | None = None,
+                   ) -> Iterator[pa.RecordBatch]:
+        yield from self._shard_file(shard, output).iter_batches(batch_size=65_536, columns=columns)
+
+    def shard_schema(self, shard: int, output: str) -> pa.Schema:
+        return self._shard_file(shard, output).schema_arrow
+
+    # ----------------------------------------------------------------- publishing
+    def _manifest_key(self) -> str:
+        return split_url(self.spec.destination.manifest_path())[1]
+
+    def publish(self, output: str, schema: pa.Schema, batches: Iterable[pa.RecordBatch],
+                on_batch: Callable[[pa.RecordBatch], None] | None = None) -> list[OutputFile]:
+        dest = self.spec.targets()[output]
+        assert isinstance(dest, Destination)
+        self._delete([self._manifest_key()])  # step 1: withdraw any earlier manifest
+        if dest.partitioned:
+            self._delete(self._old_parts(dest))  # step 2: no old part can mix with the new ones
+        objects = _RollingObjects(self, dest, schema)
+        try:
+            for batch in batches:
+                objects.write(batch)
+                if on_batch is not None:
+                    on_batch(batch)
+            return objects.finish()
+        except BaseException:
+            objects.abort()
+            raise
+
+    def _old_parts(self, dest: Destination) -> list[str]:
+        folder = split_url(dest.folder)[1] + "/"
+        return [k for k in self._list(folder)
+                if "/" not in k[len(folder):] and k[len(folder):].startswith("part_")]
+
+    def write_manifest(self, manifest: dict[str, Any]) -> str:
+        self._put(self._manifest_key(), json.dumps(manifest, indent=2, default=str).encode())
+        return f"s3://{self.bucket}/{self._manifest_key()}"
+
+    def read_manifest(self) -> dict[str, Any] | None:
+        body = self._get(self._manifest_key())
+        return None if body is None else json.loads(body)
+
+    def discard_staging(self) -> None:
+        self._delete(self._list(self.staging))
+
+
+class _RollingObjects:
+    """Writes one output object, or part objects that roll over at the target size."""
+
+    def __init__(self, sink: S3Sink, dest: Destination, schema: pa.Schema) -> None:
+        self.sink, self.dest, self.schema = sink, dest, schema
+        self.done: list[OutputFile] = []
+        self.stream: MultipartWriter | None = None
+        self.writer: BatchWriter | None = None
+        self.rows = 0
+
+    def _url(self) -> str:
+        return self.dest.file_for_part(len(self.done))
+
+    def _open(self) -> BatchWriter:
+        bucket, key = split_url(self._url())
+        self.stream = MultipartWriter(self.sink.client, bucket, key)
+        self.writer = open_writer(pa.PythonFile(self.stream, mode="w"), self.dest.file_type, self.schema)
+        self.rows = 0
+        return self.writer
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        writer = self.writer or self._open()
+        writer.write(batch)
+        self.rows += batch.num_rows
+        if self.dest.partitioned and writer.tell() >= self.dest.partition_bytes:
+            self._close()
+
+    def _close(self) -> None:
+        if self.writer is None or self.stream is None:
+            return
+        url = self._url()
+        try:
+            self.writer.close()
+            self.stream.close()
+        except Exception as err:
+            raise _error("upload", url, err, self.sink.config.secret_values()) from None
+        self.done.append(OutputFile(url, self.rows, self.stream.tell()))
+        self.writer = self.stream = None
+
+    def finish(self) -> list[OutputFile]:
+        if self.writer is None and not self.done:
+            self._open()  # an empty output is still an object with a header / schema
+        self._close()
+        return self.done
+
+    def abort(self) -> None:
+        if self.stream is not None:
+            self.stream.abort()
+            if self.writer is not None:
+                with contextlib.suppress(Exception):
+                    self.writer.close()
+        self.writer = self.stream = None
+
+
+def test_connection(connector: Connector, options: dict[str, str]) -> str:
+    """``connector test``: list ``options['bucket']`` (a few keys), or the buckets."""
+    config = S3Config.from_connector(connector)
+    client = config.client()
+    where = config.endpoint_url or "AWS"
+    bucket = options.get("bucket")
+    try:
+        if bucket:
+            reply = client.list_objects_v2(Bucket=bucket, MaxKeys=5)
+            return f"listed s3://{bucket} at {where} ({reply.get('KeyCount', 0)} of its first keys)."
+        names = [b["Name"] for b in client.list_buckets().get("Buckets", [])]
+    except Exception as err:
+        raise _error("LIST", f"s3://{bucket}" if bucket else f"the buckets at {where}", err,
+                     config.secret_values()) from None
+    return f"{len(names)} bucket(s) at {where}" + (f": {', '.join(names[:10])}." if names else ".")
+
+
+test_connection.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
