@@ -16,6 +16,7 @@ from rich.markup import escape
 from relpredict import __version__
 from relpredict.cli import connector_cmd, graph_cmd, job_cmd, model_cmd, query_cmd, workflow_cmd
 from relpredict.cli.console import make_console
+from relpredict.cli.serve_cmd import serve
 from relpredict.errors import RelpredictError
 
 app = typer.Typer(
@@ -32,6 +33,7 @@ app.add_typer(job_cmd.app, name="job")
 app.add_typer(model_cmd.app, name="models")
 app.add_typer(connector_cmd.app, name="connector")
 app.command("train")(model_cmd.train)
+app.command("serve")(serve)
 err_console = make_console(stderr=True)
 
 

@@ -1,0 +1,99 @@
+"""The application of ``relpredict serve``: API routes, pages, static files, errors, token.
+
+Errors keep the library's messages (what the CLI prints after ``Error:``) and get a status:
+unknown names 404, a job state that forbids the action 409, invalid settings 422 (with the message
+of each field), any other relpredict error 400. Pages get the same message in an HTML page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from relpredict.api.auth import install_token_guard, is_api_path
+from relpredict.api.routes import router
+from relpredict.errors import RelpredictError
+from relpredict.service.errors import ConflictError, NotFoundError, SettingsError
+from relpredict.service.jobs import recover_orphans
+from relpredict.workspace import Workspace
+
+__all__ = ["create_app", "error_status"]
+
+STATIC = Path(__file__).resolve().parents[1] / "web" / "static"
+
+
+def error_status(err: RelpredictError) -> int:
+    """The HTTP status of a library error (see the module docstring)."""
+    if isinstance(err, NotFoundError):
+        return 404
+    if isinstance(err, ConflictError):
+        return 409
+    if isinstance(err, SettingsError):
+        return 422
+    return 400
+
+
+def create_app(workspace: Workspace, token: str | None = None) -> FastAPI:
+    """The app serving ``workspace``; with ``token``, every request must carry it.
+
+    On start it marks jobs whose runner process is gone as failed, so they can be resumed.
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.recovered = recover_orphans(workspace)
+        yield
+
+    app = FastAPI(title="relpredict", version=_version(), lifespan=lifespan,
+                  description="Workflows, batch prediction jobs, models, graphs and connectors.")
+    app.state.workspace = workspace
+    app.state.recovered = []
+    app.include_router(router)
+    _pages(app)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_exception_handler(RelpredictError, _library_error)
+    app.add_exception_handler(RequestValidationError, _shape_error)
+    install_token_guard(app, token)
+    return app
+
+
+def _version() -> str:
+    from relpredict import __version__
+
+    return __version__
+
+
+def _pages(app: FastAPI) -> None:
+    from relpredict.web.pages import router as pages
+
+    app.include_router(pages)
+
+
+async def _library_error(request: Request, err: Exception) -> Response:
+    if not isinstance(err, RelpredictError):  # registered for RelpredictError only
+        raise err
+    status = error_status(err)
+    if not is_api_path(request.url.path):
+        from relpredict.web.pages import error_page
+
+        return error_page(request, str(err), status)
+    errors = err.errors if isinstance(err, SettingsError) else {}
+    return JSONResponse({"detail": str(err), "errors": errors}, status_code=status)
+
+
+async def _shape_error(request: Request, err: Exception) -> Response:
+    """A body of the wrong shape (text where a number belongs): 422, each field named."""
+    if not isinstance(err, RequestValidationError):
+        raise err
+    errors = {}
+    for item in err.errors():
+        loc = [str(p) for p in item.get("loc", ()) if p not in ("body", "query", "path")]
+        errors[".".join(loc) or "_"] = f"{item.get('msg', 'Invalid value')}: {item.get('input')!r}"
+    detail = next(iter(errors.values()), "The request is invalid.")
+    return JSONResponse({"detail": detail, "errors": errors}, status_code=422)

@@ -1,0 +1,148 @@
+"""The JSON endpoints under ``/api``: each one calls one service function and returns its view.
+
+Graphs, models and connectors are read-only here (they are made by the CLI); workflows can be
+created; jobs can be checked, submitted (they run detached), followed, cancelled, resumed and their
+sample downloaded, streamed, by job id only.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
+
+from relpredict.api.schemas import ErrorOut, JobSettingsIn, WorkflowIn
+from relpredict.service import catalog
+from relpredict.service import jobs as service
+from relpredict.service.download import sample_stream
+from relpredict.service.forms import raw_settings
+from relpredict.workspace import Workspace
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorOut} for code in (400, 401, 404, 409, 422)}
+
+router = APIRouter(prefix="/api", responses=ERRORS)
+
+
+def _ws(request: Request) -> Workspace:
+    return request.app.state.workspace
+
+
+@router.get("/health", tags=["server"])
+def health() -> dict[str, str]:
+    """Answers while the server runs (what a start script waits for)."""
+    return {"status": "ok"}
+
+
+# ----------------------------------------------------------------------------------- catalog
+@router.get("/graphs", tags=["graphs"])
+def list_graphs(request: Request) -> list[dict[str, Any]]:
+    return catalog.list_graphs(_ws(request))
+
+
+@router.get("/graphs/{name}", tags=["graphs"])
+def get_graph(name: str, request: Request) -> dict[str, Any]:
+    return catalog.get_graph(_ws(request), name)
+
+
+@router.get("/models", tags=["models"])
+def list_models(request: Request) -> list[dict[str, Any]]:
+    """Every trained model version, newest first."""
+    return catalog.list_models(_ws(request))
+
+
+@router.get("/models/{ref}", tags=["models"])
+def get_model(ref: str, request: Request) -> dict[str, Any]:
+    """Model NAME (latest version) or NAME@VERSION."""
+    return catalog.get_model(_ws(request), ref)
+
+
+@router.get("/connectors", tags=["connectors"])
+def list_connectors(request: Request) -> list[dict[str, Any]]:
+    """Connectors with their settings; secrets by name only, never their values or references."""
+    return catalog.list_connectors(_ws(request))
+
+
+@router.get("/connectors/{name}", tags=["connectors"])
+def get_connector(name: str, request: Request) -> dict[str, Any]:
+    return catalog.get_connector(_ws(request), name)
+
+
+# ----------------------------------------------------------------------------------- workflows
+@router.get("/workflows", tags=["workflows"])
+def list_workflows(request: Request) -> list[dict[str, Any]]:
+    return service.list_workflows(_ws(request))
+
+
+@router.post("/workflows", status_code=201, tags=["workflows"])
+def create_workflow(body: WorkflowIn, request: Request) -> dict[str, Any]:
+    """Create a workflow of a trained model (checked to load)."""
+    wf = service.create_workflow(_ws(request), body.name, body.model)
+    return service.workflow_view(_ws(request), wf.name, with_form=False)
+
+
+@router.get("/workflows/{name}", tags=["workflows"])
+def get_workflow(name: str, request: Request, form: bool = True) -> dict[str, Any]:
+    """A workflow, its jobs and (``form``) the job settings its task type takes."""
+    return service.workflow_view(_ws(request), name, with_form=form)
+
+
+@router.post("/workflows/{name}/check", tags=["jobs"])
+def check_job(name: str, body: JobSettingsIn, request: Request) -> dict[str, Any]:
+    """Validate job settings exactly as `relpredict job run` does; nothing is recorded."""
+    return service.check_settings(_ws(request), name, raw_settings(body.form()))
+
+
+@router.post("/workflows/{name}/jobs", status_code=201, tags=["jobs"])
+def run_job(name: str, body: JobSettingsIn, request: Request) -> dict[str, Any]:
+    """Validate the settings, record the job and start it in the background."""
+    job = service.submit_job(_ws(request), name, raw_settings(body.form()))
+    return service.job_view(_ws(request), job.id)
+
+
+# ----------------------------------------------------------------------------------- jobs
+@router.get("/jobs", tags=["jobs"])
+def list_jobs(request: Request, workflow: str | None = None) -> list[dict[str, Any]]:
+    """Jobs, newest first."""
+    return service.list_jobs(_ws(request), workflow)
+
+
+@router.get("/jobs/{job_id}", tags=["jobs"])
+def get_job(job_id: str, request: Request) -> dict[str, Any]:
+    """Status, stage, progress per worker, warnings, error, and the summary once succeeded."""
+    return service.job_view(_ws(request), job_id)
+
+
+@router.get("/jobs/{job_id}/progress", tags=["jobs"])
+def get_progress(job_id: str, request: Request) -> dict[str, Any]:
+    view = service.job_view(_ws(request), job_id)
+    return {"id": view["id"], "status": view["status"], "stage": view["stage"], **view["progress"]}
+
+
+@router.get("/jobs/{job_id}/summary", tags=["jobs"])
+def get_summary(job_id: str, request: Request) -> dict[str, Any]:
+    """A succeeded job's manifest and summary."""
+    return service.job_result(_ws(request), job_id)
+
+
+@router.post("/jobs/{job_id}/cancel", tags=["jobs"])
+def cancel_job(job_id: str, request: Request) -> dict[str, Any]:
+    return service.cancel_job(_ws(request), job_id)
+
+
+@router.post("/jobs/{job_id}/resume", tags=["jobs"])
+def resume_job(job_id: str, request: Request) -> dict[str, Any]:
+    """Run a failed, cancelled or orphaned job again in the background; finished shards are kept."""
+    return service.resume_job(_ws(request), job_id)
+
+
+@router.get("/jobs/{job_id}/sample", tags=["jobs"], response_class=StreamingResponse)
+def download_sample(job_id: str, request: Request,
+                    output: Literal["predictions", "embeddings"] | None = None,
+                    format: Literal["csv", "parquet"] = Query("csv")) -> StreamingResponse:  # noqa: A002
+    """The job's sample of one output, streamed as CSV or Parquet."""
+    stream = sample_stream(_ws(request), job_id, output, format)
+    disposition = f'attachment; filename="{stream.filename}"'
+    return StreamingResponse(stream.chunks, media_type=stream.media_type,
+                             headers={"Content-Disposition": disposition})

@@ -1,0 +1,63 @@
+"""Request bodies of the REST API (responses are the service's plain JSON views).
+
+Pydantic checks only the shapes (a number where a number belongs); every rule about values is the
+jobs' settings validation, reached through :func:`relpredict.service.forms.raw_settings`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from relpredict.service.forms import DestinationForm, JobForm
+
+
+class WorkflowIn(BaseModel):
+    """A new workflow: its name and the model it runs (``NAME`` or ``NAME@VERSION``)."""
+
+    name: str = Field(description="Letters, digits, '_', '.', '-'.")
+    model: str = Field(description="Model NAME (its latest version at each job) or NAME@VERSION.")
+
+
+class DestinationIn(BaseModel):
+    """Where the outputs go; blank fields take the CLI's defaults."""
+
+    kind: Literal["local", "s3", "snowflake", "bigquery"] = "local"
+    path: str | None = Field(None, description="local path or s3://bucket/key; a file name of "
+                             "{{PARTITION}} writes part_000, part_001, ... Blank (local): the workspace.")
+    file_type: Literal["csv", "parquet"] | None = Field(None, description="Default: from the extension.")
+    connector: str | None = Field(None, description="Workspace connector (Snowflake, BigQuery, optional for S3).")
+    table: str | None = Field(None, description="[SCHEMA.]TABLE (Snowflake) or [DATASET.]TABLE (BigQuery).")
+
+    def form(self) -> DestinationForm:
+        return DestinationForm(**self.model_dump())
+
+
+class JobSettingsIn(BaseModel):
+    """Every setting of `relpredict job run`; null means the CLI's default."""
+
+    anchor_time: str | None = Field(None, description="ISO 8601 date or datetime; default: the latest data.")
+    threshold: float | None = Field(None, description="Binary / multilabel classification.")
+    num_classes: int | None = Field(None, description="Multiclass / multilabel: classes per entity.")
+    top_k: int | None = Field(None, description="Link prediction: items per entity.")
+    output_types: list[str] = Field(default_factory=lambda: ["predictions"],
+                                    description="predictions and/or embeddings.")
+    destination: DestinationIn = Field(default_factory=DestinationIn)
+    workers: int = Field(1, description="Parallel worker processes, 1 to 4.")
+    entity_filter: str | None = Field(None, description="Extra WHERE on the entities.")
+    partition_size_mb: int | None = Field(None, description="Target size of one part file.")
+    sample_cap_mb: int | None = Field(None, description="Keep at most this much of each output.")
+    shard_size: int | None = Field(None, description="Entities per shard (unit of work and resume).")
+
+    def form(self) -> JobForm:
+        values = self.model_dump(exclude={"destination", "output_types"})
+        return JobForm(**values, output_types=tuple(self.output_types),
+                       destination=self.destination.form())
+
+
+class ErrorOut(BaseModel):
+    """Every 4xx answer: the CLI's message, and for settings the message of each bad field."""
+
+    detail: str
+    errors: dict[str, str] = Field(default_factory=dict)

@@ -1,0 +1,115 @@
+"""The job dialog's values (and the REST API's job body) as the CLI's :class:`RawSettings`.
+
+A form names a destination by its parts (kind, path or connector and table) where the CLI takes one
+``--output`` string; this module joins the parts into that string and leaves every check of the
+result to the jobs' settings validation, so the browser and the CLI get the same messages. Only a
+missing part of a destination is reported here, under the part's own field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+from relpredict.jobs import RawSettings
+from relpredict.jobs.settings import MB
+from relpredict.service.errors import SettingsError
+
+__all__ = ["DESTINATION_KINDS", "DestinationForm", "JobForm", "raw_settings"]
+
+DESTINATION_KINDS = ("local", "s3", "snowflake", "bigquery")
+_TABLE_HINT = {"snowflake": "[SCHEMA.]TABLE, e.g. ANALYTICS.CHURN_SCORES",
+               "bigquery": "[DATASET.]TABLE, e.g. analytics.churn_scores"}
+
+
+@dataclass(frozen=True)
+class DestinationForm:
+    """Where outputs go: ``local`` / ``s3`` take a path (and a file type), tables a connector."""
+
+    kind: str = "local"
+    path: str | None = None
+    file_type: str | None = None
+    connector: str | None = None
+    table: str | None = None
+
+
+@dataclass(frozen=True)
+class JobForm:
+    """Every job setting, as the dialog sends it (blank = the CLI's default)."""
+
+    anchor_time: str | None = None
+    threshold: float | None = None
+    num_classes: int | None = None
+    top_k: int | None = None
+    output_types: tuple[str, ...] = ("predictions",)
+    destination: DestinationForm = DestinationForm()
+    workers: int = 1
+    entity_filter: str | None = None
+    partition_size_mb: int | None = None
+    sample_cap_mb: int | None = None
+    shard_size: int | None = None
+
+
+def _blank(value: str | None) -> str | None:
+    return value.strip() if value and value.strip() else None
+
+
+def _output(dest: DestinationForm) -> tuple[str | None, str | None]:
+    """The ``--output`` string and the connector of a destination, or SettingsError for a gap."""
+    kind = dest.kind
+    if kind not in DESTINATION_KINDS:
+        raise SettingsError({"destination.kind": f"Unknown destination {kind!r}: choose "
+                             f"{', '.join(DESTINATION_KINDS)}."})
+    if kind == "local":
+        return _blank(dest.path), _blank(dest.connector)
+    if kind == "s3":
+        return _s3(dest), _blank(dest.connector)
+    return _table(dest), None
+
+
+def _s3(dest: DestinationForm) -> str:
+    path = _blank(dest.path)
+    if path is None:
+        raise SettingsError({"destination.path": "An S3 destination needs a URL, e.g. "
+                             "s3://bucket/prefix/{{PARTITION}}.parquet."})
+    return path if "://" in path else "s3://" + path.lstrip("/")
+
+
+def _table(dest: DestinationForm) -> str:
+    name = {"snowflake": "Snowflake", "bigquery": "BigQuery"}[dest.kind]
+    errors = {}
+    if _blank(dest.connector) is None:
+        errors["destination.connector"] = (f"A {name} destination needs a connector: add one with "
+                                           f"`relpredict connector add NAME --kind {dest.kind}`.")
+    if _blank(dest.table) is None:
+        errors["destination.table"] = f"A {name} destination needs a table: {_TABLE_HINT[dest.kind]}."
+    if errors:
+        raise SettingsError(errors)
+    return f"{dest.kind}://{_blank(dest.connector)}/{_blank(dest.table)}"
+
+
+def raw_settings(form: JobForm) -> RawSettings:
+    """The RawSettings the CLI would build from the same values."""
+    output, connector = _output(form.destination)
+    values: dict[str, Any] = {
+        "anchor_time": _blank(form.anchor_time), "threshold": form.threshold,
+        "num_classes": form.num_classes, "top_k": form.top_k,
+        "output_types": list(form.output_types), "output": output,
+        "file_type": _blank(form.destination.file_type) if form.destination.kind in ("local", "s3") else None,
+        "workers": form.workers, "entity_filter": _blank(form.entity_filter),
+        "shard_size": form.shard_size,
+    }
+    if form.partition_size_mb is not None:
+        values["partition_bytes"] = form.partition_size_mb * MB
+    if form.sample_cap_mb is not None:
+        values["sample_cap_bytes"] = form.sample_cap_mb * MB
+    if connector:
+        values["connector"] = _connector(connector)
+    return RawSettings(**values)
+
+
+def _connector(name: str) -> str:
+    if "connector" not in {f.name for f in fields(RawSettings)}:
+        raise SettingsError({"destination.connector": "This relpredict writes S3 with the standard "
+                             "AWS credentials only: leave the connector blank."})
+    return name

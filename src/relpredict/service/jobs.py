@@ -1,0 +1,364 @@
+"""Workflows and jobs for a server: lookups, field-by-field settings checks, submit, views, recovery.
+
+Everything here calls :mod:`relpredict.jobs`, the service layer the CLI uses too; what it adds is
+what a browser needs: which field an invalid setting belongs to, JSON views of records, jobs that
+always run detached (in their own background process, so they outlive a page and the server),
+and, when a server starts, jobs whose runner died with the previous server marked resumable.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, fields, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from relpredict.errors import ConfigError, QueryError, RelpredictError
+from relpredict.jobs import (
+    CANCELABLE,
+    IN_PROGRESS,
+    RESUMABLE,
+    Job,
+    JobStatus,
+    RawSettings,
+    Workflow,
+    control,
+    store,
+)
+from relpredict.jobs.prepare import (
+    data_range,
+    default_loader,
+    filtered_query,
+    job_dir,
+    load_workflow_model,
+    task_info,
+)
+from relpredict.jobs.settings import MAX_WORKERS, DataRange, TaskInfo, validate_settings
+from relpredict.query.bound import TaskType
+from relpredict.service.errors import GENERAL, ConflictError, NotFoundError, SettingsError
+from relpredict.workspace import Workspace
+
+__all__ = ["ModelContext", "cancel_job", "check_settings", "create_workflow", "field_errors",
+           "find_job", "find_workflow", "job_result", "job_view", "list_jobs", "list_workflows", "recover_orphans", "resume_job",
+           "submit_job", "workflow_view"]
+
+JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+ORPHAN_GRACE_SECONDS = 30.0
+ORPHAN_ERROR = ("The job's runner process is gone: the server or the machine stopped while the job "
+                "ran. Finished shards are kept; resume it to run the rest.")
+
+# Form fields → the RawSettings fields each one sets (checked together, reported under the key).
+FIELD_GROUPS: dict[str, tuple[str, ...]] = {
+    "anchor_time": ("anchor_time",),
+    "threshold": ("threshold",),
+    "num_classes": ("num_classes",),
+    "top_k": ("top_k",),
+    "output_types": ("output_types",),
+    "destination": ("output", "file_type", "partition_bytes", "connector"),
+    "workers": ("workers",),
+    "entity_filter": ("entity_filter",),
+    "sample_cap_mb": ("sample_cap_bytes",),
+    "shard_size": ("shard_size",),
+}
+_RAW_FIELDS = {f.name for f in fields(RawSettings)}
+
+
+# ----------------------------------------------------------------------------------- lookups
+def find_workflow(ws: Workspace, name: str) -> Workflow:
+    """The workflow ``name``, or :class:`NotFoundError` with the store's message."""
+    try:
+        return Workflow.get(name, ws)
+    except ConfigError as err:
+        raise NotFoundError(str(err)) from err
+
+
+def find_job(ws: Workspace, job_id: str) -> Job:
+    """The job ``job_id``, or :class:`NotFoundError`. Ids are plain tokens: no path can pass."""
+    if not JOB_ID.match(job_id or ""):
+        raise NotFoundError(f"No job {job_id!r} in the workspace {ws.home}; "
+                            "`relpredict job list` shows the jobs there.")
+    try:
+        return Job(job_id, ws)
+    except ConfigError as err:
+        raise NotFoundError(str(err)) from err
+
+
+# ----------------------------------------------------------------------------------- workflows
+def create_workflow(ws: Workspace, name: str, model: str) -> Workflow:
+    """Record a workflow of ``model``; a bad model or name is reported under its field."""
+    try:
+        load_workflow_model(ws, model, default_loader())
+    except (ConfigError, QueryError) as err:
+        raise SettingsError({"model": str(err)}) from err
+    try:
+        rec = store.create_workflow(ws, name, model)
+    except ConfigError as err:
+        if _workflow_exists(ws, name):
+            raise ConflictError(str(err)) from err
+        raise SettingsError({"name": str(err)}) from err
+    return Workflow(rec.name, rec.model, ws)
+
+
+def _workflow_exists(ws: Workspace, name: str) -> bool:
+    return any(w.name == name for w in store.list_workflows(ws))
+
+
+def list_workflows(ws: Workspace) -> list[dict[str, Any]]:
+    """Every workflow with its number of jobs and its latest job, as ``workflow list`` shows."""
+    out = []
+    for rec in store.list_workflows(ws):
+        jobs = list_jobs(ws, rec.name)
+        out.append({"name": rec.name, "model": rec.model, "created_at": rec.created_at,
+                    "jobs": len(jobs), "latest_job": jobs[0] if jobs else None})
+    return out
+
+
+def workflow_view(ws: Workspace, name: str, with_form: bool = True) -> dict[str, Any]:
+    """A workflow with its model, its jobs and (``with_form``) what the job dialog offers."""
+    wf = find_workflow(ws, name)
+    rec = store.get_workflow(ws, name)
+    view: dict[str, Any] = {"name": wf.name, "model": wf.model, "created_at": rec.created_at,
+                            "jobs": list_jobs(ws, name)}
+    if with_form:
+        view["form"] = _form(ws, name)
+    return view
+
+
+def _form(ws: Workspace, workflow: str) -> dict[str, Any]:
+    """The dialog's choices for this workflow's task; an unloadable model gives its error."""
+    try:
+        with load_context(ws, workflow) as ctx:
+            return ctx.form()
+    except (ConfigError, QueryError) as err:
+        return {"error": str(err)}
+
+
+# ----------------------------------------------------------------------------------- settings
+@dataclass
+class ModelContext:
+    """A workflow's model and graph, loaded once to check many settings against."""
+
+    model: Any
+    graph: Any
+    task: TaskInfo
+    data: DataRange
+
+    @property
+    def safe_anchor(self) -> datetime | None:
+        """An anchor time that is valid for this model (used while checking other fields)."""
+        return (self.data.end or self.data.start) if self.task.is_temporal else None
+
+    def form(self) -> dict[str, Any]:
+        task = self.task.task_type
+        return {
+            "model_ref": self.model.ref, "query": self.model.query_text, "task_type": task.value,
+            "is_temporal": self.task.is_temporal,
+            "default_anchor_time": _iso(self.data.end) if self.task.is_temporal else None,
+            "data_start": _iso(self.data.start), "data_end": _iso(self.data.end),
+            "task_settings": _task_settings(self.task), "max_workers": MAX_WORKERS,
+            "default_top_k": self.task.rank_top if task is TaskType.link_prediction else None,
+            "num_classes": self.task.num_classes,
+        }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat(sep=" ") if value else None
+
+
+def _task_settings(task: TaskInfo) -> list[str]:
+    """The per-task settings that apply to this task type (the others are refused)."""
+    out = []
+    if task.task_type in (TaskType.binary, TaskType.multilabel):
+        out.append("threshold")
+    if task.task_type in (TaskType.multiclass, TaskType.multilabel):
+        out.append("num_classes")
+    if task.task_type is TaskType.link_prediction:
+        out.append("top_k")
+    return out
+
+
+@contextmanager
+def load_context(ws: Workspace, workflow: str) -> Iterator[ModelContext]:
+    """Load the workflow's model and graph the way a job does (same loader seam)."""
+    rec = store.get_workflow(ws, workflow)
+    model = load_workflow_model(ws, rec.model, default_loader())
+    graph = model.load_graph()
+    try:
+        base = model.bound_query(graph)
+        yield ModelContext(model, graph, task_info(model, base), data_range(base, graph))
+    finally:
+        close = getattr(graph, "close", None)
+        if close is not None:
+            close()
+
+
+def _default_output(ws: Workspace, workflow: str) -> str:
+    return str(job_dir(ws, "check") / "output" / f"{workflow}.parquet")
+
+
+def _problem(ctx: ModelContext, raw: RawSettings, default_output: str) -> str | None:
+    """The message the CLI would print for ``raw`` (settings, then the entity filter), or None."""
+    try:
+        settings, _ = validate_settings(raw, ctx.task, ctx.data, default_output)
+        if settings.entity_filter:
+            filtered_query(ctx.model.query_text, settings.entity_filter, ctx.graph)
+    except (ConfigError, QueryError) as err:
+        return str(err)
+    return None
+
+
+def _only(raw: RawSettings, names: tuple[str, ...], anchor: datetime | None) -> RawSettings:
+    """Default settings (with a valid anchor) except for the fields ``names`` taken from ``raw``."""
+    given = {n: getattr(raw, n) for n in names if n in _RAW_FIELDS}
+    return replace(RawSettings(anchor_time=anchor), **given)
+
+
+def field_errors(ctx: ModelContext, raw: RawSettings, default_output: str) -> dict[str, str]:
+    """Each invalid field with its message: every field is checked on its own (all errors at
+    once, each next to its field), then all together for problems of a combination."""
+    anchor_problem = _problem(ctx, _only(raw, ("anchor_time",), None), default_output)
+    errors: dict[str, str] = {}
+    for key, names in FIELD_GROUPS.items():
+        problem = _problem(ctx, _only(raw, names, ctx.safe_anchor), default_output)
+        if key == "anchor_time":
+            problem = anchor_problem
+        elif problem == anchor_problem:
+            continue  # no valid default anchor exists: that is the anchor field's error only
+        if problem:
+            errors[key] = problem
+    if not errors:
+        whole = _problem(ctx, raw, default_output)
+        if whole:
+            errors[GENERAL] = whole
+    return errors
+
+
+def check_settings(ws: Workspace, workflow: str, raw: RawSettings) -> dict[str, Any]:
+    """Validate ``raw`` as ``job run`` would; the settings a job would get, or SettingsError."""
+    find_workflow(ws, workflow)
+    default_output = _default_output(ws, workflow)
+    with load_context(ws, workflow) as ctx:
+        errors = field_errors(ctx, raw, default_output)
+        if errors:
+            raise SettingsError(errors)
+        settings, warnings = validate_settings(raw, ctx.task, ctx.data, default_output)
+    out = settings.to_json()
+    if not raw.output:
+        out["destination"]["path"] = None  # the job's own folder in the workspace
+    return {"settings": out, "warnings": warnings}
+
+
+# ----------------------------------------------------------------------------------- jobs
+def submit_job(ws: Workspace, workflow: str, raw: RawSettings) -> Job:
+    """Validate, record and start a job in a background process (it outlives the request)."""
+    from relpredict.jobs import create_job
+
+    find_workflow(ws, workflow)
+    try:
+        job, _ = create_job(workflow, raw, ws)
+    except (ConfigError, QueryError) as err:
+        raise SettingsError(_errors_for(ws, workflow, raw) or {GENERAL: str(err)}) from err
+    job._start(detach=True)  # as `relpredict job run --detach` does
+    return job
+
+
+def _errors_for(ws: Workspace, workflow: str, raw: RawSettings) -> dict[str, str]:
+    try:
+        with load_context(ws, workflow) as ctx:
+            return field_errors(ctx, raw, _default_output(ws, workflow))
+    except (ConfigError, QueryError) as err:
+        return {GENERAL: str(err)}
+
+
+def cancel_job(ws: Workspace, job_id: str) -> dict[str, Any]:
+    """Ask a job to stop; a job with nothing to cancel is a :class:`ConflictError`."""
+    job = find_job(ws, job_id)
+    try:
+        job.cancel()
+    except ConfigError as err:
+        raise ConflictError(str(err)) from err
+    return job_view(ws, job_id)
+
+
+def resume_job(ws: Workspace, job_id: str) -> dict[str, Any]:
+    """Run a failed, cancelled or orphaned job again in the background, keeping finished shards."""
+    job = find_job(ws, job_id)
+    try:
+        job.resume(detach=True)
+    except ConfigError as err:
+        raise ConflictError(str(err)) from err
+    return job_view(ws, job_id)
+
+
+def list_jobs(ws: Workspace, workflow: str | None = None) -> list[dict[str, Any]]:
+    """Jobs, newest first (of one workflow when given), as short views."""
+    if workflow is not None:
+        find_workflow(ws, workflow)
+    return [_job_row(rec) for rec in store.list_jobs(ws, workflow)]
+
+
+def _job_row(rec: store.JobRecord) -> dict[str, Any]:
+    return {"id": rec.id, "workflow": rec.workflow, "model": rec.model_ref,
+            "status": rec.status.value, "stage": rec.stage.value,
+            "entities_total": rec.entities_total, "created_at": rec.created_at,
+            "ended_at": rec.ended_at}
+
+
+def job_view(ws: Workspace, job_id: str) -> dict[str, Any]:
+    """Everything the job page shows: record, live progress, and the summary once succeeded."""
+    job = find_job(ws, job_id)
+    rec, progress = job.record(), job.progress()
+    alive = control.runner_alive(rec)
+    orphaned = rec.status in IN_PROGRESS and rec.runner_pid is not None and not alive
+    return {**_job_row(rec), "settings": rec.settings.to_json(), "warnings": list(rec.warnings),
+            "error": rec.error, "started_at": rec.started_at, "progress": _progress(progress),
+            "runner_alive": alive, "can_cancel": rec.status in CANCELABLE and not orphaned,
+            "can_resume": rec.status in RESUMABLE or orphaned,
+            "finished": rec.status not in IN_PROGRESS,
+            "summary": rec.summary if rec.status is JobStatus.SUCCEEDED else None}
+
+
+def job_result(ws: Workspace, job_id: str) -> dict[str, Any]:
+    """A succeeded job's manifest and summary (``job summary``); otherwise a ConflictError."""
+    job = find_job(ws, job_id)
+    try:
+        result = job.result()
+    except RelpredictError as err:
+        raise ConflictError(str(err)) from err
+    return {"manifest": result.manifest, "summary": result.summary}
+
+
+def _progress(p: control.JobProgress) -> dict[str, Any]:
+    return {"entities_done": p.entities_done, "entities_total": p.entities_total,
+            "fraction": p.fraction, "shards_done": p.shards_done, "shards_total": p.shards_total,
+            "eta_seconds": p.eta_seconds, "elapsed_seconds": p.elapsed_seconds,
+            "workers": [{"worker": w.worker, "entities_done": w.entities_done,
+                         "entities_total": w.entities_total, "error": w.error} for w in p.workers]}
+
+
+# ----------------------------------------------------------------------------------- recovery
+def recover_orphans(ws: Workspace, grace_seconds: float = ORPHAN_GRACE_SECONDS) -> list[str]:
+    """Mark jobs whose runner process is gone as failed (hence resumable); return their ids.
+
+    Runners are detached, so a job keeps running across a server restart; only a job whose runner
+    died (machine restart, kill) is marked. A queued job without a runner is left alone for
+    ``grace_seconds``: another process may be about to run it in the foreground.
+    """
+    found = []
+    for rec in store.list_jobs(ws):
+        if rec.status in IN_PROGRESS and _orphaned(rec, grace_seconds):
+            control.finish(ws, rec.id, JobStatus.FAILED, error=ORPHAN_ERROR)
+            found.append(rec.id)
+    return found
+
+
+def _orphaned(rec: store.JobRecord, grace_seconds: float) -> bool:
+    if control.runner_alive(rec):
+        return False
+    if rec.runner_pid is not None:
+        return True
+    created = store.parse_iso(rec.created_at)
+    age = (datetime.now(UTC).replace(tzinfo=None) - created).total_seconds() if created else 0.0
+    return age > grace_seconds
