@@ -10,9 +10,11 @@ reason.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -44,7 +46,8 @@ def build_venv(venv: Path = VENV) -> Path:
     A file lock makes concurrent test processes wait for one build instead of racing.
     """
     venv.parent.mkdir(parents=True, exist_ok=True)
-    with open(venv.parent / ".venv-bq.lock", "w") as lock:
+    key = hashlib.sha256(str(venv.absolute()).encode()).hexdigest()[:12]
+    with open(Path(tempfile.gettempdir()) / f"relpredict-venv-bq-{key}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         result = subprocess.run(["bash", str(SCRIPT), str(venv)], capture_output=True, text=True,
                                 timeout=900)

@@ -36,6 +36,7 @@ from relpredict.connectors import Connector, add_connector  # noqa: E402
 from relpredict.errors import ConfigError, RelpredictError  # noqa: E402
 from relpredict.jobs import Job, JobStatus  # noqa: E402
 from relpredict.sinks import SinkSpec, TableDestination  # noqa: E402
+from relpredict.sinks import bigquery as bigquery_sink  # noqa: E402
 from relpredict.sinks.bigquery import (  # noqa: E402
     MANIFEST_TABLE,
     BigQuerySink,
@@ -191,6 +192,7 @@ def test_a_crash_after_a_load_commits_then_resume_appends_each_shard_once(
             raise RuntimeError("injected: runner died between shard loads")
 
     monkeypatch.setattr(BigQuerySink, "_load", crash_after_second)
+    monkeypatch.setattr(bigquery_sink, "LOAD_BYTES", 1)  # one load per shard: 3 loads
     output = f"bigquery://bq/{bq.dataset}.multi"
     with pytest.raises(RuntimeError, match="injected"):
         _run(bq.store, "multiclass", output, types="predictions")
@@ -241,6 +243,16 @@ def test_a_retried_publish_in_the_same_process_skips_every_loaded_shard(bq: BQ, 
     assert bq.count("emb") == 9
     got = bq.rows("emb")
     assert got.column("EMBEDDINGS").to_pylist() == [[k / 2, -1.0] for k in range(9)]
+
+
+def test_small_shards_go_up_in_one_load_whose_id_names_the_first_and_last(bq: BQ, tmp_path: Path) -> None:
+    sink = _direct_sink(bq, tmp_path, "grouped", ("embeddings",), load_bytes=None)
+    _stage(sink, [(0, 3), (3, 5), (5, 9)])
+    _publish(sink, "embeddings")
+    assert [e["load"] for e in sink.loads] == ["relpredict_jdirect_embeddings_00000_00002"]
+    again = _direct_sink(bq, tmp_path, "grouped", ("embeddings",), load_bytes=None)
+    _publish(again, "embeddings")
+    assert [e["skipped"] for e in again.loads] == [True] and bq.count("grouped") == 9
 
 
 # ------------------------------------------------------------------------------ names, secrets
@@ -295,9 +307,11 @@ def test_credentials_never_reach_records_logs_or_errors(
 
 
 # ------------------------------------------------------------------------------ direct sink helpers
-def _direct_sink(bq: BQ, tmp_path: Path, table: str, types: tuple[str, ...]) -> BigQuerySink:
+def _direct_sink(bq: BQ, tmp_path: Path, table: str, types: tuple[str, ...],
+                 load_bytes: int | None = 1) -> BigQuerySink:
     spec = SinkSpec("jdirect", TableDestination("bigquery", "bq", table), types)
-    return BigQuerySink(spec, connector=bq.connector, staging=tmp_path / "staging")
+    return BigQuerySink(spec, connector=bq.connector, staging=tmp_path / "staging",
+                        load_bytes=load_bytes)
 
 
 def _emb(lo: int, hi: int) -> pa.Table:
@@ -380,7 +394,8 @@ class _FakeBigQuery:
 def _fake_sink(tmp_path: Path, fake: _FakeBigQuery) -> BigQuerySink:
     connector = Connector("bq", "bigquery", {"project": "proj-1", "dataset": "ds"})
     spec = SinkSpec("j9", TableDestination("bigquery", "bq", "emb"), ("embeddings",))
-    return BigQuerySink(spec, connector=connector, staging=tmp_path / "staging", client=fake)  # type: ignore[arg-type]
+    return BigQuerySink(spec, connector=connector, staging=tmp_path / "staging",
+                        client=fake, load_bytes=1)  # type: ignore[arg-type]
 
 
 def test_with_real_bigquery_ids_a_failed_load_is_retried_under_the_next_id(tmp_path: Path) -> None:

@@ -9,12 +9,16 @@ BigQuery until the coordinator publishes. Workers never open a BigQuery client.
 
 **Publishing** creates the table when absent (types from the Arrow schema: the key keeps its type,
 ``EMBEDDINGS`` becomes ``REPEATED FLOAT64``, a timestamp with a time zone ``TIMESTAMP``, without one
-``DATETIME``) or checks that the existing one has the same columns, then runs ONE LOAD JOB PER
-STAGED SHARD (``WRITE_APPEND``, Parquet). Each load has a deterministic id::
+``DATETIME``) or checks that the existing one has the same columns, then appends the staged
+shards with load jobs (``WRITE_APPEND``, Parquet): ONE LOAD JOB PER LOAD GROUP, consecutive shards
+of about 256 MiB of staged Parquet together (a single shard when shards are that large). Grouping
+matters: BigQuery takes at most 1,500 load jobs per table per day, and each load has a fixed cost
+of seconds. Each load has a deterministic id::
 
-    relpredict_<job id>_<output>_<shard, 5 digits>[_r<attempt>]
+    relpredict_<job id>_<output>_<first shard>[_<last shard>][_r<attempt>]     (shards: 5 digits)
 
-so a resumed or retried job never appends a shard twice. Before loading a shard the sink looks its
+so a resumed or retried job never appends a shard twice (staged shards never change once
+publishing starts, so a resume forms the same groups). Before loading a group the sink looks its
 id up: a load that succeeded is skipped, one still running is waited for, one that failed (a
 BigQuery load is all-or-nothing, so it appended nothing) is retried under the next attempt's id
 (``_r1``, ``_r2``: BigQuery never reuses a job id). A ``409 Conflict`` on insert means the id
@@ -28,8 +32,12 @@ connector sets ``api_endpoint``, i.e. a non-Google endpoint), a look-up that ``j
 answer falls back to ``jobs.list`` filtered on the label. Either way the check reads the server's
 own job history, so a crash between a load's commit and any local bookkeeping still counts it.
 
-While a job publishes, a reader of the table sees the shards loaded so far (rows are appended shard
-by shard). A job's rows are complete when its manifest exists: the manifest is appended LAST, as
+Files go up as resumable uploads (what the client does when no size is given), so the emulator's
+quirk with multipart uploads (it wants ``application/octet-stream``) never arises and the sink
+leaves the client library's globals alone.
+
+While a job publishes, a reader of the table sees the groups loaded so far (rows are appended load
+by load). A job's rows are complete when its manifest exists: the manifest is appended LAST, as
 one row of the ``relpredict_manifests`` table in the same dataset (job id, destination tables,
 JSON), by a load job with the id ``relpredict_<job>_manifest``.
 
@@ -74,6 +82,7 @@ log = logging.getLogger(__name__)
 MANIFEST_TABLE = "relpredict_manifests"
 LABEL = "relpredict_load"
 MAX_ATTEMPTS = 5  # failed loads of one shard before the job gives up (each appended nothing)
+LOAD_BYTES = 256 * 1024 * 1024  # staged Parquet per load job (BigQuery: 1,500 loads/table/day)
 
 # BigQuery's own rules, a little stricter (no spaces or non-ASCII letters in table names) so a
 # name can never carry SQL or a partition decorator (``table$20240101``).
@@ -112,12 +121,15 @@ def check_column_name(name: str) -> str:
     return _check(_COLUMN, "column", name, "use letters, digits and '_', starting with a letter or '_'")
 
 
-def load_job_id(job_id: str, output: str, shard: int, attempt: int = 0) -> str:
-    """The deterministic id of one shard's load: ``relpredict_<job>_<output>_<shard>[_r<n>]``.
+def load_job_id(job_id: str, output: str, shard: int, attempt: int = 0, last: int | None = None,
+                ) -> str:
+    """The deterministic id of one load: ``relpredict_<job>_<output>_<shard>[_<last>][_r<n>]``.
 
-    Characters BigQuery refuses in job ids are replaced by ``_``; the id stays under 1024.
+    ``last`` is the last shard of a load group of several shards. Characters BigQuery refuses in
+    job ids are replaced by ``_``; the id stays under 1024.
     """
-    raw = f"relpredict_{job_id}_{output}_{shard:05d}" + (f"_r{attempt}" if attempt else "")
+    shards = f"{shard:05d}" + (f"_{last:05d}" if last is not None and last != shard else "")
+    raw = f"relpredict_{job_id}_{output}_{shards}" + (f"_r{attempt}" if attempt else "")
     return _JOB_ID_CHARS.sub("_", raw)[:1024]
 
 
@@ -306,8 +318,10 @@ class BigQuerySink(LocalSink):
     """
 
     def __init__(self, spec: SinkSpec, connector: Connector | None = None,
-                 staging: Path | None = None, client: bigquery.Client | None = None) -> None:
+                 staging: Path | None = None, client: bigquery.Client | None = None,
+                 load_bytes: int | None = None) -> None:
         self.spec = spec
+        self.load_bytes = load_bytes or LOAD_BYTES
         self.conn = BigQueryConnection.from_connector(connector or self._connector(spec))
         self.staging = staging or self._staging(spec)
         self._client = client
@@ -352,21 +366,38 @@ class BigQuerySink(LocalSink):
     # ----------------------------------------------------------------- publishing
     def publish(self, output: str, schema: pa.Schema, batches: Iterable[pa.RecordBatch],
                 on_batch: Callable[[pa.RecordBatch], None] | None = None) -> list[OutputFile]:
-        """Append each staged shard with its own load job (skipping shards already appended)."""
+        """Append the staged shards, one load job per load group, skipping groups loaded before."""
         target = self.targets[output]
         self._ensure_table(target, schema)
         self._by_label = None  # the server's job history as of now (see _labelled)
         stream = _Rows(iter(batches))
         rows = size = 0
-        for shard in sorted(self.done_shards()):
-            count = self._staged_rows(shard, output)
-            load_id = load_job_id(self.spec.job_id, output, shard)
-            upload = self.staging / "upload" / output / f"{shard_file_name(shard)}.parquet"
+        for group in self._groups(output):
+            count = sum(self._staged_rows(s, output) for s in group)
+            load_id = load_job_id(self.spec.job_id, output, group[0], last=group[-1])
+            upload = self.staging / "upload" / output / f"{shard_file_name(group[0])}.parquet"
             self._publish_shard(target, schema, stream.take(count), on_batch, load_id, upload)
             rows += count
-            size += self._shard_path(shard, output).stat().st_size
+            size += sum(self._shard_path(s, output).stat().st_size for s in group)
         stream.check_exhausted(output)
         return [OutputFile(target.ref, rows, size)]
+
+    def _groups(self, output: str) -> list[list[int]]:
+        """Consecutive shards cut into load groups of about ``load_bytes`` of staged Parquet.
+
+        Staged shards never change once all are done (publishing starts only then, and a resume
+        recomputes nothing that is done), so a resumed job forms exactly the same groups and
+        hence the same load ids.
+        """
+        groups: list[list[int]] = []
+        size = self.load_bytes
+        for shard in sorted(self.done_shards()):
+            if size >= self.load_bytes:
+                groups.append([])
+                size = 0
+            groups[-1].append(shard)
+            size += self._shard_path(shard, output).stat().st_size
+        return groups
 
     def _staged_rows(self, shard: int, output: str) -> int:
         return pq.ParquetFile(self._shard_path(shard, output)).metadata.num_rows
@@ -374,7 +405,7 @@ class BigQuerySink(LocalSink):
     def _publish_shard(self, target: _Target, schema: pa.Schema, batches: Iterator[pa.RecordBatch],
                        on_batch: Callable[[pa.RecordBatch], None] | None, load_id: str,
                        upload: Path) -> None:
-        """Feed the shard's batches to ``on_batch``; load them unless an earlier run did."""
+        """Feed a load group's batches to ``on_batch``; load them unless an earlier run did."""
         done, attempt = self._prior(load_id)
         if done is not None:
             for batch in batches:
@@ -390,7 +421,7 @@ class BigQuerySink(LocalSink):
                 rows += batch.num_rows
                 if on_batch is not None:
                     on_batch(batch)
-        if rows:  # an empty shard appends nothing: no load job
+        if rows:  # an empty group appends nothing: no load job
             self._load(target, upload, load_id, attempt)
         upload.unlink(missing_ok=True)
 
@@ -433,8 +464,9 @@ class BigQuerySink(LocalSink):
     def _labelled(self) -> dict[str, list[Any]]:
         """The project's jobs by ``relpredict_load`` label.
 
-        Listed once per publish (and again after each load of ours): within one publish the only
-        new jobs are this sink's own, so the list is current when each shard is decided.
+        Listed once per publish (and after a conflict); loads of this sink are added as they are
+        inserted. Within one publish the only new jobs are this sink's own, so the index is current
+        when each shard is decided.
         """
         if self._by_label is None:
             self._by_label = {}
@@ -454,10 +486,11 @@ class BigQuerySink(LocalSink):
                 job = self.client.load_table_from_file(
                     fh, target.ref, job_id=job_id, location=self.conn.location,
                     job_config=self._load_config(job_id))
-            self._note_id(job_id, job.job_id)
+            self._note(job_id, job)
             ok = self._succeeded(job)
         except Conflict:
             ok = False  # inserted before (a retried request): the look-up below settles it
+            self._by_label = None
         except GoogleAPIError as err:
             raise self._load_error(target, load_id, err) from None
         if ok:
@@ -471,12 +504,14 @@ class BigQuerySink(LocalSink):
             raise self._load_error(target, load_id, None)
         self._load(target, path, load_id, next_attempt)
 
-    def _note_id(self, asked: str, given: str) -> None:
-        if given != asked and not self._assigns_own_ids:
-            log.warning("BigQuery server assigned job id %s for %s: finding loads by label", given, asked)
+    def _note(self, asked: str, job: Any) -> None:
+        """Remember a load just inserted (no need to list the server's jobs again for it)."""
+        if job.job_id != asked and not self._assigns_own_ids:
+            log.warning("BigQuery server assigned job id %s for %s: finding loads by label",
+                        job.job_id, asked)
             self._assigns_own_ids = True
         if self._by_label is not None:
-            self._by_label = None  # list again next time: it now holds a new job
+            self._by_label.setdefault(_label_value(asked), []).append(job)
 
     def _load_config(self, job_id: str) -> bigquery.LoadJobConfig:
         from google.cloud import bigquery
