@@ -1,0 +1,247 @@
+"""End to end in headless Chromium: `relpredict serve` with a real trained model, the workflow page,
+the Run Batch Prediction Job dialog, the live job page, and the sample download.
+
+The server runs as a subprocess on a free 127.0.0.1 port over a workspace holding a LightGBM model
+trained on the job tests' small store; jobs run with the real model loader. Screenshots of the
+workflow page, the dialog and the finished job page go to ``test-artifacts/``.
+
+Needs Debian's ``chromium`` and ``chromium-driver`` (``.ci/run`` installs them). Without them the
+test skips, except under ``CI=true``, where it fails: CI must run it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from tests.jobs.conftest import BINARY, _write_store  # noqa: E402
+
+ARTIFACTS = REPO / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+RELPREDICT = str(Path(sys.executable).with_name("relpredict"))
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--no-first-run", "--disable-quic", "--disable-component-update", "--disable-sync",
+                  "--window-size=1280,1100")
+# Ports Chromium refuses (ERR_UNSAFE_PORT) that an OS might hand out.
+UNSAFE_PORTS = {5060, 5061, 6000, 6566, 6665, 6666, 6667, 6668, 6669, 6697, 10080}
+WAIT = 90.0
+
+
+def _need_chromium() -> None:
+    if Path(CHROMIUM).is_file() and Path(CHROMEDRIVER).is_file():
+        return
+    message = (f"Chromium is not installed ({CHROMIUM}, {CHROMEDRIVER}): "
+               "apt-get install -y chromium chromium-driver")
+    if os.environ.get("CI") == "true":
+        pytest.fail(message + " (CI must run the browser test; .ci/run installs it)")
+    pytest.skip(message)
+
+
+def _free_port() -> int:
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if port not in UNSAFE_PORTS:
+            return port
+
+
+@dataclass
+class Server:
+    url: str
+    home: Path
+    out: Path
+    downloads: Path
+
+
+def _workspace(folder: Path) -> Path:
+    """A workspace with a LightGBM churn model trained on the small store, and its workflow."""
+    from relpredict.graph.yaml_io import load_graph
+    from relpredict.jobs import Workflow
+    from relpredict.model.artifact import load_model, save_model
+    from relpredict.model.train import TrainOptions, train_model
+    from relpredict.workspace import Workspace
+
+    graph_yaml = _write_store(folder)
+    ws = Workspace.open(folder / "ws")
+    graph = load_graph(graph_yaml)
+    model = train_model(graph, BINARY, TrainOptions(kind="lightgbm", max_eval=2, history_k=4))
+    save_model(ws, model, "churn", graph)
+    Workflow.create("churn-batch", "churn", ws, loader="relpredict.model.artifact:load_model")
+    assert load_model(ws, "churn").kind == "lightgbm"
+    return ws.home
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"relpredict serve exited: {log.read_text()}")
+        try:
+            if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise AssertionError(f"relpredict serve did not answer: {log.read_text()}")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    _need_chromium()
+    folder = tmp_path_factory.mktemp("e2e")
+    home = _workspace(folder)
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k != "RELPREDICT_MODEL_LOADER"}
+    log = folder / "server.log"
+    with open(log, "wb") as sink:
+        proc = subprocess.Popen([RELPREDICT, "serve", "--port", str(port), "--home", str(home)],
+                                stdout=sink, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, proc, log)
+        downloads = folder / "downloads"
+        downloads.mkdir()
+        yield Server(url, home, folder / "out", downloads)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def browser(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
+    options.add_experimental_option("prefs", {"download.default_directory": str(server.downloads),
+                                              "download.prompt_for_download": False})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.execute_cdp_cmd("Browser.setDownloadBehavior",
+                           {"behavior": "allow", "downloadPath": str(server.downloads)})
+    ARTIFACTS.mkdir(exist_ok=True)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _wait(driver: object, condition: object, timeout: float = WAIT) -> object:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(condition)
+
+
+def _type(driver: object, element_id: str, text: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    field = driver.find_element(By.ID, element_id)
+    field.clear()
+    field.send_keys(text)
+
+
+def _open_dialog(driver: object, server: Server) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.get(f"{server.url}/workflows/churn-batch")
+    driver.find_element(By.ID, "run-job").click()
+    _wait(driver, lambda d: d.find_element(By.ID, "job-dialog").get_attribute("open") is not None)
+
+
+def test_bad_anchor_time_is_shown_next_to_its_field_and_starts_no_job(browser: object, server: Server) -> None:
+    from selenium.webdriver.common.by import By
+
+    _open_dialog(browser, server)
+    _type(browser, "anchor_time", "2024-13-45")
+    browser.find_element(By.ID, "submit-job").click()
+    error = _wait(browser, lambda d: d.find_element(By.ID, "error-anchor_time").text or None)
+    assert error == ("The anchor time '2024-13-45' is not an ISO 8601 date or datetime "
+                     "(e.g. 2024-02-27 or 2024-02-27T13:00:00Z).")
+    assert browser.find_element(By.ID, "anchor_time").get_attribute("aria-invalid") == "true"
+    assert browser.find_element(By.ID, "error-workers").text == ""
+    assert "/workflows/churn-batch" in browser.current_url
+    assert httpx.get(f"{server.url}/api/jobs").json() == []
+
+
+def test_run_a_job_from_the_dialog_and_watch_it_succeed(browser: object, server: Server) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    browser.get(f"{server.url}/workflows/churn-batch")
+    assert "binary classification" in browser.find_element(By.ID, "task-type").text
+    browser.save_screenshot(str(ARTIFACTS / "workflow-page.png"))
+    _open_dialog(browser, server)
+    assert "(default: the latest data)" in browser.find_element(By.ID, "anchor_time").get_attribute("placeholder")
+    assert not browser.find_elements(By.ID, "top_k")  # binary: only the threshold
+    _type(browser, "anchor_time", "2024-04-01")
+    _type(browser, "threshold", "0.3")
+    browser.find_element(By.CSS_SELECTOR, "input[name=dest_kind][value=local]").click()
+    _type(browser, "dest_path", str(server.out / "churn.parquet"))
+    Select(browser.find_element(By.ID, "dest_file_type")).select_by_value("parquet")
+    _type(browser, "workers", "2")
+    browser.find_element(By.ID, "out-embeddings").click()
+    browser.find_element(By.CSS_SELECTOR, "details.field summary").click()
+    _type(browser, "shard_size", "15")  # 4 shards: the bar moves in steps
+    browser.save_screenshot(str(ARTIFACTS / "job-dialog.png"))
+    browser.find_element(By.ID, "submit-job").click()
+
+    _wait(browser, lambda d: "/jobs/" in d.current_url)
+    job_id = browser.current_url.rsplit("/", 1)[1]
+    _wait(browser, lambda d: d.find_element(By.ID, "status").text in ("succeeded", "failed", "cancelled"))
+    assert browser.find_element(By.ID, "status").text == "succeeded", browser.find_element(By.ID, "error").text
+    seen = browser.execute_script("return window.relpredictProgress;")
+    assert seen[-1] == 60 and min(seen) < 60, seen  # the bar moved to full
+    assert browser.find_element(By.ID, "progress").get_attribute("aria-valuenow") == "100"
+    assert "60 / 60 entities (4 of 4 shards)" in browser.find_element(By.ID, "progress-text").text
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#workers .worker")) == 2
+    _wait(browser, lambda d: d.find_element(By.ID, "results").is_displayed())
+    assert "60 rows" in browser.find_element(By.ID, "rows-predictions").text
+    assert str(server.out / "churn_predictions.parquet") in browser.find_element(By.ID, "output-predictions").text
+    assert browser.find_elements(By.CSS_SELECTOR, "#output-predictions svg.histogram rect")
+    assert browser.find_element(By.ID, "backtest").text.startswith("auroc = ")
+    browser.save_screenshot(str(ARTIFACTS / "job-finished.png"))
+
+    browser.find_element(By.ID, "download-predictions-csv").click()
+    sample = _downloaded(server.downloads, f"{job_id}_predictions_sample.csv")
+    frame = pd.read_csv(sample)
+    assert len(frame) == 60 and frame["ENTITY"].tolist() == list(range(1, 61))
+    assert (frame["TARGET_PRED"] == (frame["True_PROB"] >= 0.3)).all()
+    written = pq.read_table(server.out / "churn_predictions.parquet").to_pandas()
+    assert written["True_PROB"].round(9).tolist() == frame["True_PROB"].round(9).tolist()
+    assert pq.read_table(server.out / "churn_embeddings.parquet").num_rows == 60
+
+
+def _downloaded(folder: Path, name: str, timeout: float = 30.0) -> Path:
+    """The downloaded file once Chromium has finished writing it."""
+    deadline = time.monotonic() + timeout
+    path = folder / name
+    while time.monotonic() < deadline:
+        if path.is_file() and not list(folder.glob("*.crdownload")):
+            return path
+        time.sleep(0.1)
+    raise AssertionError(f"no download {name} in {folder}: {sorted(os.listdir(folder))}")
+
+
+def test_chromium_is_required_in_ci() -> None:
+    """The skip above is for developer machines only (documented contract of this module)."""
+    assert shutil.which("chromium") or os.environ.get("CI") != "true"
