@@ -14,6 +14,7 @@ import hashlib
 import os
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -49,8 +50,9 @@ def build_venv(venv: Path = VENV) -> Path:
     key = hashlib.sha256(str(venv.absolute()).encode()).hexdigest()[:12]
     with open(Path(tempfile.gettempdir()) / f"relpredict-venv-bq-{key}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        env = {"PYTHON": sys.executable, **os.environ}  # this interpreter unless PYTHON is set
         result = subprocess.run(["bash", str(SCRIPT), str(venv)], capture_output=True, text=True,
-                                timeout=900)
+                                timeout=900, env=env)
     if result.returncode != 0:
         tail = (result.stderr or result.stdout).strip().splitlines()[-15:]
         raise RuntimeError(f"{SCRIPT.name} failed (exit {result.returncode}):\n" + "\n".join(tail))
