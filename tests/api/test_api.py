@@ -175,7 +175,7 @@ def test_check_shape_errors_and_destination_parts(client: TestClient, store: Sto
 
 
 # ----------------------------------------------------------------------------------- jobs
-def test_run_follow_summary_and_download(client: TestClient, store: Store) -> None:
+def test_run_follow_summary_download_and_conflicts(client: TestClient, store: Store) -> None:
     _workflow(client, store)
     job_id = _run(client, store, workers=2, output_types=["predictions", "embeddings"], threshold=0.3)
     view = wait_for(client, job_id)
@@ -199,6 +199,12 @@ def test_run_follow_summary_and_download(client: TestClient, store: Store) -> No
     parquet = client.get(f"/api/jobs/{job_id}/sample?output=embeddings&format=parquet")
     table = pq.read_table(io.BytesIO(parquet.content))
     assert table.num_rows == 60 and table.column_names == ["ENTITY", "ANCHOR_TIMESTAMP", "EMBEDDINGS"]
+
+    cancel = client.post(f"/api/jobs/{job_id}/cancel")  # a finished job: 409, the CLI's message
+    assert cancel.status_code == 409
+    assert cancel.json()["detail"] == f"Job {job_id} is succeeded: there is nothing to cancel."
+    resume = client.post(f"/api/jobs/{job_id}/resume")
+    assert resume.status_code == 409 and "already succeeded" in resume.json()["detail"]
 
 
 def test_jobs_at_once_keep_their_outputs_and_progress_apart(client: TestClient, store: Store) -> None:
@@ -238,15 +244,7 @@ def test_cancel_then_resume(client: TestClient, store: Store, monkeypatch: pytes
     assert done["status"] == "succeeded" and done["summary"]["outputs"]["predictions"]["rows"] == 60
 
 
-def test_cancel_and_resume_conflicts_and_unknown_jobs(client: TestClient, store: Store) -> None:
-    _workflow(client, store)
-    job_id = _run(client, store)
-    assert wait_for(client, job_id)["status"] == "succeeded"
-    cancel = client.post(f"/api/jobs/{job_id}/cancel")
-    assert cancel.status_code == 409
-    assert cancel.json()["detail"] == f"Job {job_id} is succeeded: there is nothing to cancel."
-    resume = client.post(f"/api/jobs/{job_id}/resume")
-    assert resume.status_code == 409 and "already succeeded" in resume.json()["detail"]
+def test_unknown_jobs_are_404_with_the_cli_message(client: TestClient) -> None:
     for method, path in [("get", ""), ("get", "/progress"), ("get", "/summary"), ("get", "/sample"),
                          ("post", "/cancel"), ("post", "/resume")]:
         answer = getattr(client, method)(f"/api/jobs/j20990101000000abcdef{path}")

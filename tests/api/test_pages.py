@@ -6,9 +6,10 @@ import html
 import re
 
 from fastapi.testclient import TestClient
-from tests.api.conftest import wait_for
 from tests.jobs.conftest import BINARY, QUERIES, Store
 from tests.jobs.fixture_model import register
+
+from relpredict.jobs import RawSettings, create_job
 
 
 def _dialog_fields(html: str) -> set[str]:
@@ -52,10 +53,10 @@ def test_static_query_has_no_anchor_time(client: TestClient, store: Store) -> No
 def test_job_page_embeds_the_live_view(client: TestClient, store: Store) -> None:
     register(store.ws, "m", BINARY, store.graph_yaml)
     client.post("/api/workflows", json={"name": "wf", "model": "m"})
-    job_id = client.post("/api/workflows/wf/jobs", json={"anchor_time": "2024-04-01"}).json()["id"]
-    assert wait_for(client, job_id)["status"] == "succeeded"
+    job, _ = create_job("wf", RawSettings(anchor_time="2024-04-01"), store.ws)  # queued, not started
+    job_id = job.id
     page = client.get(f"/jobs/{job_id}").text
-    assert f'<span id="job-id">{job_id}</span>' in page and '"status": "succeeded"' in page
+    assert f'<span id="job-id">{job_id}</span>' in page and '"status": "queued"' in page
     assert 'id="progress-fill"' in page and "/static/job.js" in page
     assert job_id in client.get("/workflows/wf").text
 

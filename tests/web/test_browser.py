@@ -242,6 +242,20 @@ def _downloaded(folder: Path, name: str, timeout: float = 30.0) -> Path:
     raise AssertionError(f"no download {name} in {folder}: {sorted(os.listdir(folder))}")
 
 
+def test_create_a_workflow_from_the_workflows_page(browser: object, server: Server) -> None:
+    from selenium.webdriver.common.by import By
+
+    browser.get(f"{server.url}/workflows")
+    _type(browser, "wf-name", "bad name")
+    browser.find_element(By.CSS_SELECTOR, "#workflow-form button[type=submit]").click()
+    error = _wait(browser, lambda d: d.find_element(By.ID, "error-name").text or None)
+    assert error.startswith("The workflow name 'bad name' must start with a letter or digit")
+    _type(browser, "wf-name", "churn-weekly")
+    browser.find_element(By.CSS_SELECTOR, "#workflow-form button[type=submit]").click()
+    _wait(browser, lambda d: d.current_url.endswith("/workflows/churn-weekly"))
+    assert browser.find_element(By.ID, "model-ref").text.startswith("churn@1")
+
+
 def test_chromium_is_required_in_ci() -> None:
     """The skip above is for developer machines only (documented contract of this module)."""
     assert shutil.which("chromium") or os.environ.get("CI") != "true"

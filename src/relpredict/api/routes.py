@@ -140,7 +140,7 @@ def resume_job(job_id: str, request: Request) -> dict[str, Any]:
 @router.get("/jobs/{job_id}/sample", tags=["jobs"], response_class=StreamingResponse)
 def download_sample(job_id: str, request: Request,
                     output: Literal["predictions", "embeddings"] | None = None,
-                    format: Literal["csv", "parquet"] = Query("csv")) -> StreamingResponse:  # noqa: A002
+                    format: Literal["csv", "parquet"] = Query("csv")) -> StreamingResponse:
     """The job's sample of one output, streamed as CSV or Parquet."""
     stream = sample_stream(_ws(request), job_id, output, format)
     disposition = f'attachment; filename="{stream.filename}"'
