@@ -55,7 +55,7 @@ from relpredict.sinks.formats import BatchWriter, open_writer
 from relpredict.sinks.local import shard_file_name
 from relpredict.sinks.naming import Destination
 
-PART_BYTES = 16 * 1024 * 1024  # multipart part size
+PART_BYTES = 8 * 1024 * 1024  # multipart part size: small enough to overlap uploads with encoding
 MIN_PART_BYTES = 5 * 1024 * 1024  # S3's minimum part size (except the last part)
 UPLOAD_THREADS = 4
 STAGING = ".relpredict-staging"
@@ -130,7 +130,7 @@ def _is_missing(err: BaseException) -> bool:
 class MultipartWriter(io.RawIOBase):
     """A write-only stream into one S3 object: a PUT when small, else a multipart upload.
 
-    Full parts are uploaded by a small thread pool while the caller keeps writing (at most
+    Parts are a little over ``part_bytes`` (whole writes are kept together). Full parts are uploaded by a small thread pool while the caller keeps writing (at most
     ``2 x threads`` parts in memory). The object appears only at :meth:`close`; :meth:`abort`
     cancels the upload and leaves nothing behind.
     """
@@ -140,7 +140,8 @@ class MultipartWriter(io.RawIOBase):
         super().__init__()
         self.client, self.bucket, self.key = client, bucket, key
         self.part_bytes, self.threads = max(MIN_PART_BYTES, part_bytes or PART_BYTES), threads
-        self._buffer = bytearray()
+        self._chunks: list[bytes] = []  # bytes not sent yet (joined once per part: one copy)
+        self._pending = 0
         self._written = 0
         self._upload_id: str | None = None
         self._parts: list[Future[dict[str, Any]]] = []
@@ -152,15 +153,20 @@ class MultipartWriter(io.RawIOBase):
         return True
 
     def write(self, data: Any) -> int:
-        view = memoryview(data).cast("B")
-        if self._aborted:
-            return len(view)  # a writer's last bytes after an abort go nowhere
-        self._buffer += view
-        self._written += len(view)
-        while len(self._buffer) >= self.part_bytes:
-            self._send(bytes(self._buffer[:self.part_bytes]))
-            del self._buffer[:self.part_bytes]
-        return len(view)
+        size = memoryview(data).nbytes
+        if self._aborted or not size:
+            return size  # a writer's last bytes after an abort go nowhere
+        self._chunks.append(bytes(data))
+        self._pending += size
+        self._written += size
+        if self._pending >= self.part_bytes:
+            self._send(self._take())
+        return size
+
+    def _take(self) -> bytes:
+        body = b"".join(self._chunks)
+        self._chunks, self._pending = [], 0
+        return body
 
     def tell(self) -> int:
         return self._written
@@ -196,12 +202,11 @@ class MultipartWriter(io.RawIOBase):
 
     def _complete(self) -> None:
         if self._upload_id is None:
-            self.client.put_object(Bucket=self.bucket, Key=self.key, Body=bytes(self._buffer))
+            self.client.put_object(Bucket=self.bucket, Key=self.key, Body=self._take())
             return
         try:
-            if self._buffer:
-                self._send(bytes(self._buffer))
-                self._buffer.clear()
+            if self._pending:
+                self._send(self._take())
             parts = [f.result() for f in self._parts]
             self.client.complete_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self._upload_id,
                                                   MultipartUpload={"Parts": parts})
@@ -219,10 +224,13 @@ class MultipartWriter(io.RawIOBase):
     def abort(self) -> None:
         """Cancel the upload: nothing appears at the key."""
         self._aborted = True
-        self._buffer.clear()
+        self._chunks, self._pending = [], 0
         if self._upload_id is not None:
             for future in self._parts:
                 future.cancel()
+            for future in self._parts:  # parts in flight finish first: none lands after the abort
+                with contextlib.suppress(BaseException):
+                    future.result()
             with contextlib.suppress(Exception):
                 self.client.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self._upload_id)
             self._upload_id = None
