@@ -168,7 +168,7 @@ def _open_dialog(driver: object, server: Server) -> None:
     _wait(driver, lambda d: d.find_element(By.ID, "job-dialog").get_attribute("open") is not None)
 
 
-def test_bad_anchor_time_is_shown_next_to_its_field_and_starts_no_job(browser: object, server: Server) -> None:
+def test_bad_settings_are_shown_next_to_their_fields_and_start_no_job(browser: object, server: Server) -> None:
     from selenium.webdriver.common.by import By
 
     _open_dialog(browser, server)
@@ -180,6 +180,17 @@ def test_bad_anchor_time_is_shown_next_to_its_field_and_starts_no_job(browser: o
     assert browser.find_element(By.ID, "anchor_time").get_attribute("aria-invalid") == "true"
     assert browser.find_element(By.ID, "error-workers").text == ""
     assert "/workflows/churn-batch" in browser.current_url
+
+    browser.find_element(By.CSS_SELECTOR, "input[name=dest_kind][value=snowflake]").click()
+    assert browser.find_element(By.ID, "dest_table").is_displayed()
+    assert not browser.find_element(By.ID, "dest_path").is_displayed()
+    _type(browser, "anchor_time", "2024-04-01")
+    browser.find_element(By.ID, "submit-job").click()
+    table_error = _wait(browser, lambda d: d.find_element(By.ID, "error-destination-table").text or None)
+    assert table_error.startswith("A Snowflake destination needs a table")
+    assert browser.find_element(By.ID, "error-destination-connector").text.startswith(
+        "A Snowflake destination needs a connector")
+    assert browser.find_element(By.ID, "error-anchor_time").text == ""
     assert httpx.get(f"{server.url}/api/jobs").json() == []
 
 
