@@ -59,9 +59,15 @@ class SinkSpec:
         if self.connector is None:
             return None
         from relpredict.connectors import get_connector
+        from relpredict.errors import ConfigError
         from relpredict.workspace import Workspace
 
-        return get_connector(Workspace.open(self.workspace_home), self.connector)
+        connector = get_connector(Workspace.open(self.workspace_home), self.connector)
+        kind = getattr(self.destination, "scheme", None)
+        if connector.kind != kind:
+            raise ConfigError(f"The connector {connector.name!r} is of kind {connector.kind}, but this "
+                              f"destination needs one of kind {kind}: give a {kind} connector.")
+        return connector
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,9 @@ bytes. Publishing goes:
 4. write the manifest, then delete the staging prefix.
 
 A failure before step 4 leaves no manifest, so a half-written output is never taken for a whole
-one; a resume (or re-run) reads the staged shards again and repeats steps 1-4 from the start. A
+one; a resume (or re-run) reads the staged shards again and repeats steps 1-4 from the start. The
+staging prefix of a failed or cancelled job stays (a resume continues from it) until the job
+succeeds; delete ``.relpredict-staging/<job id>/`` to drop an abandoned job's shards. A
 reader that lists the folder instead of reading the manifest may, during steps 2-3, see a partial
 set of new parts (never old and new ones together).
 """
