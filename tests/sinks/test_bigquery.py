@@ -255,6 +255,13 @@ def test_small_shards_go_up_in_one_load_whose_id_names_the_first_and_last(bq: BQ
     assert [e["skipped"] for e in again.loads] == [True] and bq.count("grouped") == 9
 
 
+def test_connector_test_lists_the_dataset(bq: BQ) -> None:
+    from relpredict.connectors import test_connector
+
+    assert test_connector(bq.connector) == (f"BigQuery project {bq.server.project}, dataset "
+                                            f"{bq.dataset} (location US): 0 table(s).")
+
+
 # ------------------------------------------------------------------------------ names, secrets
 @pytest.mark.parametrize("table", ["x; DROP TABLE y", "ds.t$20240101", "a`b", "p.ds.t.x", "ds.", "t y"])
 def test_unsafe_table_names_are_refused_before_any_request(bq: BQ, table: str) -> None:
