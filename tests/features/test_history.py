@@ -154,9 +154,9 @@ def test_history_at_many_anchors_is_one_label_query(g: Graph, monkeypatch) -> No
     calls: list[list[datetime]] = []
     real = h.training_table
 
-    def spy(bq, graph, anchors=None):  # type: ignore[no-untyped-def]
+    def spy(bq, graph, anchors=None, entities=None):  # type: ignore[no-untyped-def]
         calls.append(anchors)
-        return real(bq, graph, anchors)
+        return real(bq, graph, anchors, entities)
 
     monkeypatch.setattr(h, "training_table", spy)
     history(g, SPEND)

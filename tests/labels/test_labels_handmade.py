@@ -511,3 +511,20 @@ def test_first_last_ties_by_primary_key_and_nulls_skipped() -> None:
     assert labels("LIST_DISTINCT(tx.kind, 0, 30) CLASSIFY") == [
         (1, T, ["a", "b", "c"]), (2, T, ["z"])]
     small.close()
+
+
+# ---------------------------------------------------------------------------- entity subsets
+@pytest.mark.parametrize("query", [
+    target("COUNT(transactions.*, 0, 30, days)"),
+    "PREDICT COUNT(transactions.*, 0, 30, days) > 0 FOR EACH customers.customer_id "
+    "WHERE COUNT(transactions.*, -INF, 0, days) > 0",
+    "PREDICT COUNT(visits.*, 0, 7, days) FOR EACH users.user_id",
+])
+def test_labels_of_some_entities_equal_the_full_table_filtered(g: Graph, query: str) -> None:
+    bq = bind(query, g)
+    anchors = [T - 10 * DAY, T, T + 5 * DAY]
+    full = training_table(bq, g, anchors).to_pylist()
+    keys = sorted({r["ENTITY"] for r in full})[::2]
+    some = training_table(bq, g, anchors, entities=keys).to_pylist()
+    assert some == [r for r in full if r["ENTITY"] in keys]
+    assert training_table(bq, g, anchors, entities=[]).num_rows == 0

@@ -93,7 +93,8 @@ def target_history(bq: BoundQuery, graph: Graph, rows: pa.Table, k: int = 24,
         past = _past_anchors(s, bq, base, k)
         anchors = [r[0] for r in graph.con.execute(
             f"SELECT DISTINCT past FROM {q(past)} WHERE ok ORDER BY 1").fetchall()]
-        labels = s.register(_labels(bq, graph, anchors, rows.schema.field(ENTITY).type), "labels")
+        keys = pc.unique(rows.column(ENTITY).drop_null()).to_pylist()
+        labels = s.register(_labels(bq, graph, anchors, rows.schema.field(ENTITY).type, keys), "labels")
         exprs = _history_exprs(bq, k, classes or [])
         hist = _aggregate_past(s, past, labels, exprs)
         names = ", ".join(f"h.{q(n)}" for n in exprs)
@@ -128,11 +129,12 @@ def _past_anchors(s: Scratch, bq: BoundQuery, base: str, k: int) -> str:
         f"CROSS JOIN range(1, {p.add(k + 1)}) g(i)) r"), p.values)
 
 
-def _labels(bq: BoundQuery, graph: Graph, anchors: list[datetime],
-            key_type: pa.DataType) -> pa.Table:
-    """The query's labels at ``anchors`` (an empty table of the right shape when there are none)."""
+def _labels(bq: BoundQuery, graph: Graph, anchors: list[datetime], key_type: pa.DataType,
+            keys: list) -> pa.Table:
+    """The query's labels of ``keys`` at ``anchors`` (an empty table of the right shape when
+    there are none); only those entities' fact rows are read."""
     if anchors:
-        return training_table(bq, graph, anchors).select([ENTITY, ANCHOR, TARGET])
+        return training_table(bq, graph, anchors, entities=keys).select([ENTITY, ANCHOR, TARGET])
     return pa.table({ENTITY: pa.array([], key_type), ANCHOR: pa.array([], pa.timestamp("us")),
                      TARGET: pa.array([], pa.null())})
 

@@ -104,11 +104,13 @@ def _backward(start: pd.Timestamp, end: pd.Timestamp, step: pd.DateOffset) -> li
     return sorted(out)
 
 
-def training_table(bq: BoundQuery, graph: Graph, anchors: list[datetime] | None = None) -> pa.Table:
-    """``ENTITY, ANCHOR_TIMESTAMP, TARGET`` for the given anchors (static queries: no anchors)."""
+def training_table(bq: BoundQuery, graph: Graph, anchors: list[datetime] | None = None,
+                   entities: list | None = None) -> pa.Table:
+    """``ENTITY, ANCHOR_TIMESTAMP, TARGET`` for the given anchors (static queries: no anchors),
+    for every entity or only ``entities``."""
     if bq.is_temporal and not anchors:
         raise ConfigError("A temporal query needs at least one anchor time for its labels.")
-    sql = training_sql(bq, graph, anchors)
+    sql = training_sql(bq, graph, anchors, entities)
     return graph.con.sql(sql.sql, params=sql.params).to_arrow_table()
 
 

@@ -65,6 +65,7 @@ class _Compiler:
         self.aggs: dict[int, str] = {}  # id(node) → CTE name
         self.ctes: list[str] = []
         self.parents: dict[str, str] = {}  # parent table → alias (entity context)
+        self.keys: str | None = None  # SQL of the entity keys to label, when limited
 
     # ----------------------------------------------------------------- expressions
     def expr(self, node: Expr, ctx: str = "entity", fact_parents: dict[str, str] | None = None) -> str:
@@ -147,7 +148,7 @@ class _Compiler:
         conds = [f"{time} <= a.{ANCHOR} + {self.offset(agg.end, agg.unit)}"]
         if agg.start is not None:
             conds.insert(0, f"{time} > a.{ANCHOR} + {self.offset(agg.start, agg.unit)}")
-        where = [f"f.{q(fk)} IS NOT NULL"]
+        where = [f"f.{q(fk)} IS NOT NULL" if self.keys is None else f"f.{q(fk)} IN {self.keys}"]
         if agg.filter is not None:
             where.append(self.expr(agg.filter, f"fact:{fact.name}", fact_parents))
         joins = self.parent_joins(fact.name, fact_parents, "f", visible_at_anchor=agg.end <= 0, anchor="a")
@@ -194,9 +195,14 @@ class _Compiler:
         return "".join(out)
 
 
-def training_sql(bq: BoundQuery, graph: Graph, anchors: list[Any] | None) -> LabelSQL:
-    """Labels: one row per (entity, anchor) that exists, passes WHERE and ASSUMING, has a target."""
-    return _select(bq, graph, anchors, with_target=True)
+def training_sql(bq: BoundQuery, graph: Graph, anchors: list[Any] | None,
+                 entities: list[Any] | None = None) -> LabelSQL:
+    """Labels: one row per (entity, anchor) that exists, passes WHERE and ASSUMING, has a target.
+
+    ``entities`` (optional) limits the labels to those keys: their fact rows only are aggregated,
+    so labels of a small batch cost what its own rows cost.
+    """
+    return _select(bq, graph, anchors, with_target=True, entities=entities)
 
 
 def prediction_sql(bq: BoundQuery, graph: Graph, anchor: Any | None) -> LabelSQL:
@@ -204,11 +210,14 @@ def prediction_sql(bq: BoundQuery, graph: Graph, anchor: Any | None) -> LabelSQL
     return _select(bq, graph, [anchor] if bq.is_temporal else None, with_target=False)
 
 
-def _select(bq: BoundQuery, graph: Graph, anchors: list[Any] | None, with_target: bool) -> LabelSQL:
+def _select(bq: BoundQuery, graph: Graph, anchors: list[Any] | None, with_target: bool,
+            entities: list[Any] | None = None) -> LabelSQL:
     params = Params()
     c = _Compiler(bq, graph, params)
     temporal = bq.is_temporal
     anchor_param = params.add(list(anchors or [])) if temporal else None
+    if entities is not None:
+        c.keys = f"(SELECT unnest({params.add(list(entities))}))"
     conds = []
     target = c.expr(bq.target) if with_target else None
     if bq.where is not None:
@@ -220,7 +229,12 @@ def _select(bq: BoundQuery, graph: Graph, anchors: list[Any] | None, with_target
         if bq.task_type is TaskType.link_prediction:
             conds.append(f"len({target}) > 0")
     key, etable = q(bq.entity_key), q(bq.entity_table)
-    exists = f" WHERE e.{q(bq.entity_time)} <= a.{ANCHOR}" if bq.entity_time and temporal else ""
+    conds_e = [f"e.{q(bq.entity_time)} <= a.{ANCHOR}"] if bq.entity_time and temporal else []
+    if c.keys is not None:
+        conds_e.append(f"e.{key} IN {c.keys}")
+        if not temporal:
+            conds.append(f"e.{key} IN {c.keys}")
+    exists = f" WHERE {' AND '.join(conds_e)}" if conds_e else ""
     if temporal:
         ctes = [f"anchors AS (SELECT DISTINCT CAST(unnest({anchor_param}) AS TIMESTAMP) AS {ANCHOR})",
                 f"ents AS (SELECT e.{key} AS {ENTITY}, a.{ANCHOR} FROM {etable} e CROSS JOIN anchors a{exists})",
