@@ -14,6 +14,10 @@ in ``DESTINATIONS``; each starts (and stops) whatever server it needs on 127.0.0
 S3 (moto's server on 127.0.0.1): the sink publishing the table into one object (multipart
 streaming), the sink's whole path (stage 50 shards of 20,000 rows, then publish them), and a bare
 boto3 ``upload_fileobj`` of the same Parquet bytes (boto3's managed multipart transfer).
+
+Snowflake (fakesnow's server on 127.0.0.1): the sink replacing a table's rows (Parquet upload
+files, PUT, DELETE + COPY INTO in one transaction), the sink's whole path, and a bare connector
+PUT + COPY INTO of the same Parquet file.
 """
 
 from __future__ import annotations
@@ -220,11 +224,94 @@ def bench_bigquery(table: pa.Table, scratch: Path, repeats: int) -> list[Result]
         ]
 
 
-# Snowflake adds bench_snowflake here, with the same signature.
+# ------------------------------------------------------------------------------------ Snowflake
+def bench_snowflake(table: pa.Table, scratch: Path, repeats: int) -> list[Result]:
+    """Snowflake through fakesnow on 127.0.0.1: the sink (publish alone; stage shards + publish)
+    replacing one table's rows each run, and a bare connector ``PUT`` + ``COPY INTO`` of the same
+    Parquet file (the bulk path with no transaction, no staging, no checks).
+
+    Every run's row count is checked with ``SELECT COUNT(*)``. fakesnow loads with DuckDB on this
+    machine: the figures measure the sink's own overhead, not Snowflake's network or warehouse.
+    """
+    import os
+
+    from tests.snowflake_server import TIMEOUTS, running_fakesnow
+
+    from relpredict.connectors import Connector
+    from relpredict.sinks import SinkSpec, TableDestination
+    from relpredict.sinks.snowflake import SnowflakeConnection, SnowflakeSink
+
+    with running_fakesnow(scratch / "fakesnow") as server:
+        server.create_schema("BENCH", "OUT")
+        os.environ["RELPREDICT_BENCH_SNOWFLAKE_PASSWORD"] = "bench"  # fakesnow accepts any
+        connector = Connector("bench", "snowflake", server.settings("BENCH", "OUT"),
+                              {"password": "env:RELPREDICT_BENCH_SNOWFLAKE_PASSWORD"})
+        connection = SnowflakeConnection.from_connector(connector, **TIMEOUTS)
+        client = server.connect("BENCH", "OUT")
+
+        def count(name: str) -> None:
+            rows = client.cursor().execute(f"SELECT COUNT(*) FROM {name}").fetchone()[0]
+            assert rows == table.num_rows, (name, rows, table.num_rows)
+
+        def sink(i: int, name: str) -> SnowflakeSink:
+            spec = SinkSpec(f"bench{name}{i}", TableDestination("snowflake", "bench", name), ("predictions",))
+            return SnowflakeSink(spec, staging=scratch / f"{name}-{i}" / "staging", connection=connection)
+
+        def publish(i: int) -> None:
+            s = sink(i, "PUBLISHED")
+            s.publish("predictions", table.schema, table.to_batches(65_536))
+            s.discard_staging()
+            count("PUBLISHED")
+
+        def stage_and_publish(i: int) -> None:
+            s = sink(i, "STAGED")
+            shards = range(0, table.num_rows, SHARD_ROWS)
+            for n, lo in enumerate(shards):
+                s.write_shard(n, "predictions", table.slice(lo, SHARD_ROWS))
+                s.mark_done(n, {"entities": SHARD_ROWS})
+            batches = (b for n in range(len(shards)) for b in s.read_shard(n, "predictions"))
+            s.publish("predictions", s.shard_schema(0, "predictions"), batches)
+            s.write_manifest({"job_id": s.spec.job_id})
+            s.discard_staging()
+            count("STAGED")
+
+        bare_dir = scratch / "bare"
+        bare_dir.mkdir()
+        pq.write_table(table, bare_dir / "predictions.parquet")
+        client.cursor().execute("CREATE TABLE BARE (ENTITY NUMBER(38,0), ANCHOR_TIMESTAMP TIMESTAMP_NTZ, "
+                                'TARGET_PRED BOOLEAN, "True_PROB" FLOAT, "False_PROB" FLOAT)')
+
+        def bare(i: int) -> None:
+            cur = client.cursor()
+            cur.execute(f"CREATE OR REPLACE TEMPORARY STAGE BARE_{i}")
+            cur.execute(f"PUT 'file://{bare_dir.as_posix()}/predictions.parquet' @BARE_{i} "
+                        "AUTO_COMPRESS = FALSE")
+            cur.execute("TRUNCATE TABLE BARE")
+            cur.execute(f"COPY INTO BARE FROM @BARE_{i} FILE_FORMAT = (TYPE = PARQUET) "
+                        "MATCH_BY_COLUMN_NAME = CASE_INSENSITIVE")
+            count("BARE")
+
+        publish_s = median_seconds(publish, repeats)
+        full_s = median_seconds(stage_and_publish, repeats)
+        bare_s = median_seconds(bare, repeats)
+        client.close()
+        size = (bare_dir / "predictions.parquet").stat().st_size
+        shards = -(-table.num_rows // SHARD_ROWS)
+        return [
+            Result("snowflake", "SnowflakeSink.publish (PUT + DELETE/COPY txn)", table.num_rows, size,
+                   publish_s),
+            Result("snowflake", f"SnowflakeSink stage {shards} shards + publish", table.num_rows, size,
+                   full_s),
+            Result("snowflake", "bare connector PUT + COPY INTO (same file)", table.num_rows, size,
+                   bare_s),
+        ]
+
+
 DESTINATIONS: dict[str, Callable[[pa.Table, Path, int], list[Result]]] = {
     "local": bench_local,
     "s3": bench_s3,
     "bigquery": bench_bigquery,
+    "snowflake": bench_snowflake,
 }
 
 
