@@ -277,6 +277,18 @@ def test_a_schema_in_the_destination_wins_over_the_sessions(sf: SF) -> None:
     assert sf.query("SELECT COUNT(*) FROM RP.OTHER.T") == [(3,)]
 
 
+def test_a_copy_that_loads_fewer_rows_than_written_rolls_back(
+        sf: SF, monkeypatch: pytest.MonkeyPatch) -> None:
+    from relpredict.sinks import snowflake as snowflake_sink
+
+    _old_rows(sf)
+    monkeypatch.setattr(snowflake_sink, "_rows_loaded", lambda cursor: 1)
+    with pytest.raises(RelpredictError, match=r"COPY INTO RP\.S\d+_\d+\.T loaded 1 rows, not the 5 "
+                                              r"written: nothing was changed"):
+        sf.sink().publish("predictions", _predictions(0, 5).schema, _predictions(0, 5).to_batches())
+    assert sf.count("T") == 2
+
+
 def test_an_existing_table_with_other_columns_is_refused_untouched(sf: SF) -> None:
     sf.query('CREATE TABLE "T" ("ENTITY" NUMBER(38,0), "OTHER" FLOAT)')
     sf.query('INSERT INTO "T" VALUES (7, 0.5)')
@@ -339,3 +351,40 @@ def test_anchor_timestamps_and_keys_keep_their_values(sf: SF) -> None:
     sf.sink("E", ("embeddings",)).publish("embeddings", table.schema, table.to_batches())
     assert sf.columns("E") == {"ENTITY": "TEXT", "ANCHOR_TIMESTAMP": "TIMESTAMP_NTZ", "EMBEDDINGS": "VARIANT"}
     _same(sf.rows("E"), table, ("ENTITY",))
+
+
+# ------------------------------------------------------------------------------ no server needed
+def test_workers_stage_in_the_job_folder_without_reading_a_secret(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RP_UNSET_SNOWFLAKE_PASSWORD", raising=False)
+    connector = Connector("sf", "snowflake", {"account": "a", "user": "u"},
+                          {"password": "env:RP_UNSET_SNOWFLAKE_PASSWORD"})
+    spec = SinkSpec("j9", TableDestination("snowflake", "sf", "T"), ("predictions",), str(tmp_path))
+    sink = SnowflakeSink(spec, connector)
+    sink.write_shard(0, "predictions", _predictions(0, 3))
+    sink.mark_done(0, {"entities": 3})
+    assert sink.staging == tmp_path / "artifacts" / "jobs" / "j9" / "snowflake-staging"
+    assert sink.done_shards() == {0: {"entities": 3}}
+    assert sum(b.num_rows for b in sink.read_shard(0, "predictions")) == 3
+    assert sink.read_manifest() is None
+    sink.write_manifest({"job_id": "j9"})
+    assert sink.read_manifest() == {"job_id": "j9"}
+    sink.discard_staging()
+    assert not sink.staging.exists() and sink.read_manifest() == {"job_id": "j9"}
+
+
+class _CopyResult:
+    def __init__(self, names: list[str], rows: list[tuple[Any, ...]]) -> None:
+        self.description = [(n,) for n in names]
+        self._rows = rows
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return self._rows
+
+
+def test_rows_loaded_sums_copys_files_and_reads_no_file_as_zero() -> None:
+    from relpredict.sinks.snowflake import _rows_loaded
+
+    names = ["file", "status", "rows_parsed", "rows_loaded"]
+    assert _rows_loaded(_CopyResult(names, [("a", "LOADED", 3, 3), ("b", "LOADED", 4, 4)])) == 7
+    assert _rows_loaded(_CopyResult(["status"], [("Copy executed with 0 files processed.",)])) == 0
