@@ -174,3 +174,22 @@ def test_no_scratch_tables_are_left_behind(g: Graph) -> None:
     names = [r[0] for r in g.con.execute(
         "SELECT table_name FROM information_schema.tables").fetchall()]
     assert not [n for n in names if n.startswith("__feat_")]
+
+
+def test_parent_stats_reused_across_batches_at_one_anchor_are_exact(g: Graph) -> None:
+    """Batches at one anchor share the parents' stats (computed once per graph and anchor)."""
+    import relpredict.features.aggregates as agg
+
+    agg._PARENT_CACHE.clear()
+    hop = "transactions.product_id>transactions"
+    direct = {(r["ENTITY"], r["ANCHOR_TIMESTAMP"]): r for r in features(g)}  # 3 anchors: no cache
+    first = features(g, pairs=[(1, T)])
+    cached = len(agg._PARENT_CACHE)
+    assert cached >= 1
+    second = features(g, pairs=[(2, T), (1, T)])  # served from the cache
+    assert len(agg._PARENT_CACHE) == cached
+    check(first[0], {f"{hop}.count": 1, f"{hop}.amount.mean_last10": 50, f"{hop}.amount.mean_120d": 50})
+    check(second[0], {f"{hop}.count": 3, f"{hop}.amount.mean_last10": 13.5})
+    for row in [*first, *second]:
+        want = direct[(row["ENTITY"], row["ANCHOR_TIMESTAMP"])]
+        assert all(close(row[k], want[k]) for k in row if k.startswith(hop)), row

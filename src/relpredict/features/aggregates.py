@@ -13,8 +13,10 @@ look-ahead guarantee holds by construction, not by a filter that could be forgot
 
 from __future__ import annotations
 
+import json
 import uuid
-from dataclasses import dataclass, field
+import weakref
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -391,6 +393,8 @@ def _route_stats(s: Scratch, route: RouteSpec, keys: str, spec: FeatureSpec,
     parent ids of the last row. Otherwise (parents of the entity): count, the mean of the last
     ``max(last_k)`` rows and the mean over the 4x-horizon window.
     """
+    if not full:
+        return _parent_route_stats(s, route, keys, spec)
     seq, last = _sequence(s, route, full, keys)
     exprs = _RouteExprs(route, spec, full)
     joins = [f" ASOF LEFT JOIN {q(last)} a ON x.key = a.k AND x.anchor >= a.ts"]
@@ -403,6 +407,33 @@ def _route_stats(s: Scratch, route: RouteSpec, keys: str, spec: FeatureSpec,
     sql = (f"SELECT x.key, x.anchor, {', '.join(cols + extra)} FROM {q(keys)} x{''.join(joins)}")
     table = s.create("stats", sql)
     return Stats(table, {name: f"f{n}" for n, name in enumerate(exprs.features)})
+
+
+def _parent_route_stats(s: Scratch, route: RouteSpec, keys: str, spec: FeatureSpec) -> Stats:
+    """The parent aggregates of :func:`_route_stats` (``full`` false) as one grouped query.
+
+    A parent such as a product is reached from almost every batch, so numbering all its fact
+    rows per call (what :func:`_sequence` does) would cost the whole fact table each time. The
+    same values come from one hash join and a grouped aggregate: the count of rows up to the
+    anchor, the mean of the non-NULL values among the last ``k`` rows (``max_by`` over
+    (time, primary key) keeps rows whose value is NULL by wrapping the value in a struct) and
+    the mean over the parent window. Names and order are those of :class:`_RouteExprs`.
+    """
+    n, k = route.name, max(spec.last_k)
+    wname = spec.window_names()[PARENT_WINDOW]
+    tie = f", 'p': f.{q(route.pk)}" if route.pk else ""
+    order = "{'t': f." + q(route.time) + tie + "}"
+    cols = {f"{n}.count": f"COUNT(f.{q(route.time)})"}
+    for c in route.numerical:
+        v = f"CAST(f.{q(c)} AS DOUBLE)"
+        cols[f"{n}.{c}.mean_last{k}"] = (f"list_avg(list_transform(max_by({{'v': {v}}}, {order}, {int(k)}), "
+                                         "lambda e: e.v))")
+        cols[f"{n}.{c}.mean_{wname}"] = f"avg({v}) FILTER (WHERE f.{q(route.time)} > x.w{PARENT_WINDOW})"
+    select = ", ".join(f"CAST({sql} AS DOUBLE) AS f{i}" for i, sql in enumerate(cols.values()))
+    table = s.create("stats", (
+        f"SELECT x.key, x.anchor, {select} FROM {q(keys)} x LEFT JOIN {q(route.table)} f "
+        f"ON f.{q(route.fk)} = x.key AND f.{q(route.time)} <= x.anchor GROUP BY x.key, x.anchor"))
+    return Stats(table, {name: f"f{i}" for i, name in enumerate(cols)})
 
 
 class _RouteExprs:
@@ -461,9 +492,61 @@ def _parent_stats(s: Scratch, spec: FeatureSpec, pairs: str, joins: _Joins) -> N
                                  f"{_window_cols(spec)} FROM {q(pairs)}) w USING (anchor) "
                                  "WHERE i.key IS NOT NULL")
         for route in routes:
-            st = _route_stats(s, route, keys, spec, full=False)
+            st = _cached_parent_stats(s, route, keys, spec) or _route_stats(s, route, keys, spec, full=False)
             for src, prefix in sources:
                 joins.add(st.table, src, st.features, prefix)
+
+
+# Parent aggregates at one anchor time, for every parent of a route: (connection, route, anchor,
+# settings) → (weak reference to the connection, stats table). A batch prediction job scores many
+# batches at one anchor, and each batch reaches nearly all parents (every product, say), so the
+# first batch computes them once and the others reuse them. Values depend only on (parent,
+# anchor), so reuse is exact; the weak reference keeps a new graph from matching a dead one's id.
+_PARENT_CACHE: dict[tuple, tuple[weakref.ref, pa.Table]] = {}
+CACHE_ANCHORS, CACHE_ENTRIES = 2, 32
+
+
+def _cached_parent_stats(s: Scratch, route: RouteSpec, keys: str, spec: FeatureSpec) -> Stats | None:
+    """Parent stats from the cache (see ``_PARENT_CACHE``) when ``keys`` has few anchors."""
+    anchors = [r[0] for r in s.con.execute(f"SELECT DISTINCT anchor FROM {q(keys)}").fetchall()]
+    if not anchors or len(anchors) > CACHE_ANCHORS:
+        return None
+    parts, names = [], _parent_feature_names(route, spec)
+    for anchor in anchors:
+        ck = (id(s.con), json.dumps(asdict(route), sort_keys=True), anchor, tuple(spec.last_k),
+              json.dumps(spec.windows))
+        hit = _PARENT_CACHE.get(ck)
+        if hit is None or hit[0]() is not s.con:
+            hit = (weakref.ref(s.con), _all_parent_stats(s, route, keys, spec, anchor))
+            if len(_PARENT_CACHE) >= CACHE_ENTRIES:
+                _PARENT_CACHE.pop(next(iter(_PARENT_CACHE)))
+            _PARENT_CACHE[ck] = hit
+        parts.append(hit[1])
+    cached = s.register(pa.concat_tables(parts), "pcache")
+    missing = s.create("pmiss", f"SELECT k.* FROM {q(keys)} k ANTI JOIN {q(cached)} c "
+                                "ON c.key = k.key AND c.anchor = k.anchor")
+    extra = _parent_route_stats(s, route, missing, spec)  # keys without fact rows: counts of 0
+    table = s.create("pstats", f"SELECT * FROM {q(cached)} UNION ALL SELECT * FROM {q(extra.table)}")
+    return Stats(table, {name: f"f{i}" for i, name in enumerate(names)})
+
+
+def _all_parent_stats(s: Scratch, route: RouteSpec, keys: str, spec: FeatureSpec, anchor: Any) -> pa.Table:
+    """Stats of every parent that has fact rows on ``route``, at ``anchor``."""
+    wcols = _window_cols(spec)
+    every = s.create("pall", (
+        f"SELECT p.key, w.anchor, {', '.join(f'w.{c.strip()}' for c in wcols.split(','))} FROM "
+        f"(SELECT DISTINCT f.{q(route.fk)} AS key FROM {q(route.table)} f WHERE f.{q(route.fk)} IS NOT NULL) p "
+        f"CROSS JOIN (SELECT DISTINCT anchor, {wcols} FROM {q(keys)} WHERE anchor = $1) w"), [anchor])
+    return s.arrow(f"SELECT * FROM {q(_parent_route_stats(s, route, every, spec).table)}")
+
+
+def _parent_feature_names(route: RouteSpec, spec: FeatureSpec) -> list[str]:
+    """The feature names of :func:`_parent_route_stats`, in its column order."""
+    wname = spec.window_names()[PARENT_WINDOW]
+    names = [f"{route.name}.count"]
+    for c in route.numerical:
+        names += [f"{route.name}.{c}.mean_last{max(spec.last_k)}", f"{route.name}.{c}.mean_{wname}"]
+    return names
 
 
 def _hop_ids(joins: _Joins, id_column: str) -> str:
