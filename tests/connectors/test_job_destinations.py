@@ -74,3 +74,22 @@ def test_s3_endpoint_and_region_precedence(monkeypatch) -> None:
     assert (config.endpoint_url, config.profile, config.access_key, config.secret_key) == (
         "http://127.0.0.1:3", "p", "id-123", "key-456")
     assert "key-456" not in repr(config) and "id-123" not in repr(config)
+
+
+def test_job_creation_checks_the_connector_before_recording_anything(tmp_path) -> None:
+    import pytest
+
+    from relpredict.connectors import Connector, add_connector
+    from relpredict.errors import ConfigError
+    from relpredict.jobs.prepare import check_connector
+    from relpredict.sinks import parse_destination
+    from relpredict.workspace import Workspace
+
+    ws = Workspace.open(tmp_path / "ws")
+    add_connector(ws, Connector("wh", "snowflake", {"account": "a", "user": "u"}))
+    check_connector(ws, parse_destination("snowflake://wh/SCORES"))  # fine
+    check_connector(ws, parse_destination("/tmp/out.parquet"))  # no connector: nothing to check
+    with pytest.raises(ConfigError, match="Unknown connector 'wx'.*'wh'|'wx'.*Did you mean 'wh'"):
+        check_connector(ws, parse_destination("snowflake://wx/SCORES"))
+    with pytest.raises(ConfigError, match="is of kind snowflake, but this destination needs one of kind bigquery"):
+        check_connector(ws, parse_destination("bigquery://wh/scores"))

@@ -96,8 +96,27 @@ def prepare(ws: Workspace, workflow: str, raw: RawSettings, job_id: str,
     default_output = job_dir(ws, job_id) / "output" / f"{workflow}.parquet"
     settings, warnings = validate_settings(raw, task_info(model, base), data_range(base, graph),
                                            str(default_output))
+    check_connector(ws, settings.destination)
     bound = filtered_query(model.query_text, settings.entity_filter, graph) if settings.entity_filter else base
     return Prepared(model, graph, bound, loader, seconds), settings, warnings
+
+
+def check_connector(ws: Workspace, destination: Any) -> None:
+    """The destination's connector exists and is of its kind: told before any job is recorded,
+    not when the job's sink first opens it."""
+    name = getattr(destination, "connector", None)
+    if not name:
+        return
+    from relpredict.connectors import get_connector
+
+    kind = getattr(destination, "kind", None) or getattr(destination, "scheme", None)
+    connector = get_connector(ws, name)
+    if kind in (None, "file", "local"):
+        raise ConfigError(f"--connector {name} applies to S3, Snowflake and BigQuery outputs, not to a "
+                          "local file: drop it or give an s3:// output.")
+    if connector.kind != kind:
+        raise ConfigError(f"The connector {name!r} is of kind {connector.kind}, but this destination "
+                          f"needs one of kind {kind}: give a {kind} connector.")
 
 
 def prediction_entities(prepared: Prepared, settings: JobSettings) -> pa.Array:
