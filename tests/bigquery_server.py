@@ -12,16 +12,16 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.servers import free_port, stop, wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 VENV = Path(os.environ.get("RELPREDICT_BQ_VENV", REPO / ".venv-bq"))
@@ -59,13 +59,6 @@ def build_venv(venv: Path = VENV) -> Path:
     return venv / "bin" / "bqemulator"
 
 
-def free_port() -> int:
-    """A port free on 127.0.0.1 right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _ready(endpoint: str, project: str) -> bool:
     try:
         with urllib.request.urlopen(f"{endpoint}/bigquery/v2/projects/{project}/datasets",
@@ -90,18 +83,7 @@ def running_emulator(workdir: Path, project: str = PROJECT) -> Iterator[BigQuery
                                  "--project", project, "--log-level", "warning"],
                                 stdout=out, stderr=subprocess.STDOUT, env=env, cwd=workdir)
     try:
-        deadline = time.monotonic() + READY_SECONDS
-        while not _ready(endpoint, project):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                tail = log.read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"bqemulator did not become ready on {endpoint} "
-                                   f"(exit {proc.poll()}):\n{tail}")
-            time.sleep(0.1)
+        wait_until(lambda: _ready(endpoint, project), proc, log, f"bqemulator on {endpoint}", READY_SECONDS)
         yield BigQueryServer(endpoint, project, log)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        stop(proc)

@@ -12,14 +12,14 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 READY_SECONDS = 30.0
 
-__all__ = ["MotoServer", "free_port", "running_moto", "wait_http"]
+__all__ = ["MotoServer", "free_port", "running_moto", "stop", "wait_http", "wait_until"]
 
 
 def free_port() -> int:
@@ -44,6 +44,17 @@ def wait_http(url: str, proc: subprocess.Popen, log: Path, seconds: float = READ
             time.sleep(0.1)
     raise RuntimeError(f"The server at {url} did not answer within {seconds:.0f} s:\n"
                        f"{log.read_text()[-3000:]}")
+
+
+def wait_until(ready: Callable[[], bool], proc: subprocess.Popen, log: Path, what: str,
+               seconds: float = READY_SECONDS, poll: float = 0.1) -> None:
+    """Poll ``ready()`` until true; fail with the tail of ``log`` if ``proc`` exits or time runs out."""
+    deadline = time.monotonic() + seconds
+    while not ready():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            tail = log.read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"{what} did not become ready (exit {proc.poll()}):\n{tail}")
+        time.sleep(poll)
 
 
 def stop(proc: subprocess.Popen) -> None:

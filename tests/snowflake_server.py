@@ -17,12 +17,13 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from tests.servers import free_port, stop, wait_until
 
 READY_SECONDS = 30.0
 TIMEOUTS = {"login_timeout": 20, "network_timeout": 30}
@@ -63,13 +64,6 @@ class SnowflakeServer:
             con.close()
 
 
-def free_port() -> int:
-    """A port free on 127.0.0.1 right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _ready(host: str, port: int) -> bool:
     try:
         with socket.create_connection((host, port), timeout=0.5):
@@ -88,17 +82,7 @@ def running_fakesnow(workdir: Path) -> Iterator[SnowflakeServer]:
         proc = subprocess.Popen([str(FAKESNOW), "-s", "--host", host, "-p", str(port)],
                                 stdout=out, stderr=subprocess.STDOUT, cwd=workdir)
     try:
-        deadline = time.monotonic() + READY_SECONDS
-        while not _ready(host, port):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                tail = log.read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"fakesnow did not start on {host}:{port} (exit {proc.poll()}):\n{tail}")
-            time.sleep(0.05)
+        wait_until(lambda: _ready(host, port), proc, log, f"fakesnow on {host}:{port}", READY_SECONDS, 0.05)
         yield SnowflakeServer(host, port, log)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        stop(proc)
