@@ -130,10 +130,12 @@ def test_table_destinations_and_their_names() -> None:
     dest = parse_destination("snowflake://wh/SCORES")
     assert dest == TableDestination("snowflake", "wh", "SCORES")
     assert (dest.name, dest.namespace, dest.url) == ("SCORES", None, "snowflake://wh/SCORES")
-    bq = parse_destination("bigquery://gcp/ds_1.scores$x")
-    assert (bq.kind, bq.connector, bq.namespace, bq.name) == ("bigquery", "gcp", "ds_1", "scores$x")
+    bq = parse_destination("bigquery://gcp/ds_1.scores_x")
+    assert (bq.kind, bq.connector, bq.namespace, bq.name) == ("bigquery", "gcp", "ds_1", "scores_x")
     names = {k: d.table for k, d in output_destinations(bq, BOTH).items()}
-    assert names == {"predictions": "ds_1.scores$x_predictions", "embeddings": "ds_1.scores$x_embeddings"}
+    assert names == {"predictions": "ds_1.scores_x_predictions", "embeddings": "ds_1.scores_x_embeddings"}
+    assert parse_destination("snowflake://wh/S.T$1").table == "S.T$1"  # Snowflake allows '$'
+    assert destination_from_json(asdict(bq)) == bq
     assert destination_from_json(asdict(bq)) == bq
     assert destination_from_json(asdict(parse_destination("s3://b/k/p.csv"))) == parse_destination("s3://b/k/p.csv")
 
@@ -142,6 +144,8 @@ def test_table_destinations_and_their_names() -> None:
     ("snowflake://wh/x; DROP TABLE y", {}, "The table name 'x; DROP TABLE y' is not allowed"),
     ('snowflake://wh/"S".T', {}, "The schema name '\"S\"' is not allowed"),
     ("bigquery://gcp/ds.t-1", {}, "The table name 't-1' is not allowed"),
+    ("bigquery://gcp/ds.t$20240101", {}, "The table name 't$20240101' in bigquery://gcp/ds.t$20240101 has a "
+     "'$', which BigQuery reads as a partition decorator"),
     ("bigquery://gcp/p.ds.t", {}, "The table 'p.ds.t' in bigquery://gcp/p.ds.t has 3 parts: give "
      "bigquery://CONNECTOR/TABLE or bigquery://CONNECTOR/DATASET.TABLE"),
     ("snowflake://wh", {}, "The destination snowflake://wh needs a connector and a table"),

@@ -267,6 +267,9 @@ def _parse_table(text: str, kind: str, file_type: str | None,
     whats = ("table",) if len(parts) == 1 else (_NAMESPACE[kind].lower(), "table")
     for part, what in zip(parts, whats):
         check_table_name(part, what)
+        if kind == "bigquery" and "$" in part:
+            raise ConfigError(f"The {what} name {part!r} in {text} has a '$', which BigQuery reads as a "
+                              "partition decorator (table$20240101): use letters, digits and '_'.")
     return TableDestination(kind, name, table)
 
 
