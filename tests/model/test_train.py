@@ -194,3 +194,9 @@ def test_predictions_ignore_rows_after_the_anchor_time(graph, store: Path, tmp_p
         ea = np.asarray(model.embed(graph, ANCHOR, ents).column("EMBEDDINGS").to_pylist())
         eb = np.asarray(model.embed(changed, ANCHOR, ents).column("EMBEDDINGS").to_pylist())
         np.testing.assert_allclose(ea, eb, atol=1e-9)
+
+
+def test_lightgbm_is_refused_for_ranking(graph) -> None:
+    with pytest.raises(ConfigError, match=r"^LightGBM does not rank items: a RANK TOP k query trains the GNN\. "
+                                          r"Use --model gnn \(or auto\)\.$"):
+        train_model(graph, QUERIES[TaskType.link_prediction], options("lightgbm"))

@@ -93,6 +93,9 @@ def _train(graph: Graph, query: str | BoundQuery, opts: TrainOptions, progress: 
     began = time.perf_counter()
     torch.manual_seed(opts.seed)
     bq = query if isinstance(query, BoundQuery) else bind(query, graph)
+    if opts.kind == "lightgbm" and bq.task_type is TaskType.link_prediction:
+        raise ConfigError("LightGBM does not rank items: a RANK TOP k query trains the GNN. Use "
+                          "--model gnn (or auto).")
     report("building labels", 0, 1)
     splits, cutoff = _splits(bq, graph, opts)
     model = _skeleton(bq, graph, splits["train"], opts)
@@ -101,7 +104,7 @@ def _train(graph: Graph, query: str | BoundQuery, opts: TrainOptions, progress: 
     _fit_regression(model, splits, hist)
     preds: dict[str, dict[str, np.ndarray]] = {}
     seconds: dict[str, float] = {"labels_and_history": round(time.perf_counter() - began, 2)}
-    if opts.kind in ("auto", "gnn") or bq.task_type is TaskType.link_prediction:
+    if opts.kind in ("auto", "gnn"):
         t0 = time.perf_counter()
         preds["gnn"] = _train_gnn(model, bq, graph, splits, hist, cutoff, opts, report)
         seconds["gnn"] = round(time.perf_counter() - t0, 2)
