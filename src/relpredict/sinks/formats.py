@@ -7,12 +7,17 @@ written as a JSON array string, built with Arrow kernels rather than a Python lo
 
 from __future__ import annotations
 
-from typing import Protocol
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+
+if TYPE_CHECKING:
+    from relpredict.sinks.base import OutputFile
+    from relpredict.sinks.naming import Destination
 
 __all__ = ["BatchWriter", "csv_schema", "lists_as_json", "open_writer"]
 
@@ -102,3 +107,40 @@ def open_writer(target: str | pa.NativeFile, file_type: str, schema: pa.Schema) 
     if file_type == "csv":
         return _CsvWriter(target, schema)
     raise ValueError(f"unknown file type {file_type!r}")
+
+
+class RollingWriter(ABC):
+    """One output file, or part files that roll over at the destination's target size.
+
+    Subclasses say where a part goes: ``_open`` starts the next part and returns its writer,
+    ``_close`` seals the open part and appends its :class:`OutputFile` to ``done``. Batches go in
+    through ``write``; ``finish`` seals the last part (an empty output still gets one file with
+    its header or schema) and returns every part written.
+    """
+
+    def __init__(self, dest: Destination, schema: pa.Schema) -> None:
+        self.dest, self.schema = dest, schema
+        self.done: list[OutputFile] = []
+        self.writer: BatchWriter | None = None
+        self.rows = 0
+
+    @abstractmethod
+    def _open(self) -> BatchWriter:
+        """Start part ``len(done)``; set ``self.writer`` and return it."""
+
+    @abstractmethod
+    def _close(self) -> None:
+        """Seal the open part (if any) and record it in ``done``."""
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        writer = self.writer or self._open()
+        writer.write(batch)
+        self.rows += batch.num_rows
+        if self.dest.partitioned and writer.tell() >= self.dest.partition_bytes:
+            self._close()
+
+    def finish(self) -> list[OutputFile]:
+        if self.writer is None and not self.done:
+            self._open()
+        self._close()
+        return self.done

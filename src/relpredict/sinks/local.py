@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 
 from relpredict.errors import ConfigError
 from relpredict.sinks.base import JobSink, OutputFile, SinkSpec
-from relpredict.sinks.formats import BatchWriter, open_writer
+from relpredict.sinks.formats import BatchWriter, RollingWriter, open_writer
 from relpredict.sinks.naming import Destination
 
 __all__ = ["LocalSink", "atomic_write_bytes", "shard_file_name"]
@@ -135,14 +135,11 @@ def _check_not_a_folder(dest: Destination) -> None:
                           f"{dest.path}/predictions.{dest.file_type}.")
 
 
-class _RollingFiles:
-    """Writes one output file, or part files that roll over at the target size."""
+class _RollingFiles(RollingWriter):
+    """Local files: each part is written under a temporary name and renamed when sealed."""
 
     def __init__(self, dest: Destination, schema: pa.Schema) -> None:
-        self.dest, self.schema = dest, schema
-        self.done: list[OutputFile] = []
-        self.writer: BatchWriter | None = None
-        self.rows = 0
+        super().__init__(dest, schema)
         Path(dest.file_for_part(0)).parent.mkdir(parents=True, exist_ok=True)
 
     def _open(self) -> BatchWriter:
@@ -150,13 +147,6 @@ class _RollingFiles:
         self.writer = open_writer(str(_tmp_name(path)), self.dest.file_type, self.schema)
         self.rows = 0
         return self.writer
-
-    def write(self, batch: pa.RecordBatch) -> None:
-        writer = self.writer or self._open()
-        writer.write(batch)
-        self.rows += batch.num_rows
-        if self.dest.partitioned and writer.tell() >= self.dest.partition_bytes:
-            self._close()
 
     def _close(self) -> None:
         if self.writer is None:
@@ -169,12 +159,10 @@ class _RollingFiles:
         self.writer = None
 
     def finish(self) -> list[OutputFile]:
-        if self.writer is None and not self.done:
-            self._open()  # an empty output is still a file with a header / schema
-        self._close()
+        done = super().finish()
         if self.dest.partitioned:
-            _remove_stale_parts(self.dest, len(self.done))
-        return self.done
+            _remove_stale_parts(self.dest, len(done))
+        return done
 
     def abort(self) -> None:
         if self.writer is not None:

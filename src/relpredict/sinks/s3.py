@@ -53,7 +53,7 @@ import pyarrow.parquet as pq
 from relpredict.connectors import Connector, resolve_secrets
 from relpredict.errors import ConfigError, RelpredictError
 from relpredict.sinks.base import JobSink, OutputFile, SinkSpec
-from relpredict.sinks.formats import BatchWriter, open_writer
+from relpredict.sinks.formats import BatchWriter, RollingWriter, open_writer
 from relpredict.sinks.local import shard_file_name
 from relpredict.sinks.naming import Destination
 
@@ -365,15 +365,13 @@ class S3Sink(JobSink):
         self._delete(self._list(self.staging))
 
 
-class _RollingObjects:
-    """Writes one output object, or part objects that roll over at the target size."""
+class _RollingObjects(RollingWriter):
+    """S3 objects: each part is a multipart upload, completed when sealed (aborted on failure)."""
 
     def __init__(self, sink: S3Sink, dest: Destination, schema: pa.Schema) -> None:
-        self.sink, self.dest, self.schema = sink, dest, schema
-        self.done: list[OutputFile] = []
+        super().__init__(dest, schema)
+        self.sink = sink
         self.stream: MultipartWriter | None = None
-        self.writer: BatchWriter | None = None
-        self.rows = 0
 
     def _url(self) -> str:
         return self.dest.file_for_part(len(self.done))
@@ -384,13 +382,6 @@ class _RollingObjects:
         self.writer = open_writer(pa.PythonFile(self.stream, mode="w"), self.dest.file_type, self.schema)
         self.rows = 0
         return self.writer
-
-    def write(self, batch: pa.RecordBatch) -> None:
-        writer = self.writer or self._open()
-        writer.write(batch)
-        self.rows += batch.num_rows
-        if self.dest.partitioned and writer.tell() >= self.dest.partition_bytes:
-            self._close()
 
     def _close(self) -> None:
         if self.writer is None or self.stream is None:
@@ -403,12 +394,6 @@ class _RollingObjects:
             raise _error("upload", url, err, self.sink.config.secret_values()) from None
         self.done.append(OutputFile(url, self.rows, self.stream.tell()))
         self.writer = self.stream = None
-
-    def finish(self) -> list[OutputFile]:
-        if self.writer is None and not self.done:
-            self._open()  # an empty output is still an object with a header / schema
-        self._close()
-        return self.done
 
     def abort(self) -> None:
         if self.stream is not None:
