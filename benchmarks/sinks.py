@@ -83,6 +83,19 @@ def median_seconds(run: Callable[[int], None], repeats: int) -> float:
     return statistics.median(times)
 
 
+def stage_and_publish_all(sink, table: pa.Table) -> None:
+    """What a job does with a sink: stage the table in shards (as workers would), publish them in
+    shard order, write the manifest, drop the staging area."""
+    shards = range(0, table.num_rows, SHARD_ROWS)
+    for n, lo in enumerate(shards):
+        sink.write_shard(n, "predictions", table.slice(lo, SHARD_ROWS))
+        sink.mark_done(n, {"entities": SHARD_ROWS})
+    batches = (b for n in range(len(shards)) for b in sink.read_shard(n, "predictions"))
+    sink.publish("predictions", sink.shard_schema(0, "predictions"), batches)
+    sink.write_manifest({"job_id": sink.spec.job_id})
+    sink.discard_staging()
+
+
 def parquet_bytes(table: pa.Table) -> bytes:
     buffer = pa.BufferOutputStream()
     pq.write_table(table, buffer)
@@ -128,14 +141,7 @@ def bench_s3(table: pa.Table, scratch: Path, repeats: int) -> list[Result]:
 
         def stage_and_publish(i: int) -> None:
             s = sink(i, "full")
-            shards = range(0, table.num_rows, SHARD_ROWS)
-            for n, lo in enumerate(shards):
-                s.write_shard(n, "predictions", table.slice(lo, SHARD_ROWS))
-                s.mark_done(n, {"entities": SHARD_ROWS})
-            batches = (b for n in range(len(shards)) for b in s.read_shard(n, "predictions"))
-            s.publish("predictions", s.shard_schema(0, "predictions"), batches)
-            s.write_manifest({"job_id": s.spec.job_id})
-            s.discard_staging()
+            stage_and_publish_all(s, table)
 
         data = parquet_bytes(table)
 
@@ -189,14 +195,7 @@ def bench_bigquery(table: pa.Table, scratch: Path, repeats: int) -> list[Result]
             name = f"{kind}_{i}"
             spec = SinkSpec(f"bench{kind}{i}", TableDestination("bigquery", "bench", name), ("predictions",))
             s = BigQuerySink(spec, connector=connector, staging=scratch / name, load_bytes=load_bytes)
-            shards = range(0, table.num_rows, SHARD_ROWS)
-            for n, lo in enumerate(shards):
-                s.write_shard(n, "predictions", table.slice(lo, SHARD_ROWS))
-                s.mark_done(n, {"entities": SHARD_ROWS})
-            batches = (b for n in range(len(shards)) for b in s.read_shard(n, "predictions"))
-            s.publish("predictions", s.shard_schema(0, "predictions"), batches)
-            s.write_manifest({"job_id": s.spec.job_id})
-            s.discard_staging()
+            stage_and_publish_all(s, table)
             loads[kind] = sum(not e["skipped"] for e in s.loads) - 1  # less the manifest's
             count(name)
 
@@ -265,14 +264,7 @@ def bench_snowflake(table: pa.Table, scratch: Path, repeats: int) -> list[Result
 
         def stage_and_publish(i: int) -> None:
             s = sink(i, "STAGED")
-            shards = range(0, table.num_rows, SHARD_ROWS)
-            for n, lo in enumerate(shards):
-                s.write_shard(n, "predictions", table.slice(lo, SHARD_ROWS))
-                s.mark_done(n, {"entities": SHARD_ROWS})
-            batches = (b for n in range(len(shards)) for b in s.read_shard(n, "predictions"))
-            s.publish("predictions", s.shard_schema(0, "predictions"), batches)
-            s.write_manifest({"job_id": s.spec.job_id})
-            s.discard_staging()
+            stage_and_publish_all(s, table)
             count("STAGED")
 
         bare_dir = scratch / "bare"
