@@ -206,8 +206,13 @@ def training_sql(bq: BoundQuery, graph: Graph, anchors: list[Any] | None,
 
 
 def prediction_sql(bq: BoundQuery, graph: Graph, anchor: Any | None) -> LabelSQL:
-    """Entities to predict at one anchor time (exist then and pass WHERE); no target, no ASSUMING."""
-    return _select(bq, graph, [anchor] if bq.is_temporal else None, with_target=False)
+    """Entities to predict at one anchor time (exist then and pass WHERE); no target, no ASSUMING.
+
+    A query written ``FOR t.pk = v`` / ``FOR t.pk IN (...)`` predicts for those keys only
+    (``bq.entity_keys``); training labels (:func:`training_sql`) ignore the list.
+    """
+    keys = list(bq.entity_keys) if bq.entity_keys is not None else None
+    return _select(bq, graph, [anchor] if bq.is_temporal else None, with_target=False, entities=keys)
 
 
 def _select(bq: BoundQuery, graph: Graph, anchors: list[Any] | None, with_target: bool,

@@ -12,6 +12,7 @@ Parentheses leave no node behind; the printer puts them back where precedence ne
     Query
     ├── target: Expr
     ├── entity: ColumnRef
+    ├── entity_keys: tuple[Literal, ...] | None   (FOR t.pk = v / FOR t.pk IN (...))
     ├── where / assuming: Expr | None
     Expr = Literal | ColumnRef | Aggregation | Comparison | InList | IsNull | Not | BoolOp
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal as TypingLiteral
 from typing import TypeAlias
 
@@ -42,8 +44,8 @@ TIME_UNITS = ("seconds", "minutes", "hours", "days", "weeks", "months")
 COMPARISON_OPS = ("=", "!=", "<", "<=", ">", ">=", "LIKE", "STARTS WITH", "ENDS WITH", "CONTAINS")
 """Binary comparison operators as stored in ``Comparison.op`` (``<>`` is stored as ``!=``)."""
 
-Value: TypeAlias = int | float | str | bool | None
-"""A literal's Python value; ``None`` is SQL NULL."""
+Value: TypeAlias = int | float | str | bool | datetime | None
+"""A literal's Python value; ``None`` is SQL NULL, a ``datetime`` an unquoted date (``2024-01-01``)."""
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,7 @@ class Node:
 
 @dataclass(frozen=True, eq=False)
 class Literal(Node):
-    """A constant: number, string, TRUE/FALSE, or NULL (``None``).
+    """A constant: number, string, date, TRUE/FALSE, or NULL (``None``).
 
     Equality also compares the Python type, so ``TRUE`` != ``1`` and ``1.0`` != ``1``, which
     Python's ``==`` on the bare values would not tell apart.
@@ -156,10 +158,12 @@ Expr: TypeAlias = Literal | ColumnRef | Aggregation | Comparison | InList | IsNu
 class Query(Node):
     """A whole predictive query; its position is that of the ``PREDICT`` keyword.
 
-    ``target`` is what to predict; ``rank_top`` is ``k`` of ``RANK TOP k`` (else ``None``);
-    ``classify`` is True for ``CLASSIFY``; ``entity`` is ``FOR EACH table.primary_key``;
-    ``where`` filters entities with data known at the anchor time (or ``None``); ``assuming``
-    is a forward-looking condition (or ``None``).
+    ``target`` is what to predict; ``rank_top`` is ``k`` of ``RANK TOP k`` or ``TOP k`` (else
+    ``None``); ``classify`` is True for ``CLASSIFY``; ``entity`` is ``FOR EACH table.primary_key``
+    (or the key of ``FOR table.primary_key = v`` / ``IN (...)``); ``where`` filters entities with
+    data known at the anchor time (or ``None``); ``assuming`` is a forward-looking condition (or
+    ``None``). ``entity_keys`` holds the listed keys of ``FOR t.pk = v`` / ``FOR t.pk IN (...)``
+    (``None`` for ``FOR EACH``); ``classify_top`` is ``k`` of ``CLASSIFY TOP k``.
     """
 
     target: Expr
@@ -168,6 +172,8 @@ class Query(Node):
     entity: ColumnRef
     where: Expr | None = None
     assuming: Expr | None = None
+    entity_keys: tuple[Literal, ...] | None = None
+    classify_top: int | None = None
 
 
 AnyNode: TypeAlias = Query | Expr
@@ -176,7 +182,9 @@ AnyNode: TypeAlias = Query | Expr
 def children(node: AnyNode) -> tuple[AnyNode, ...]:
     """The direct sub-nodes of ``node``, in source order."""
     if isinstance(node, Query):
-        parts: tuple[AnyNode | None, ...] = (node.target, node.entity, node.where, node.assuming)
+        keys = node.entity_keys or ()
+        parts: tuple[AnyNode | None, ...] = (node.target, node.entity, *keys, node.where,
+                                             node.assuming)
     elif isinstance(node, Aggregation):
         parts = (node.column, node.filter)
     elif isinstance(node, Comparison | BoolOp):

@@ -1,6 +1,9 @@
 """Binding: check a parsed query against a graph and derive its task.
 
-Names are resolved (an unknown one lists the nearest that exist), aggregated tables must have a
+Names are resolved first: exactly as stored, else case-insensitively when only one name matches
+(Kumo's docs write ``TRANSACTIONS.PRICE`` for ``transactions.price``); the bound query carries the
+names as stored. An unknown name lists the nearest that exist, an ambiguous one its candidates.
+Aggregated tables must have a
 time column and a foreign key to the entity table, types must fit their operators, windows must
 point the right way (target and ASSUMING forward, WHERE backward), and the task type follows
 the table in PQL.md. Every error underlines the offending part of the query.
@@ -8,6 +11,8 @@ the table in PQL.md. Every error underlines the offending part of the query.
 
 from __future__ import annotations
 
+from dataclasses import fields, replace
+from datetime import datetime
 from typing import NoReturn
 
 from relpredict.errors import QueryBindError
@@ -22,6 +27,7 @@ from relpredict.query.ast import (
     InList,
     IsNull,
     Literal,
+    Node,
     Not,
     Query,
     aggregations,
@@ -30,7 +36,13 @@ from relpredict.query.ast import (
 from relpredict.query.bound import BoundQuery, TaskType, Window, _as_timedelta
 from relpredict.query.parser import parse
 from relpredict.query.printer import to_pql
-from relpredict.tables.stypes import SType, is_numeric_dtype
+from relpredict.tables.stypes import (
+    SType,
+    is_integer_dtype,
+    is_numeric_dtype,
+    is_string_dtype,
+    is_temporal_dtype,
+)
 
 # Value kinds of expressions. "null" is the NULL literal, compatible with everything.
 # "code" is a categorical column stored as numbers (F1's statusId): a category that compares
@@ -53,17 +65,68 @@ def bind(query: str | Query, graph: Graph) -> BoundQuery:
 
 class _Binder:
     def __init__(self, text: str, query: Query, graph: Graph) -> None:
-        self.text, self.query, self.graph = text, query, graph
+        self.text, self.graph = text, graph
+        self.query = self._resolve(query)
         self.entity_table = ""
 
     def error(self, message: str, node: AnyNode) -> NoReturn:
         raise QueryBindError(message, query=self.text, line=node.line or None,
                              col=node.col or None, length=node.length)
 
+    # ----------------------------------------------------------------- names
+    def _resolve(self, node: Node) -> Node:
+        """``node`` with every table and column name spelled as stored in the graph."""
+        if isinstance(node, ColumnRef):
+            table = self._resolve_table(node)
+            column = node.column if node.is_star else self._resolve_column(table, node)
+            if (table, column) == (node.table, node.column):
+                return node
+            return replace(node, table=table, column=column)
+        changes = {}
+        for f in fields(node):
+            value = getattr(node, f.name)
+            if isinstance(value, Node):
+                new: object = self._resolve(value)
+            elif isinstance(value, tuple) and value and isinstance(value[0], Node):
+                new = tuple(self._resolve(v) for v in value)
+            else:
+                continue
+            if new is not value:
+                changes[f.name] = new
+        return replace(node, **changes) if changes else node
+
+    def _match(self, name: str, names: list[str], what: str, ref: ColumnRef) -> str | None:
+        """``name`` as stored: exact, else the one case-insensitive match (None: no match)."""
+        if name in names:
+            return name
+        hits = [n for n in names if n.lower() == name.lower()]
+        if len(hits) > 1:
+            listed = ", ".join(repr(h) for h in hits)
+            self.error(f"{what} {name!r} is ambiguous: it matches {listed}, which differ only in "
+                       "case. Write the name exactly as stored.", ref)
+        return hits[0] if hits else None
+
+    def _resolve_table(self, ref: ColumnRef) -> str:
+        names = self.graph.table_names
+        table = self._match(ref.table, names, "Table", ref)
+        if table is None:
+            self.error(f"Unknown table {ref.table!r}.{did_you_mean(ref.table, names)} "
+                       f"Tables: {', '.join(names)}.", ref)
+        return table
+
+    def _resolve_column(self, table: str, ref: ColumnRef) -> str:
+        columns = list(self.graph.columns(table))
+        column = self._match(ref.column, columns, f"Column {table}.", ref)
+        if column is None:
+            self.error(f"Unknown column {ref.column!r} in table {table!r}."
+                       f"{did_you_mean(ref.column, columns)} Columns: {', '.join(columns)}.", ref)
+        return column
+
     # ----------------------------------------------------------------- the query
     def bind(self) -> BoundQuery:
         q = self.query
         key = self._entity(q.entity)
+        keys = self._entity_keys(q, key)
         kind = self._expr(q.target, "target")
         if not column_refs(q.target):
             self.error("The target is a constant: it reads no table, so there is nothing to learn. "
@@ -74,12 +137,15 @@ class _Binder:
         self._condition(q.assuming, "assuming", temporal)
         task, item = self._task_type(kind)
         facts = tuple(dict.fromkeys(a.column.table for a in aggregations(q.target)))
+        ranked = task is TaskType.link_prediction
         return BoundQuery(
             text=to_pql(q), query=q, task_type=task, entity_table=self.entity_table,
             entity_key=key, entity_time=self.graph[self.entity_table].time_column,
             target=q.target, where=q.where, assuming=q.assuming, fact_tables=facts,
-            horizon=self._horizon(), target_kind=kind, rank_top=q.rank_top,
+            horizon=self._horizon(), target_kind=kind, rank_top=q.rank_top if ranked else None,
             item_table=item[0] if item else None, item_key=item[1] if item else None,
+            entity_keys=keys,
+            num_classes=None if ranked else (q.classify_top or q.rank_top),
         )
 
     def _entity(self, ref: ColumnRef) -> str:
@@ -93,6 +159,41 @@ class _Binder:
                        f"not {table}.{ref.column}.", ref)
         self.entity_table = table
         return pk
+
+    def _entity_keys(self, q: Query, key: str) -> tuple | None:
+        """The keys of ``FOR t.pk = v`` / ``IN (...)``, typed against the key column, deduplicated."""
+        if q.entity_keys is None:
+            return None
+        dtype = self.graph.columns(self.entity_table)[key]
+        name = f"{self.entity_table}.{key}"
+        out: list = []
+        for lit in q.entity_keys:
+            value = lit.value
+            if value is None:
+                self.error(f"A key of {name} cannot be NULL; list existing keys, e.g. "
+                           f"FOR {name} IN (1, 2).", lit)
+            if is_integer_dtype(dtype):
+                if isinstance(value, float) and value.is_integer():
+                    value = int(value)
+                if isinstance(value, bool) or not isinstance(value, int):
+                    self.error(f"{name} is a whole number ({dtype}), so its keys are written as "
+                               f"numbers: {to_pql(lit)} is {_literal_kind(lit)}. Write e.g. "
+                               f"FOR {name} = 42.", lit)
+            elif is_numeric_dtype(dtype):
+                if isinstance(value, bool) or not isinstance(value, int | float):
+                    self.error(f"{name} is a number ({dtype}), so its keys are written as numbers: "
+                               f"{to_pql(lit)} is {_literal_kind(lit)}.", lit)
+            elif is_string_dtype(dtype):
+                if not isinstance(value, str):
+                    self.error(f"{name} is text ({dtype}), so its keys are quoted: write "
+                               f"'{to_pql(lit)}', not {to_pql(lit)}.", lit)
+            elif is_temporal_dtype(dtype):
+                if not isinstance(value, str | datetime):
+                    self.error(f"{name} is a time ({dtype}); write its keys as dates, "
+                               f"e.g. 2024-01-31.", lit)
+            if value not in out:
+                out.append(value)
+        return tuple(out)
 
     def _condition(self, expr: Expr | None, ctx: str, temporal: bool) -> None:
         if expr is None:
@@ -119,7 +220,7 @@ class _Binder:
     def _task_type(self, kind: str) -> tuple[TaskType, tuple[str, str] | None]:
         q, target = self.query, self.query.target
         if q.rank_top is not None:
-            return TaskType.link_prediction, self._rank_item(target)
+            return self._ranked(target, kind)
         if kind == LIST:
             if q.classify:
                 return TaskType.multilabel, None
@@ -138,16 +239,22 @@ class _Binder:
         self.error(f"The target is {what}, which cannot be predicted. Predict a number, a category, "
                    "a condition or a list.", target)
 
-    def _rank_item(self, target: Expr) -> tuple[str, str]:
-        if not (isinstance(target, Aggregation) and target.func == "LIST_DISTINCT"):
-            self.error("RANK TOP k ranks the items of LIST_DISTINCT(table.foreign_key, ...); this "
-                       "target is not one.", target)
-        fact, col = target.column.table, target.column.column
-        item = self.graph[fact].foreign_keys.get(col)
-        if item is None or item not in self.graph:
-            self.error(f"RANK TOP k ranks the rows a foreign key points to, but {fact}.{col} is not "
-                       "a foreign key. Use CLASSIFY to predict its values as labels.", target.column)
-        return item, self.graph[item].primary_key or col
+    def _ranked(self, target: Expr, kind: str) -> tuple[TaskType, tuple[str, str] | None]:
+        """``RANK TOP k``: link prediction over the rows a foreign key points to, or the k best
+        classes of a categorical list (multilabel) or a categorical value (multiclass)."""
+        if isinstance(target, Aggregation) and target.func == "LIST_DISTINCT":
+            fact, col = target.column.table, target.column.column
+            item = self.graph[fact].foreign_keys.get(col)
+            if item is not None and item in self.graph:
+                return TaskType.link_prediction, (item, self.graph[item].primary_key or col)
+        if kind == LIST:
+            return TaskType.multilabel, None
+        if kind in (CATEGORY, CODE):
+            return TaskType.multiclass, None
+        self.error(f"RANK TOP k ranks the items of LIST_DISTINCT(table.foreign_key, ...) or the "
+                   f"classes of a categorical target; this target is {kind}. Drop RANK TOP k, or "
+                   "rank a list, e.g. LIST_DISTINCT(transactions.product_id, 0, 30, days) RANK "
+                   "TOP 10.", target)
 
     # ----------------------------------------------------------------- expressions
     def _expr(self, expr: Expr, ctx: str) -> str:
@@ -180,10 +287,8 @@ class _Binder:
                        "(e.g. `> 0`).", expr)
 
     def _table(self, ref: ColumnRef) -> str:
-        if ref.table not in self.graph:
-            names = self.graph.table_names
-            self.error(f"Unknown table {ref.table!r}.{did_you_mean(ref.table, names)} "
-                       f"Tables: {', '.join(names)}.", ref)
+        if ref.table not in self.graph:  # resolved up front; a hand-built tree may still differ
+            return self._resolve_table(ref)
         return ref.table
 
     def _column(self, ref: ColumnRef, ctx: str) -> str:
@@ -312,6 +417,8 @@ def _literal_kind(lit: Literal) -> str:
         return BOOLEAN
     if isinstance(value, (int, float)):
         return NUMERIC
+    if isinstance(value, datetime):
+        return TIMESTAMP
     return CATEGORY
 
 

@@ -63,9 +63,16 @@ class BoundQuery:
         fact_tables: tables aggregated by the target (their latest time is the default anchor).
         horizon: the target window reaching furthest ahead (its ``end`` in its ``unit``): the
             anchor step, and the time a label needs to be complete.
-        rank_top: k of RANK TOP k.
+        rank_top: k of RANK TOP k for link prediction (None for other tasks).
         item_table, item_key: for link prediction, the table the ranked foreign key points to.
         target_kind: the value type of the target: "boolean", "numeric", "category", "list".
+        entity_keys: the keys of ``FOR t.pk = v`` / ``FOR t.pk IN (...)``, typed as the key
+            column (ints for integer keys, str for text keys), in the order written, without
+            duplicates; None for ``FOR EACH``. Predictions are for these entities only;
+            training and labels ignore it and use every entity.
+        num_classes: for multiclass / multilabel, the classes to return per entity, from
+            ``CLASSIFY TOP k`` or ``RANK TOP k`` over categories (None: every class, up to the
+            job's limit).
     """
 
     text: str
@@ -83,6 +90,8 @@ class BoundQuery:
     rank_top: int | None = None
     item_table: str | None = None
     item_key: str | None = None
+    entity_keys: tuple | None = None
+    num_classes: int | None = None
 
     @property
     def is_temporal(self) -> bool:

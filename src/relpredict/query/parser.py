@@ -2,18 +2,24 @@
 
 Grammar (keywords case-insensitive; precedence OR < AND < NOT < comparison)::
 
-    query       := PREDICT expr [RANK TOP int | CLASSIFY] FOR EACH column
+    query       := PREDICT expr [[RANK] TOP int | CLASSIFY [TOP int]] entities
                    [WHERE expr] [ASSUMING expr]
+    entities    := FOR EACH column | FOR column = literal | FOR column IN (literal, ...)
     expr        := and (OR and)*
     and         := not (AND not)*
     not         := NOT not | comparison
-    comparison  := operand [cmp_op operand | [NOT] IN (literal, ...) | IS [NOT] NULL]
+    comparison  := operand [[NOT] cmp_op operand | [IS] [NOT] IN (literal, ...) | IS [NOT] NULL]
     cmp_op      := = | != | <> | < | <= | > | >= | LIKE | STARTS WITH | ENDS WITH | CONTAINS
     operand     := literal | aggregation | column | ( expr )
     aggregation := AGG ( column [WHERE expr] , start , end [, unit] )
-    start       := number | -INF
+    start       := number | -INF | -INFINITY
     column      := name . name | name . *
-    literal     := [-] number | 'string' | TRUE | FALSE | NULL
+    literal     := [-] number | 'string' | "string" | date | TRUE | FALSE | NULL
+    date        := YYYY-MM-DD[THH:MM[:SS[.ffffff]]]   (unquoted)
+
+``NOT`` before a word operator (``NOT LIKE``, ``NOT CONTAINS``, ``NOT STARTS WITH``) is
+``NOT (a LIKE b)``; ``IS IN`` is ``IN``. A double-quoted text is a name before ``.`` and a string
+anywhere else (Kumo writes ``transactions.type = "bank transfer"``).
 
 Each ``_parse_*`` method reads one rule. Every error goes through ``raise_error``, which builds a
 ``QuerySyntaxError`` that underlines the offending token and says what was expected.
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable
+from datetime import datetime
 from typing import NoReturn
 
 from relpredict.errors import QuerySyntaxError
@@ -41,6 +48,7 @@ from relpredict.query.ast import (
     Query,
     aggregations,
 )
+from relpredict.query.printer import to_pql
 from relpredict.query.tokens import Token, TokenKind, tokenize
 
 __all__ = ["parse", "parse_expression"]
@@ -52,9 +60,11 @@ _NAME_KINDS = (TokenKind.IDENT, TokenKind.QUOTED_IDENT, TokenKind.KEYWORD)
 _EXAMPLE = "PREDICT COUNT(orders.*, 0, 30, days) > 0 FOR EACH customers.customer_id"
 _NO_DOT = "Expecting table.column; '{name}' needs its table, e.g. users.{name}."
 _FORECAST = (
-    "FORECAST is not supported: write one query per time window, "
-    "e.g. PREDICT SUM(orders.amount, 0, 30, days) FOR EACH customers.customer_id."
+    "FORECAST is not supported yet (FORECAST N TIMEFRAMES is planned): write one query per time "
+    "window instead, e.g. PREDICT SUM(orders.amount, 0, 30, days) FOR EACH customers.customer_id "
+    "for the next 30 days and PREDICT SUM(orders.amount, 30, 60, days) ... for the 30 after."
 )
+_VALUES = "numbers, 'strings', \"strings\", dates (2024-01-01), TRUE, FALSE, NULL"
 
 
 def parse(text: str) -> Query:
@@ -132,13 +142,13 @@ class _Parser:
     def parse_query(self) -> Query:
         start = self._parse_predict()
         target = self._parse_expr(f"Expecting the target after PREDICT, e.g. {_EXAMPLE}.")
-        rank_top, classify = self._parse_task_modifier()
-        entity = self._parse_entity()
+        rank_top, classify, classify_top = self._parse_task_modifier()
+        entity, keys = self._parse_entity()
         where = self._parse_optional_clause("WHERE")
         assuming = self._parse_optional_clause("ASSUMING")
         self._parse_end(after_assuming=assuming is not None)
         pos = self._span(start)
-        return Query(target, rank_top, classify, entity, where, assuming, **pos)
+        return Query(target, rank_top, classify, entity, where, assuming, keys, classify_top, **pos)
 
     def parse_lone_expression(self) -> Expr:
         if self.current.kind is TokenKind.EOF:
@@ -153,19 +163,25 @@ class _Parser:
             self.raise_error(f"Empty query; write e.g. {_EXAMPLE}.")
         return self._expect_keyword("PREDICT", f"A query must start with PREDICT, e.g. {_EXAMPLE}.")
 
-    def _parse_task_modifier(self) -> tuple[int | None, bool]:
-        """``RANK TOP k`` or ``CLASSIFY`` after the target, or neither."""
+    def _parse_task_modifier(self) -> tuple[int | None, bool, int | None]:
+        """``RANK TOP k`` (or ``TOP k``), ``CLASSIFY [TOP k]`` after the target, or neither.
+
+        Returns ``(rank_top, classify, classify_top)``.
+        """
         if self._match_keyword("CLASSIFY"):
             if self.current.is_keyword("RANK"):
                 self.raise_error("Use either CLASSIFY or RANK TOP k, not both.")
-            return None, True
-        if not self._match_keyword("RANK"):
-            return None, False
-        self._expect_keyword("TOP", "RANK needs TOP k, e.g. RANK TOP 10.")
+            top = self._parse_top_k() if self._match_keyword("TOP") else None
+            return None, True, top
+        if self._match_keyword("RANK"):
+            self._expect_keyword("TOP", "RANK needs TOP k, e.g. RANK TOP 10.")
+        elif not self._match_keyword("TOP"):
+            return None, False, None
         k = self._parse_top_k()
         if self.current.is_keyword("CLASSIFY"):
-            self.raise_error("Use either RANK TOP k or CLASSIFY, not both.")
-        return k, False
+            self.raise_error("Use either RANK TOP k or CLASSIFY, not both; to return k classes "
+                             "write CLASSIFY TOP k.")
+        return k, False, None
 
     def _parse_top_k(self) -> int:
         token = self.current
@@ -174,20 +190,40 @@ class _Parser:
         self._advance()
         return int(token.value)
 
-    def _parse_entity(self) -> ColumnRef:
-        """``FOR EACH table.primary_key``."""
+    def _parse_entity(self) -> tuple[ColumnRef, tuple[Literal, ...] | None]:
+        """``FOR EACH table.primary_key``, or a key list: ``FOR t.pk = v``, ``FOR t.pk IN (...)``."""
         self._expect_keyword("FOR", "Expecting FOR EACH after the target.")
-        self._expect_keyword("EACH", "Expecting EACH after FOR (FOR EACH table.primary_key).")
+        each = self._match_keyword("EACH") is not None
         token = self.current
+        if not each and not (token.kind in _NAME_KINDS and self._peek().is_symbol(".")):
+            self.raise_error("Expecting EACH after FOR (FOR EACH table.primary_key), or a key "
+                             "list (FOR users.user_id = 1, FOR users.user_id IN (1, 2)).")
         if token.kind not in _NAME_KINDS or (
             token.kind is TokenKind.KEYWORD and not self._peek().is_symbol(".")
         ):
             self.raise_error("Expecting the entity after FOR EACH, e.g. FOR EACH users.user_id.")
-        return self._parse_column(
+        column = self._parse_column(
             star="The entity must be one column, the table's primary key, "
             "e.g. FOR EACH users.user_id; table.* is only allowed in COUNT(...).",
             no_dot="Expecting . and the primary key after '{name}': FOR EACH {name}.<primary key>.",
         )
+        if each:
+            if self.current.is_symbol("=") or self.current.is_keyword("IN"):
+                self.raise_error("FOR EACH predicts for every entity; to list keys drop EACH: "
+                                 f"FOR {_text(column)} = 1 or FOR {_text(column)} IN (1, 2).")
+            return column, None
+        return column, self._parse_entity_keys(column, token)
+
+    def _parse_entity_keys(self, column: ColumnRef, start: Token) -> tuple[Literal, ...]:
+        """The ``= v`` or ``IN (v1, ...)`` after ``FOR table.primary_key``."""
+        if self._match_symbol("="):
+            if self._parse_literal_ahead() is None:
+                self.raise_error(f"Expecting a key after FOR {_text(column)} =, e.g. = 1 or = 'a'.")
+            return (self._parse_list_value(),)
+        if self._match_keyword("IN"):
+            return self._parse_values()
+        self.raise_error("Expecting EACH after FOR (FOR EACH table.primary_key), or a key list "
+                         f"(FOR {_text(column)} = 1, FOR {_text(column)} IN (1, 2)).", start)
 
     def _parse_optional_clause(self, keyword: str) -> Expr | None:
         if not self._match_keyword(keyword):
@@ -220,7 +256,8 @@ class _Parser:
         token = self.current
         starts = (
             token.kind
-            in (TokenKind.IDENT, TokenKind.QUOTED_IDENT, TokenKind.NUMBER, TokenKind.STRING)
+            in (TokenKind.IDENT, TokenKind.QUOTED_IDENT, TokenKind.NUMBER, TokenKind.STRING,
+                TokenKind.DATE)
             or token.is_keyword("NOT", "TRUE", "FALSE", "NULL")
             or token.is_symbol("(", "-")
             or (token.kind is TokenKind.KEYWORD and self._peek().is_symbol("."))
@@ -268,11 +305,27 @@ class _Parser:
 
     def _parse_comparison_tail(self, left: Expr, start: Token) -> Expr:
         if self.current.is_keyword("IS"):
+            if self._peek().is_keyword("IN") or (
+                self._peek().is_keyword("NOT") and self._peek(2).is_keyword("IN")
+            ):
+                self._advance()  # IS IN (...) means IN (...)
+                return self._parse_in_list(left, start)
             return self._parse_is_null(left, start)
         if self.current.is_keyword("IN") or (
             self.current.is_keyword("NOT") and self._peek().is_keyword("IN")
         ):
             return self._parse_in_list(left, start)
+        if self.current.is_keyword("NOT") and self._peek().value in _WORD_OPS and (
+            self._peek().kind is TokenKind.KEYWORD
+        ):
+            self._advance()  # a NOT b LIKE c: the negation of the comparison
+            negated = self._parse_comparison_tail(left, start)
+            return Not(negated, **self._span(start))
+        if self.current.is_keyword("NOT") and self._peek().kind is TokenKind.SYMBOL and (
+            self._peek().value in _SYMBOL_OPS
+        ):
+            self.raise_error(f"NOT goes before the whole comparison: write NOT a "
+                             f"{self._peek().value} b (or use != for 'not equal').")
         op = self._comparison_op()
         if op is None:
             return left
@@ -301,6 +354,11 @@ class _Parser:
     def _parse_in_list(self, left: Expr, start: Token) -> InList:
         negated = self._match_keyword("NOT") is not None
         self._advance()
+        values = self._parse_values()
+        return InList(left, values, negated, **self._span(start))
+
+    def _parse_values(self) -> tuple[Literal, ...]:
+        """``(v1, v2, ...)`` after IN: at least one constant."""
         self._expect_symbol("(", "Expecting ( after IN, e.g. IN ('a', 'b').")
         if self.current.is_symbol(")"):
             self.raise_error("IN needs at least one value, e.g. IN ('a', 'b').")
@@ -308,15 +366,24 @@ class _Parser:
         while self._match_symbol(","):
             values.append(self._parse_list_value())
         self._expect_symbol(")", "Expecting , or ) in the IN list.")
-        return InList(left, tuple(values), negated, **self._span(start))
+        return tuple(values)
 
     def _parse_list_value(self) -> Literal:
         value = self._parse_literal()
         if value is None:
-            self.raise_error(
-                "An IN list holds only constants: numbers, 'strings', TRUE, FALSE, NULL."
-            )
+            self.raise_error(f"An IN list holds only constants: {_VALUES}.")
         return value
+
+    def _parse_literal_ahead(self) -> bool | None:
+        """True when a constant starts at the cursor (nothing consumed), else None."""
+        token = self.current
+        starts = (
+            token.kind in (TokenKind.STRING, TokenKind.NUMBER, TokenKind.DATE)
+            or token.is_symbol("-")
+            or (token.kind is TokenKind.QUOTED_IDENT and not self._peek().is_symbol("."))
+            or (token.is_keyword("TRUE", "FALSE", "NULL") and not self._peek().is_symbol("."))
+        )
+        return True if starts else None
 
     # ----------------------------------------------------------------- operands
 
@@ -348,8 +415,12 @@ class _Parser:
     def _parse_literal(self) -> Literal | None:
         """A constant at the cursor, consumed; None (nothing consumed) if there is none."""
         start = self.current
-        if start.kind is TokenKind.STRING:
-            value: int | float | str | bool | None = start.value
+        if start.kind is TokenKind.STRING or (
+            start.kind is TokenKind.QUOTED_IDENT and not self._peek().is_symbol(".")
+        ):
+            value: int | float | str | bool | datetime | None = start.value
+        elif start.kind is TokenKind.DATE:
+            value = self._date(start)
         elif start.is_keyword("TRUE", "FALSE", "NULL") and not self._peek().is_symbol("."):
             value = {"TRUE": True, "FALSE": False, "NULL": None}[start.value]
         elif start.kind is TokenKind.NUMBER or start.is_symbol("-"):
@@ -359,6 +430,13 @@ class _Parser:
             return None
         self._advance()
         return Literal(value, **self._span(start))
+
+    def _date(self, token: Token) -> datetime:
+        try:
+            return datetime.fromisoformat(token.value)
+        except ValueError:
+            self.raise_error(f"Invalid date {token.text}; write a real date as YYYY-MM-DD, "
+                             "e.g. 2024-01-31, optionally with a time: 2024-01-31T13:00:00.")
 
     def _parse_signed_number(self, message: str) -> int | float:
         negative = self._match_symbol("-") is not None
@@ -375,12 +453,17 @@ class _Parser:
         start = self._advance()
         if not self._match_symbol("."):
             self.raise_error(no_dot.format(name=start.text), start)
+        if start.kind is TokenKind.QUOTED_IDENT and not start.value:
+            self.raise_error('Empty quoted identifier ""; a name needs at least one character.',
+                             start)
         column = self.current
         if column.is_symbol("*"):
             if star:
                 self.raise_error(star)
         elif column.kind not in _NAME_KINDS:
             self.raise_error(f"Expecting a column name after '{start.text}.'.")
+        elif column.kind is TokenKind.QUOTED_IDENT and not column.value:
+            self.raise_error('Empty quoted identifier ""; a name needs at least one character.')
         self._advance()
         name = "*" if column.is_symbol("*") else _name(column)
         return ColumnRef(_name(start), name, **self._span(start))
@@ -394,6 +477,13 @@ class _Parser:
         self._advance()  # the "(" checked by the caller
         column = self._parse_aggregated_column(func)
         row_filter = self._parse_row_filter(func)
+        if self.current.is_symbol(")") and func == "LIST_DISTINCT":
+            self.raise_error(
+                f"LIST_DISTINCT without a time window (static link prediction) is not supported "
+                f"yet: its labels would be the very links the model reads. Give it a window "
+                f"ahead of the anchor time instead, e.g. LIST_DISTINCT({_text(column)}, 0, 30, "
+                f"days) RANK TOP 10."
+            )
         self._expect_symbol(
             ",",
             f"Expecting , and a time window after the column: "
@@ -420,6 +510,14 @@ class _Parser:
 
     def _parse_aggregated_column(self, func: str) -> ColumnRef:
         example = "orders.*" if func == "COUNT" else "orders.amount"
+        if self.current.kind is TokenKind.IDENT and self._peek().is_symbol("("):
+            inner = self.current.text
+            self.raise_error(
+                f"Aggregations cannot be nested: {func}(...) aggregates a table.column, not "
+                f"{inner}(...), and this is not supported. Aggregate the column directly, e.g. "
+                f"{func}({example}, 0, 30), or predict {inner}(...) itself and compare it, "
+                f"e.g. {inner.upper()}(orders.amount, 0, 30) > 100."
+            )
         if self.current.kind not in _NAME_KINDS:
             self.raise_error(
                 f"Expecting table.column in {func}(...), e.g. {func}({example}, 0, 30)."
@@ -439,7 +537,10 @@ class _Parser:
         if nested:
             inner = nested[0]
             self.error_at(
-                f"An aggregation cannot be nested in the row condition of {func}(...).",
+                f"An aggregation cannot be nested in the row condition of {func}(...): the "
+                f"condition reads one row at a time. Use the row's own columns (or those of "
+                f"tables it points to), and put conditions on aggregations in the query's "
+                f"WHERE, e.g. WHERE {to_pql(inner)} > 0.",
                 inner.line,
                 inner.col,
                 inner.length,
@@ -448,7 +549,10 @@ class _Parser:
 
     def _parse_window_start(self) -> float | None:
         message = "A window start must be a number or -INF."
-        if self.current.is_symbol("-") and self._peek().is_keyword("INF"):
+        if self.current.is_symbol("-") and (
+            self._peek().is_keyword("INF")
+            or (self._peek().kind is TokenKind.IDENT and self._peek().value.upper() == "INFINITY")
+        ):
             self._advance()
             self._advance()
             return None

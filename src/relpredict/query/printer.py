@@ -9,6 +9,7 @@ the parser can produce, and ``to_pql`` is idempotent on its own output.
 from __future__ import annotations
 
 import math
+from datetime import datetime
 
 from relpredict.query.ast import (
     Aggregation,
@@ -46,7 +47,15 @@ def _query(query: Query) -> str:
         parts.append(f"RANK TOP {query.rank_top}")
     if query.classify:
         parts.append("CLASSIFY")
-    parts += ["FOR EACH", _column(query.entity)]
+        if query.classify_top is not None:
+            parts.append(f"TOP {query.classify_top}")
+    if query.entity_keys is None:
+        parts += ["FOR EACH", _column(query.entity)]
+    elif len(query.entity_keys) == 1:
+        parts += ["FOR", _column(query.entity), "=", _literal(query.entity_keys[0].value)]
+    else:
+        keys = ", ".join(_literal(v.value) for v in query.entity_keys)
+        parts += ["FOR", _column(query.entity), f"IN ({keys})"]
     if query.where is not None:
         parts += ["WHERE", _expr(query.where)]
     if query.assuming is not None:
@@ -130,7 +139,18 @@ def _literal(value: Value) -> str:
         return str(value)
     if isinstance(value, float):
         return _number(value)
+    if isinstance(value, datetime):
+        return _date(value)
     return "'" + value.replace("'", "''") + "'"
+
+
+def _date(value: datetime) -> str:
+    """An unquoted date: ``2024-01-01``, or with its time when it has one."""
+    if value.tzinfo is None and value == datetime(value.year, value.month, value.day):
+        return value.date().isoformat()
+    if value.tzinfo is not None:
+        raise ValueError(f"PQL has no syntax for a date with a time zone: {value!r}.")
+    return value.isoformat()
 
 
 def _column(ref: ColumnRef) -> str:

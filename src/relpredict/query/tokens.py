@@ -8,6 +8,7 @@ column names are case-sensitive as stored.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import NoReturn
@@ -25,14 +26,19 @@ SYMBOLS = ("!=", "<>", "<=", ">=", "=", "<", ">", "(", ")", ",", ".", "*", "-")
 
 DIGITS = "0123456789"
 
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)?")
+"""An unquoted ISO date or date-time literal: ``2024-01-01``, ``2024-01-01T13:00:00``."""
+
 
 class TokenKind(StrEnum):
     """What a token is; the parser dispatches on this and on ``Token.value``."""
 
     KEYWORD = "keyword"  # value is the keyword in upper case
     IDENT = "identifier"  # value is the name as written
-    QUOTED_IDENT = "quoted identifier"  # value is the name without quotes, "" unescaped
+    QUOTED_IDENT = "quoted identifier"  # value is the text without quotes, "" unescaped: a
+    # name before "." (``"my table".x``), else a string literal (``= "bank transfer"``)
     NUMBER = "number"  # value is the digits as written
+    DATE = "date"  # value is the ISO text as written (``2024-01-01``, ``2024-01-01T13:00``)
     STRING = "string"  # value is the text without quotes, '' unescaped
     SYMBOL = "symbol"  # value is the operator or punctuation
     EOF = "end of query"  # value is empty; placed just after the last character
@@ -124,7 +130,12 @@ class _Lexer:
 
     def _read_token(self) -> None:
         char = self.text[self.pos]
-        if char in DIGITS:
+        date = _DATE.match(self.text, self.pos) if char in DIGITS else None
+        if date and not self._peek_is(date.end(), DIGITS) and not (
+            date.end() < len(self.text) and is_name_char(self.text[date.end()])
+        ):
+            self._emit(TokenKind.DATE, date.end(), date.group())
+        elif char in DIGITS:
             self._read_number()
         elif is_name_start(char):
             self._read_word()
@@ -145,7 +156,11 @@ class _Lexer:
         return start
 
     def _read_number(self) -> None:
-        """Digits, an optional fraction and an optional exponent: ``30``, ``2.5``, ``1e-07``."""
+        """Digits, an optional fraction and an optional exponent: ``30``, ``2.5``, ``1e-07``.
+
+        A keyword may follow without a space (``> 2FOR EACH``, as Kumo accepts); any other word
+        glued to a number (``30days``) is an error.
+        """
         end = self._scan(self.pos, DIGITS)
         if self._peek_is(end, ".") and self._peek_is(end + 1, DIGITS):
             end = self._scan(end + 1, DIGITS)
@@ -153,9 +168,17 @@ class _Lexer:
             digits_at = end + 2 if self._peek_is(end + 1, "+-") else end + 1
             if self._peek_is(digits_at, DIGITS):
                 end = self._scan(digits_at, DIGITS)
-        if end < len(self.text) and is_name_char(self.text[end]):
+        if end < len(self.text) and is_name_char(self.text[end]) and not self._keyword_at(end):
             self._fail_number(end)
         self._emit(TokenKind.NUMBER, end, self.text[self.pos : end])
+
+    def _keyword_at(self, start: int) -> bool:
+        """Whether the word starting at ``start`` is a keyword."""
+        end = start
+        while end < len(self.text) and is_name_char(self.text[end]):
+            end += 1
+        word = self.text[start:end]
+        return is_name_start(word[0]) and word.upper() in KEYWORDS
 
     def _peek_is(self, index: int, chars: str) -> bool:
         return index < len(self.text) and self.text[index] in chars
@@ -180,7 +203,9 @@ class _Lexer:
             self._emit(TokenKind.IDENT, end, word)
 
     def _read_quoted(self, quote: str) -> None:
-        """A 'string' or a "quoted identifier"; a doubled quote stands for one quote."""
+        """A 'string' or a "quoted identifier" (a name before ``.``, else a string, as in Kumo);
+        a doubled quote stands for one quote. An empty "" is refused by the parser where it would
+        be a name."""
         end, parts = self.pos + 1, []
         while True:
             close = self._find_close(end, quote)
@@ -190,12 +215,8 @@ class _Lexer:
             parts.append(quote)
             end = close + 2
         value = "".join(parts)
-        if quote == "'":
-            self._emit(TokenKind.STRING, close + 1, value)
-        elif not value:
-            self._fail('Empty quoted identifier ""; a name needs at least one character.', 2)
-        else:
-            self._emit(TokenKind.QUOTED_IDENT, close + 1, value)
+        kind = TokenKind.STRING if quote == "'" else TokenKind.QUOTED_IDENT
+        self._emit(kind, close + 1, value)
 
     def _find_close(self, start: int, quote: str) -> int:
         """Index of the closing quote on the same line, or a syntax error at the opening one."""
@@ -203,7 +224,7 @@ class _Lexer:
         line_end = len(self.text) if line_end < 0 else line_end
         close = self.text.find(quote, start, line_end)
         if close < 0:
-            what = "string" if quote == "'" else "quoted identifier"
+            what = "string" if quote == "'" else "quoted identifier or string"
             self._fail(
                 f"Unterminated {what}; close it with {quote} on the same line.",
                 line_end - self.pos,
