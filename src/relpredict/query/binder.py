@@ -102,13 +102,13 @@ class _Binder:
         hits = [n for n in names if n.lower() == name.lower()]
         if len(hits) > 1:
             listed = ", ".join(repr(h) for h in hits)
-            self.error(f"{what} {name!r} is ambiguous: it matches {listed}, which differ only in "
+            self.error(f"{what} is ambiguous: it matches {listed}, which differ only in "
                        "case. Write the name exactly as stored.", ref)
         return hits[0] if hits else None
 
     def _resolve_table(self, ref: ColumnRef) -> str:
         names = self.graph.table_names
-        table = self._match(ref.table, names, "Table", ref)
+        table = self._match(ref.table, names, f"Table {ref.table!r}", ref)
         if table is None:
             self.error(f"Unknown table {ref.table!r}.{did_you_mean(ref.table, names)} "
                        f"Tables: {', '.join(names)}.", ref)
@@ -116,7 +116,7 @@ class _Binder:
 
     def _resolve_column(self, table: str, ref: ColumnRef) -> str:
         columns = list(self.graph.columns(table))
-        column = self._match(ref.column, columns, f"Column {table}.", ref)
+        column = self._match(ref.column, columns, f"Column {ref.column!r} in table {table!r}", ref)
         if column is None:
             self.error(f"Unknown column {ref.column!r} in table {table!r}."
                        f"{did_you_mean(ref.column, columns)} Columns: {', '.join(columns)}.", ref)
