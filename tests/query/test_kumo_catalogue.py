@@ -341,6 +341,9 @@ REFUSED = [
     ("PREDICT COUNT(transactions.*, 0, 30) > 0 FOR EACH customers.customer_id "
      "WHERE customers.age NOT > 3",
      "NOT goes before the whole comparison: write NOT a > b (or use != for 'not equal').", "NOT"),
+    ("PREDICT COUNT(transactions.*, 0, 30) > 0 FOR EACH customers.customer_id "
+     "WHERE customers.age NOT NULL",
+     "Write IS NOT NULL (or IS NULL) to test for a missing value.", "NOT"),
     ("PREDICT COUNT(transactions.*, 0, 30) > 0 FOR EACH customers.customer_id = 3",
      "FOR EACH predicts for every entity; to list keys drop EACH: FOR customers.customer_id = 1",
      "="),

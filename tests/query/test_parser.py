@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -340,6 +341,7 @@ _values = st.one_of(
     _strings,
     st.booleans(),
     st.none(),
+    st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31)),
 )
 _literals = st.builds(Literal, _values)
 _bounds = st.one_of(st.integers(-1000, 1000).map(float), st.floats(-1e6, 1e6))
@@ -383,6 +385,7 @@ _queries = st.builds(
     entity=_columns,
     where=st.none() | _full_exprs,
     assuming=st.none() | _full_exprs,
+    entity_keys=st.none() | st.lists(_literals, min_size=1, max_size=3).map(tuple),
 )
 
 
@@ -390,7 +393,10 @@ _queries = st.builds(
 @given(_queries, st.booleans())
 def test_printed_random_trees_parse_back_to_the_same_tree(query: Query, classify: bool) -> None:
     if classify and query.rank_top is None:
-        query = Query(query.target, None, True, query.entity, query.where, query.assuming)
+        top = query.entity_keys[0].value if query.entity_keys else None  # some CLASSIFY TOP k
+        k = top if isinstance(top, int) and not isinstance(top, bool) and top > 0 else None
+        query = Query(query.target, None, True, query.entity, query.where, query.assuming,
+                      query.entity_keys, k)
     text = to_pql(query)
     assert parse(text) == query
     assert to_pql(parse(text)) == text

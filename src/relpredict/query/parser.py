@@ -193,7 +193,9 @@ class _Parser:
     def _parse_entity(self) -> tuple[ColumnRef, tuple[Literal, ...] | None]:
         """``FOR EACH table.primary_key``, or a key list: ``FOR t.pk = v``, ``FOR t.pk IN (...)``."""
         self._expect_keyword("FOR", "Expecting FOR EACH after the target.")
-        each = self._match_keyword("EACH") is not None
+        each = self.current.is_keyword("EACH") and not self._peek().is_symbol(".")
+        if each:
+            self._advance()
         token = self.current
         if not each and not (token.kind in _NAME_KINDS and self._peek().is_symbol(".")):
             self.raise_error("Expecting EACH after FOR (FOR EACH table.primary_key), or a key "
@@ -217,7 +219,7 @@ class _Parser:
     def _parse_entity_keys(self, column: ColumnRef, start: Token) -> tuple[Literal, ...]:
         """The ``= v`` or ``IN (v1, ...)`` after ``FOR table.primary_key``."""
         if self._match_symbol("="):
-            if self._parse_literal_ahead() is None:
+            if not self._literal_starts():
                 self.raise_error(f"Expecting a key after FOR {_text(column)} =, e.g. = 1 or = 'a'.")
             return (self._parse_list_value(),)
         if self._match_keyword("IN"):
@@ -321,6 +323,8 @@ class _Parser:
             self._advance()  # a NOT b LIKE c: the negation of the comparison
             negated = self._parse_comparison_tail(left, start)
             return Not(negated, **self._span(start))
+        if self.current.is_keyword("NOT") and self._peek().is_keyword("NULL"):
+            self.raise_error("Write IS NOT NULL (or IS NULL) to test for a missing value.")
         if self.current.is_keyword("NOT") and self._peek().kind is TokenKind.SYMBOL and (
             self._peek().value in _SYMBOL_OPS
         ):
@@ -374,16 +378,15 @@ class _Parser:
             self.raise_error(f"An IN list holds only constants: {_VALUES}.")
         return value
 
-    def _parse_literal_ahead(self) -> bool | None:
-        """True when a constant starts at the cursor (nothing consumed), else None."""
+    def _literal_starts(self) -> bool:
+        """Whether a constant starts at the cursor (nothing is consumed)."""
         token = self.current
-        starts = (
+        return (
             token.kind in (TokenKind.STRING, TokenKind.NUMBER, TokenKind.DATE)
             or token.is_symbol("-")
             or (token.kind is TokenKind.QUOTED_IDENT and not self._peek().is_symbol("."))
             or (token.is_keyword("TRUE", "FALSE", "NULL") and not self._peek().is_symbol("."))
         )
-        return True if starts else None
 
     # ----------------------------------------------------------------- operands
 
