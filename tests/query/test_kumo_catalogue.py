@@ -371,7 +371,7 @@ REFUSED = [
     ("PREDICT COUNT(transactions.*, 0, 30) > 0 FOR customers.customer_id = NULL",
      "A key of customers.customer_id cannot be NULL", "NULL"),
     ("PREDICT COUNT(transactions.*, 0, 30) > 0 FOR customers.age IN (30, 40)",
-     "FOR EACH needs the primary key of 'customers': write customers.customer_id, not "
+     "FOR needs the primary key of 'customers': write customers.customer_id, not "
      "customers.age.", "customers.age"),
     ("PREDICT COUNT(transactions.*, 0, 30) > 0 FOR EACH customers.customer_id "
      "WHERE customers.age > 2024-01-01",

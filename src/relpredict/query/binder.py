@@ -155,7 +155,8 @@ class _Binder:
             self.error(f"Table {table!r} has no primary key, so it cannot be the entity of FOR EACH. "
                        "Declare `primary_key:` for it in the graph.", ref)
         if ref.column != pk:
-            self.error(f"FOR EACH needs the primary key of {table!r}: write {table}.{pk}, "
+            clause = "FOR EACH" if self.query.entity_keys is None else "FOR"
+            self.error(f"{clause} needs the primary key of {table!r}: write {table}.{pk}, "
                        f"not {table}.{ref.column}.", ref)
         self.entity_table = table
         return pk
