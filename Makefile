@@ -8,7 +8,7 @@ DEMO_DIR ?= demo-data
 DEMO_CUSTOMERS ?= 10000
 CHURN := PREDICT COUNT(transactions.*, 0, 30, days) = 0 FOR EACH customers.customer_id WHERE COUNT(transactions.*, -90, 0, days) > 0
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test test-fast lint bench clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11"; exit 1; }
@@ -29,6 +29,11 @@ demo: setup
 
 test: setup lint
 	$(BIN)/python -m pytest -q
+
+# The fast tier (under 2 minutes): everything but the tests marked slow (training, job runs with
+# worker processes, emulator servers, the browser, F1). CI runs `make test`, i.e. everything.
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks

@@ -10,10 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-F1_YAML = REPO / "examples" / "f1" / "graph.yaml"
-F1 = Path(os.environ.get("RELPREDICT_F1_DATA", REPO.parent / "shared" / "data" / "f1"))
-needs_f1 = pytest.mark.skipif(not (F1 / "races.csv").is_file(), reason=f"F1 data {F1} is absent")
+from tests.conftest import F1, F1_YAML, needs_f1
 
 
 def relpredict(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

@@ -26,6 +26,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_train_list_show(demo: Path, tmp_path: Path) -> None:
     home = str(tmp_path / "ws")
     # a relative graph path, from the store's parent folder: the artifact records absolute paths

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,10 +9,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-F1 = Path(os.environ.get("RELPREDICT_F1_DATA", REPO.parent / "shared" / "data" / "f1"))
-needs_f1 = pytest.mark.skipif(not (F1 / "results.csv").exists(), reason="F1 data folder absent")
-F1_GRAPH = str(REPO / "examples" / "f1" / "graph.yaml")
+from tests.conftest import F1, F1_YAML, REPO, needs_f1
+
+F1_GRAPH = str(F1_YAML)
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:

@@ -1,33 +1,31 @@
-"""Fixtures of the API tests: the job tests' store and model test double, and a TestClient.
+"""Fixtures of the API tests: the job store and model test double (``tests/conftest.py``), a client.
 
 Jobs run for real: the API starts each one in a detached runner process, which loads the test
-double through ``RELPREDICT_MODEL_LOADER`` (set by ``_loader_seam``, inherited by the runner).
+double through ``RELPREDICT_MODEL_LOADER`` (set by ``model_loader_seam``, inherited by the runner).
 """
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from relpredict.api import create_app
-
-REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from tests.jobs.conftest import Store, _loader_seam, graph_yaml, store, ws  # noqa: E402, F401
+from tests.conftest import Store
 
 FINISHED = ("succeeded", "failed", "cancelled")
 
 
+@pytest.fixture(autouse=True)
+def _loader_seam(model_loader_seam: None) -> None:
+    """Every API test's jobs load the test double."""
+
+
 @pytest.fixture()
-def client(store: Store) -> Iterator[TestClient]:  # noqa: F811
+def client(store: Store) -> Iterator[TestClient]:
     with TestClient(create_app(store.ws)) as test_client:
         yield test_client
 

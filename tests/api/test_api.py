@@ -10,14 +10,14 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
-from tests.api.conftest import wait_for
-from tests.jobs.conftest import BINARY, QUERIES, Store
-from tests.jobs.fixture_model import register
 
 from relpredict.api import create_app
 from relpredict.jobs import JobStatus, RawSettings, Workflow, create_job
 from relpredict.jobs import store as job_store
 from relpredict.service.jobs import ORPHAN_ERROR
+from tests.api.conftest import wait_for
+from tests.conftest import BINARY, QUERIES, Store
+from tests.jobs.fixture_model import register
 
 APRIL = "2024-04-01"
 
@@ -175,6 +175,7 @@ def test_check_shape_errors_and_destination_parts(client: TestClient, store: Sto
 
 
 # ----------------------------------------------------------------------------------- jobs
+@pytest.mark.slow
 def test_run_follow_summary_download_and_conflicts(client: TestClient, store: Store) -> None:
     _workflow(client, store)
     job_id = _run(client, store, workers=2, output_types=["predictions", "embeddings"], threshold=0.3)
@@ -207,6 +208,7 @@ def test_run_follow_summary_download_and_conflicts(client: TestClient, store: St
     assert resume.status_code == 409 and "already succeeded" in resume.json()["detail"]
 
 
+@pytest.mark.slow
 def test_jobs_at_once_keep_their_outputs_and_progress_apart(client: TestClient, store: Store) -> None:
     _workflow(client, store)
     first = _run(client, store, workers=2, destination={"path": str(store.out / "a.csv")})
@@ -228,6 +230,7 @@ def test_bad_settings_start_no_job(client: TestClient, store: Store) -> None:
     assert client.post("/api/workflows/nope/jobs", json={}).status_code == 404
 
 
+@pytest.mark.slow
 def test_cancel_then_resume(client: TestClient, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RELPREDICT_FIXTURE_DELAY", "0.4")  # inherited by the detached runner
     _workflow(client, store)
@@ -265,6 +268,7 @@ def test_summary_and_sample_of_an_unfinished_job(client: TestClient, store: Stor
 
 
 # ----------------------------------------------------------------------------------- downloads
+@pytest.mark.slow
 def test_download_reaches_no_other_file(client: TestClient, store: Store) -> None:
     _workflow(client, store)
     job_id = _run(client, store)
@@ -290,6 +294,7 @@ def test_download_reaches_no_other_file(client: TestClient, store: Store) -> Non
 
 
 # ----------------------------------------------------------------------------------- recovery
+@pytest.mark.slow
 def test_server_start_marks_orphaned_jobs_resumable(store: Store) -> None:
     register(store.ws, "m", BINARY, store.graph_yaml)
     Workflow.create("wf", "m", store.ws)

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.jobs.conftest import Store
 
 from relpredict.api import create_app
 from relpredict.api.auth import COOKIE
 from relpredict.cli.serve_cmd import check_bind, is_loopback
 from relpredict.errors import ConfigError
+from tests.conftest import Store
 
 TOKEN = "tok-4f9c2b7e1d0a"
 GUARDED = ["/api/health", "/api/models", "/api/workflows", "/api/jobs", "/api/connectors",

@@ -6,10 +6,10 @@ import html
 import re
 
 from fastapi.testclient import TestClient
-from tests.jobs.conftest import BINARY, QUERIES, Store
-from tests.jobs.fixture_model import register
 
 from relpredict.jobs import RawSettings, create_job
+from tests.conftest import BINARY, QUERIES, Store
+from tests.jobs.fixture_model import register
 
 
 def _dialog_fields(html: str) -> set[str]:

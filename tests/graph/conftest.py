@@ -1,22 +1,13 @@
-"""Shared fixtures of the tables-and-graphs tests: small files written into tmp_path, and F1."""
+"""Shared fixtures of the tables-and-graphs tests: small files written into tmp_path."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from relpredict.graph import Graph
-
-REPO = Path(__file__).resolve().parents[2]
-F1_YAML = REPO / "examples" / "f1" / "graph.yaml"
-F1 = Path(os.environ.get("RELPREDICT_F1_DATA", REPO.parent / "shared" / "data" / "f1"))
-
-needs_f1 = pytest.mark.skipif(
-    not (F1 / "races.csv").is_file(), reason=f"F1 data folder {F1} is absent"
-)
 
 
 def write(path: Path, text: str) -> Path:

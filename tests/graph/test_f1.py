@@ -10,8 +10,7 @@ import pytest
 from relpredict.graph import Graph, load_graph
 from relpredict.graph.summary import summarize
 from relpredict.tables import SType
-
-from .conftest import F1, F1_YAML, needs_f1
+from tests.conftest import F1, F1_YAML, needs_f1
 
 pytestmark = needs_f1
 

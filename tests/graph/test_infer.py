@@ -8,8 +8,9 @@ import pytest
 
 from relpredict.errors import ConfigError
 from relpredict.graph.infer import infer_graph
+from tests.conftest import F1, needs_f1
 
-from .conftest import F1, needs_f1, write
+from .conftest import write
 
 
 def test_infer_small_folder(shop: Path) -> None:

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from tests.jobs.conftest import Store
 from typer.testing import CliRunner
 
 from relpredict.cli.main import app
 from relpredict.jobs import Job, JobStatus
+from tests.conftest import Store
 
 RELPREDICT = str(Path(sys.executable).with_name("relpredict"))
 
@@ -40,6 +40,7 @@ def test_workflow_create_list_show(store: Store, cli) -> None:
     assert "weekly" in cli("workflow", "list") and "churn" in cli("workflow", "show", "weekly")
 
 
+@pytest.mark.slow
 def test_job_run_prints_outputs_sample_and_summary_then_download(store: Store, cli, tmp_path: Path) -> None:
     store.workflow("binary", name="wf")
     out = cli("job", "run", "wf", "--workers", "1", "--shard-size", "20", "--anchor-time", "2024-04-01",
@@ -66,6 +67,7 @@ def test_dry_run_prints_estimates(store: Store, cli) -> None:
     assert not store.out.exists()
 
 
+@pytest.mark.slow
 def test_detach_prints_the_id_and_errors_exit_1(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     store.workflow("binary", name="wf")
     env_home = str(store.ws.home)

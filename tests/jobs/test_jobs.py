@@ -16,12 +16,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from tests.jobs.conftest import N_CUSTOMERS, Store
-from tests.jobs.fixture_model import expected_probability, key_hash
 
 from relpredict.errors import ConfigError, QueryBindError
 from relpredict.jobs import Job, JobStatus, Stage
 from relpredict.jobs import store as job_store
+from tests.conftest import N_CUSTOMERS, Store
+from tests.jobs.fixture_model import expected_probability, key_hash
+
+pytestmark = pytest.mark.slow  # whole jobs, with worker processes
 
 APRIL = "2024-04-01"  # its 30-day window ends inside the data: backtests apply
 TYPES = {

@@ -16,13 +16,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from tests.jobs.conftest import QUERIES, Store
 
 from relpredict.graph.yaml_io import load_graph
 from relpredict.jobs import JobStatus, Workflow
 from relpredict.model.artifact import save_model
 from relpredict.model.gnn import GNNConfig
 from relpredict.model.train import TrainOptions, train_model
+from tests.conftest import QUERIES, Store
+
+pytestmark = pytest.mark.slow  # trains real models, then runs jobs with workers
 
 SMALL = GNNConfig(channels=8, fanout=(4, 2), max_epochs=1, batch_size=64, max_steps_per_epoch=2)
 APRIL = datetime(2024, 4, 1)

@@ -18,11 +18,13 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from tests.jobs.conftest import Store
 
 from relpredict.jobs import Job, JobStatus
 from relpredict.jobs import store as job_store
 from relpredict.jobs.control import runner_alive
+from tests.conftest import Store
+
+pytestmark = pytest.mark.slow  # kills and resumes whole jobs with worker processes
 
 RELPREDICT = str(Path(sys.executable).with_name("relpredict"))
 SHARD = 5  # 60 entities → 12 shards

@@ -5,10 +5,8 @@ Needs the F1 data (../shared/data/f1 next to the repository, or $RELPREDICT_F1_D
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -18,13 +16,9 @@ from relpredict.graph import Graph, load_graph
 from relpredict.labels.labels import anchor_schedule, split_tables
 from relpredict.query.binder import bind
 from relpredict.query.bound import BoundQuery, TaskType
+from tests.conftest import F1, F1_YAML, needs_f1
 
-REPO = Path(__file__).resolve().parents[2]
-F1 = Path(os.environ.get("RELPREDICT_F1_DATA") or Path(__file__).resolve().parents[3]
-          / "shared" / "data" / "f1")
-
-if not (F1 / "results.csv").is_file():
-    pytest.skip(f"F1 data folder {F1} is absent", allow_module_level=True)
+pytestmark = needs_f1
 
 VAL_START, TEST_START = datetime(2005, 1, 1), datetime(2010, 1, 1)
 
@@ -36,7 +30,7 @@ POSITION = "PREDICT AVG(results.positionOrder, 0, 60, days) FOR EACH drivers.dri
 
 @pytest.fixture(scope="module")
 def f1() -> Iterator[Graph]:
-    graph = load_graph(REPO / "examples" / "f1" / "graph.yaml", data=F1)
+    graph = load_graph(F1_YAML, data=F1)
     yield graph
     graph.close()
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import io
 import itertools
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,14 +22,6 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
-REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-import tests.jobs.conftest as job_fixtures  # noqa: E402
-from tests.bigquery_server import BigQueryServer, running_emulator  # noqa: E402
-from tests.jobs.conftest import Store  # noqa: E402
 
 from relpredict.connectors import Connector, add_connector  # noqa: E402
 from relpredict.errors import ConfigError, RelpredictError  # noqa: E402
@@ -44,6 +35,8 @@ from relpredict.sinks.bigquery import (  # noqa: E402
     load_job_id,
     make_client,
 )
+from tests.bigquery_server import BigQueryServer, running_emulator
+from tests.conftest import Store, in_ci
 
 APRIL = "2024-04-01"
 KINDS = ("binary", "regression", "multiclass", "multilabel", "link", "static")
@@ -57,15 +50,7 @@ TYPES = {  # BigQuery column → (type, mode) per task type, beside ENTITY [+ AN
 }
 _datasets = itertools.count()
 
-# The job tests' fixtures (test-double model, fixture store, workspace), used here by name.
-_loader_seam = job_fixtures._loader_seam
-graph_yaml = job_fixtures.graph_yaml
-ws = job_fixtures.ws
-store = job_fixtures.store
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+pytestmark = pytest.mark.usefixtures("model_loader_seam")  # jobs load the test double
 
 
 @pytest.fixture(scope="session")
@@ -76,7 +61,7 @@ def bq_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BigQueryServ
         server = emulator.__enter__()
     except Exception as err:  # the reason (pip output, emulator log) goes into the report
         message = f"The BigQuery emulator is unavailable: {err}"
-        if _in_ci():
+        if in_ci():
             pytest.fail(message)
         pytest.skip(message)
     try:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import json
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,23 +21,16 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from tests.jobs import conftest as job_fixtures  # noqa: E402
-from tests.jobs.conftest import N_CUSTOMERS, Store  # noqa: E402
-from tests.jobs.test_jobs import APRIL, TYPES  # noqa: E402
-from tests.servers import MotoServer, start_moto  # noqa: E402
-
 from relpredict.cli.main import app  # noqa: E402
 from relpredict.connectors import Connector, add_connector  # noqa: E402
 from relpredict.jobs import Job, JobStatus  # noqa: E402
 from relpredict.sinks import s3 as s3_module  # noqa: E402
+from tests.conftest import N_CUSTOMERS, Store
+from tests.jobs.test_jobs import APRIL, TYPES
+from tests.servers import MotoServer, start_moto
 
-# The job fixtures (a small store on disk, a workspace, the model test double), used by name.
-graph_yaml, ws, store = job_fixtures.graph_yaml, job_fixtures.ws, job_fixtures.store
-_loader_seam = job_fixtures._loader_seam
+# Emulator servers and whole jobs with workers: slow. Jobs load the test double.
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("model_loader_seam")]
 
 KEY_ID = "AKIA-relpredict-test-key-7731"
 SECRET = "s3cr3t/relpredict+never-in-a-record-0042"

@@ -13,7 +13,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import sys
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -24,23 +23,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from tests.jobs import conftest as job_fixtures  # noqa: E402
-from tests.jobs.conftest import Store  # noqa: E402
-from tests.snowflake_server import TIMEOUTS, SnowflakeServer, running_fakesnow  # noqa: E402
-
 from relpredict.connectors import Connector, add_connector, test_connector  # noqa: E402
 from relpredict.errors import ConfigError, RelpredictError  # noqa: E402
 from relpredict.jobs import Job, JobStatus  # noqa: E402
 from relpredict.sinks import SinkSpec, TableDestination, parse_destination  # noqa: E402
 from relpredict.sinks import snowflake_sql as sql  # noqa: E402
 from relpredict.sinks.snowflake import SnowflakeConnection, SnowflakeSink  # noqa: E402
+from tests.conftest import Store, in_ci
+from tests.snowflake_server import TIMEOUTS, SnowflakeServer, running_fakesnow
 
-graph_yaml, ws, store = job_fixtures.graph_yaml, job_fixtures.ws, job_fixtures.store
-_loader_seam = job_fixtures._loader_seam
+# Emulator servers and whole jobs with workers: slow. Jobs load the test double.
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("model_loader_seam")]
 
 APRIL = "2024-04-01"
 PASSWORD = "hunter2-Snowflake-pw-never-logged-9917"
@@ -56,10 +49,6 @@ TYPES = {  # column → Snowflake INFORMATION_SCHEMA type, beside ENTITY [+ ANCH
 _schemas = itertools.count()
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
 @pytest.fixture(scope="session")
 def sf_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SnowflakeServer]:
     """One fakesnow server for the session; fails under CI, skips elsewhere, when it cannot run."""
@@ -67,7 +56,7 @@ def sf_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SnowflakeSer
     try:
         server = server_cm.__enter__()
     except Exception as err:
-        if _in_ci():
+        if in_ci():
             pytest.fail(f"fakesnow is unavailable: {err}")
         pytest.skip(f"fakesnow is unavailable: {err}")
     try:

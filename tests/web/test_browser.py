@@ -6,7 +6,7 @@ trained on the job tests' small store; jobs run with the real model loader. Scre
 workflow page, the dialog and the finished job page go to ``test-artifacts/``.
 
 Needs Debian's ``chromium`` and ``chromium-driver`` (``.ci/run`` installs them). Without them the
-test skips, except under ``CI=true``, where it fails: CI must run it.
+test skips, except in CI (``CI`` set, see ``tests/conftest.py``), where it fails: CI must run it.
 """
 
 from __future__ import annotations
@@ -26,11 +26,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from tests.jobs.conftest import BINARY, _write_store  # noqa: E402
+from tests.conftest import BINARY, REPO, in_ci, write_store
 
 ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
@@ -43,13 +39,15 @@ CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-back
 UNSAFE_PORTS = {5060, 5061, 6000, 6566, 6665, 6666, 6667, 6668, 6669, 6697, 10080}
 WAIT = 90.0
 
+pytestmark = pytest.mark.slow  # a server, a trained model and Chromium
+
 
 def _need_chromium() -> None:
     if Path(CHROMIUM).is_file() and Path(CHROMEDRIVER).is_file():
         return
     message = (f"Chromium is not installed ({CHROMIUM}, {CHROMEDRIVER}): "
                "apt-get install -y chromium chromium-driver")
-    if os.environ.get("CI") == "true":
+    if in_ci():
         pytest.fail(message + " (CI must run the browser test; .ci/run installs it)")
     pytest.skip(message)
 
@@ -79,7 +77,7 @@ def _workspace(folder: Path) -> Path:
     from relpredict.model.train import TrainOptions, train_model
     from relpredict.workspace import Workspace
 
-    graph_yaml = _write_store(folder)
+    graph_yaml = write_store(folder)
     ws = Workspace.open(folder / "ws")
     graph = load_graph(graph_yaml)
     model = train_model(graph, BINARY, TrainOptions(kind="lightgbm", max_eval=2, history_k=4))
@@ -269,4 +267,4 @@ def test_create_a_workflow_from_the_workflows_page(browser: object, server: Serv
 
 def test_chromium_is_required_in_ci() -> None:
     """The skip above is for developer machines only (documented contract of this module)."""
-    assert shutil.which("chromium") or os.environ.get("CI") != "true"
+    assert shutil.which("chromium") or not in_ci()
