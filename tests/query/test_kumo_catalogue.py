@@ -328,7 +328,8 @@ REFUSED = [
     ("PREDICT LIST_DISTINCT(transactions.product_id) RANK TOP 10 FOR EACH customers.customer_id",
      "LIST_DISTINCT without a time window (static link prediction) is not supported yet: its "
      "labels would be the very links the model reads. Give it a window ahead of the anchor time "
-     "instead, e.g. LIST_DISTINCT(transactions.product_id, 0, 30, days) RANK TOP 10.", ")"),
+     "instead, e.g. LIST_DISTINCT(transactions.product_id, 0, 30, days) RANK TOP 10.",
+     "LIST_DISTINCT(transactions.product_id)"),
     ("PREDICT MAX(SUM(transactions.price, 0, 7), 0, 30) FOR EACH customers.customer_id",
      "Aggregations cannot be nested: MAX(...) aggregates a table.column, not SUM(...), and this "
      "is not supported.", "SUM"),

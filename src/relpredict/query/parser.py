@@ -481,11 +481,13 @@ class _Parser:
         column = self._parse_aggregated_column(func)
         row_filter = self._parse_row_filter(func)
         if self.current.is_symbol(")") and func == "LIST_DISTINCT":
-            self.raise_error(
+            self._advance()
+            self.error_at(
                 f"LIST_DISTINCT without a time window (static link prediction) is not supported "
                 f"yet: its labels would be the very links the model reads. Give it a window "
                 f"ahead of the anchor time instead, e.g. LIST_DISTINCT({_text(column)}, 0, 30, "
-                f"days) RANK TOP 10."
+                f"days) RANK TOP 10.",
+                **self._span(start),
             )
         self._expect_symbol(
             ",",
