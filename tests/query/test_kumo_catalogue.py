@@ -359,6 +359,9 @@ REFUSED = [
     ("PREDICT COUNT(transactions.*, 0, 30) > 0 FOR EACH customers.customer_id "
      "WHERE customers.signup_time > 2024-02-30",
      "Invalid date 2024-02-30; write a real date as YYYY-MM-DD", "2024-02-30"),
+    ("PREDICT COUNT(transactions.*, 0, 30) > 0 FOR EACH customers.customer_id "
+     "WHERE customers.signup_time > 2024-01-01T10",
+     "Invalid date '2024-01-01T10'; write YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]", "2024-01-01T10"),
     ("PREDICT LIST_DISTINCT(transactions.product_id, 0, 30) RANK 10 FOR EACH "
      "customers.customer_id", "RANK needs TOP k, e.g. RANK TOP 10.", "10"),
     ("PREDICT LIST_DISTINCT(transactions.product_id, 0, 30) TOP 10 CLASSIFY FOR EACH "

@@ -2,8 +2,8 @@
 
 The parser never looks at raw text: it reads ``Token`` objects that remember where they came
 from (1-based line and column, and length), so that every syntax error can underline the exact
-text at fault. Keywords are case-insensitive; identifiers keep their case because table and
-column names are case-sensitive as stored.
+text at fault. Keywords are case-insensitive; identifiers keep their case as written (the binder
+matches them to the stored names, exactly or else case-insensitively when that is unambiguous).
 """
 
 from __future__ import annotations
@@ -131,9 +131,14 @@ class _Lexer:
     def _read_token(self) -> None:
         char = self.text[self.pos]
         date = _DATE.match(self.text, self.pos) if char in DIGITS else None
-        if date and not self._peek_is(date.end(), DIGITS) and not (
-            date.end() < len(self.text) and is_name_char(self.text[date.end()])
-        ):
+        if date and date.end() < len(self.text) and is_name_char(self.text[date.end()]):
+            end = date.end()
+            while end < len(self.text) and (is_name_char(self.text[end]) or self.text[end] in ":."):
+                end += 1
+            bad = self.text[self.pos : end]
+            self._fail(f"Invalid date {bad!r}; write YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS], "
+                       "e.g. 2024-01-31T13:00:00.", len(bad))
+        if date:
             self._emit(TokenKind.DATE, date.end(), date.group())
         elif char in DIGITS:
             self._read_number()
