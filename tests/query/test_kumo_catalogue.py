@@ -15,10 +15,8 @@ customer_id → customers, product_id → products, price, quantity, timestamp, 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -37,6 +35,7 @@ from relpredict.query.binder import _Binder, bind
 from relpredict.query.bound import TaskType
 from relpredict.query.parser import parse, parse_expression
 from relpredict.query.printer import to_pql
+from tests.conftest import F1, F1_YAML, needs_f1
 
 B, R, MC, ML, LP = (TaskType.binary, TaskType.regression, TaskType.multiclass,
                     TaskType.multilabel, TaskType.link_prediction)
@@ -459,10 +458,6 @@ def test_ambiguous_names_list_their_candidates(text: str, fragment: str, underli
 
 # --------------------------------------------------------------------------- rel-f1
 
-F1 = Path(os.environ.get("RELPREDICT_F1_DATA")
-          or Path(__file__).resolve().parents[3] / "shared" / "data" / "f1")
-F1_YAML = Path(__file__).resolve().parents[2] / "examples" / "f1" / "graph.yaml"
-
 F1_QUERIES = [
     q("-- driver-dnf (AUROC)\nPREDICT COUNT(results.* WHERE results.statusId != 1, 0, 30, days) > 0"
       "\nFOR EACH drivers.driverId ASSUMING COUNT(results.*, 0, 30, days) > 0", B, id="f1-dnf"),
@@ -480,13 +475,12 @@ F1_QUERIES = [
 
 @pytest.fixture(scope="module")
 def f1() -> Iterator[Graph]:
-    if not (F1 / "results.csv").is_file():
-        pytest.skip(f"F1 data folder {F1} is absent")
     graph = load_graph(F1_YAML, data=F1)
     yield graph
     graph.close()
 
 
+@needs_f1
 @pytest.mark.parametrize(("text", "task"), F1_QUERIES)
 def test_kumo_query_on_f1(f1: Graph, text: str, task: TaskType) -> None:
     bq = bind(text, f1)
