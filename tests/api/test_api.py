@@ -12,6 +12,15 @@ import pytest
 from fastapi.testclient import TestClient
 
 from relpredict.api import create_app
+from relpredict.api.app import error_status
+from relpredict.errors import (
+    ConfigError,
+    ConflictError,
+    DestinationError,
+    NotFoundError,
+    RelpredictError,
+    SettingsError,
+)
 from relpredict.jobs import JobStatus, RawSettings, Workflow, create_job
 from relpredict.jobs import store as job_store
 from relpredict.service.jobs import ORPHAN_ERROR
@@ -38,6 +47,14 @@ def _run(client: TestClient, store: Store, workflow: str = "wf", **settings: obj
 
 
 # ----------------------------------------------------------------------------------- catalog
+def test_each_error_class_has_its_status() -> None:
+    assert error_status(NotFoundError("x")) == 404
+    assert error_status(ConflictError("x")) == 409
+    assert error_status(SettingsError({"workers": "x"})) == 422
+    assert error_status(DestinationError("x")) == 502
+    assert error_status(ConfigError("x")) == error_status(RelpredictError("x")) == 400
+
+
 def test_health_and_openapi_schema(client: TestClient) -> None:
     assert client.get("/api/health").json() == {"status": "ok"}
     paths = client.get("/openapi.json").json()["paths"]

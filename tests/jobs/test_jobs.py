@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from relpredict.errors import ConfigError, QueryBindError
+from relpredict.errors import ConfigError, SettingsError
 from relpredict.jobs import Job, JobStatus, Stage
 from relpredict.jobs import store as job_store
 from tests.conftest import N_CUSTOMERS, Store
@@ -179,9 +179,10 @@ def test_entity_filter_adds_to_where_at_the_anchor(store: Store) -> None:
 
 def test_a_bad_filter_is_refused_before_any_job_exists(store: Store) -> None:
     wf = store.workflow("binary")
-    with pytest.raises(QueryBindError, match="statuz"):
+    with pytest.raises(SettingsError, match="statuz") as err:
         wf.run(entity_filter="customers.statuz = 'ACTIVE'")
-    with pytest.raises(QueryBindError, match="ASSUMING"):
+    assert set(err.value.errors) == {"entity_filter"}
+    with pytest.raises(SettingsError, match="ASSUMING"):
         wf.run(entity_filter="COUNT(transactions.*, 0, 7, days) > 0")
     assert job_store.list_jobs(store.ws) == []
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from relpredict.errors import ConfigError, QuerySyntaxError
+from relpredict.errors import ConfigError, SettingsError
 from relpredict.jobs.settings import (
     DataRange,
     JobSettings,
@@ -149,9 +149,31 @@ def test_no_time_in_the_target_tables() -> None:
 
 
 def test_entity_filter_syntax_error_points_into_the_filter() -> None:
-    with pytest.raises(QuerySyntaxError) as err:
+    with pytest.raises(SettingsError) as err:
         check(entity_filter="customers.status = ")
     assert str(err.value) == ("Expecting a value after =. Line 1, Col: 19.\n"
                               "  customers.status =\n"
                               "                    ~")
+    assert err.value.errors == {"entity_filter": str(err.value)}
     assert check(entity_filter="  customers.status = 'ACTIVE' ")[0].entity_filter == "customers.status = 'ACTIVE'"
+
+
+def test_every_bad_field_is_told_at_once_in_field_order() -> None:
+    with pytest.raises(SettingsError) as err:
+        check(LINK, workers=9, anchor_time="yesterday", threshold=0.2, output="out/p.csv",
+              file_type="json", sample_cap_bytes=0)
+    assert list(err.value.errors) == ["anchor_time", "threshold", "destination", "workers",
+                                      "sample_cap_mb"]
+    assert err.value.errors["workers"] == "The number of parallel workers must be 1 to 4, not 9."
+    assert str(err.value) == err.value.errors["anchor_time"]  # the CLI prints the first
+
+
+def test_the_filter_check_reports_under_the_entity_filter() -> None:
+    def bind(text: str) -> None:
+        raise ConfigError(f"Unknown column in {text}")
+
+    with pytest.raises(SettingsError) as err:
+        validate_settings(RawSettings(entity_filter=" customers.x = 1 ", workers=0), BINARY, DATA,
+                          "/x.parquet", check_filter=bind)
+    assert err.value.errors == {"entity_filter": "Unknown column in customers.x = 1",
+                                "workers": "The number of parallel workers must be 1 to 4, not 0."}

@@ -8,7 +8,7 @@ from datetime import datetime
 import pyarrow as pa
 import pytest
 
-from relpredict.errors import ConfigError
+from relpredict.errors import ConflictError
 from relpredict.jobs.control import estimate_eta
 from relpredict.jobs.runner import backtest_window
 from relpredict.jobs.shards import Shard, assign_shards, expected_columns, own_slice, plan_shards
@@ -40,9 +40,9 @@ def test_allowed_moves(old: JobStatus, new: JobStatus) -> None:
 
 
 def test_refused_moves_say_why() -> None:
-    with pytest.raises(ConfigError, match=r"^Job j1 is failed and cannot become succeeded\.$"):
+    with pytest.raises(ConflictError, match=r"^Job j1 is failed and cannot become succeeded\.$"):
         check_transition("j1", F, S)
-    with pytest.raises(ConfigError, match=r"^Job j1 already succeeded; start a new job with `relpredict job run`\.$"):
+    with pytest.raises(ConflictError, match=r"^Job j1 already succeeded; start a new job with `relpredict job run`\.$"):
         check_transition("j1", S, Q)
 
 

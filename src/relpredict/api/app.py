@@ -1,8 +1,10 @@
 """The application of ``relpredict serve``: API routes, pages, static files, errors, token.
 
-Errors keep the library's messages (what the CLI prints after ``Error:``) and get a status:
-unknown names 404, a job state that forbids the action 409, invalid settings 422 (with the message
-of each field), any other relpredict error 400. Pages get the same message in an HTML page.
+Errors keep the library's messages (what the CLI prints after ``Error:``) and get a status by
+their class (:mod:`relpredict.errors`): unknown names 404, a job state that forbids the action
+409, invalid settings 422 (with the message of each field), a failing destination (S3,
+Snowflake, BigQuery) 502, any other relpredict error 400. Pages get the same message in an HTML
+page.
 """
 
 from __future__ import annotations
@@ -18,8 +20,14 @@ from fastapi.staticfiles import StaticFiles
 
 from relpredict.api.auth import install_token_guard, is_api_path
 from relpredict.api.routes import router
-from relpredict.errors import RelpredictError
-from relpredict.service.errors import ConflictError, NotFoundError, SettingsError
+from relpredict.errors import (
+    GENERAL,
+    ConflictError,
+    DestinationError,
+    NotFoundError,
+    RelpredictError,
+    SettingsError,
+)
 from relpredict.service.jobs import recover_orphans
 from relpredict.workspace import Workspace
 
@@ -36,6 +44,8 @@ def error_status(err: RelpredictError) -> int:
         return 409
     if isinstance(err, SettingsError):
         return 422
+    if isinstance(err, DestinationError):
+        return 502
     return 400
 
 
@@ -94,6 +104,6 @@ async def _shape_error(request: Request, err: Exception) -> Response:
     errors = {}
     for item in err.errors():
         loc = [str(p) for p in item.get("loc", ()) if p not in ("body", "query", "path")]
-        errors[".".join(loc) or "_"] = f"{item.get('msg', 'Invalid value')}: {item.get('input')!r}"
+        errors[".".join(loc) or GENERAL] = f"{item.get('msg', 'Invalid value')}: {item.get('input')!r}"
     detail = next(iter(errors.values()), "The request is invalid.")
     return JSONResponse({"detail": detail, "errors": errors}, status_code=422)

@@ -11,7 +11,7 @@ import sqlite3
 from datetime import UTC, datetime
 
 from relpredict.connectors.model import Connector, validate_connector
-from relpredict.errors import ConfigError
+from relpredict.errors import ConflictError, NotFoundError
 from relpredict.workspace import Workspace
 
 __all__ = ["add_connector", "get_connector", "list_connectors", "remove_connector"]
@@ -32,7 +32,7 @@ def add_connector(ws: Workspace, connector: Connector, replace: bool = False) ->
                         (checked.name, checked.kind, json.dumps(checked.settings, sort_keys=True),
                          json.dumps(checked.secrets, sort_keys=True), _now()))
     except sqlite3.IntegrityError:
-        raise ConfigError(f"A connector named {checked.name!r} already exists in {ws.home}: choose "
+        raise ConflictError(f"A connector named {checked.name!r} already exists in {ws.home}: choose "
                           "another name, or remove it first with `relpredict connector remove "
                           f"{checked.name}`.") from None
     return checked
@@ -50,7 +50,7 @@ def get_connector(ws: Workspace, name: str) -> Connector:
         row = con.execute("SELECT * FROM connectors WHERE name = ?", (name,)).fetchone()
         names = [] if row else [r[0] for r in con.execute("SELECT name FROM connectors")]
     if row is None:
-        raise ConfigError(f"No connector named {name!r} in the workspace {ws.home}."
+        raise NotFoundError(f"No connector named {name!r} in the workspace {ws.home}."
                           f"{did_you_mean(name, names)} Add one with `relpredict connector add "
                           f"{name} --kind s3|snowflake|bigquery --set KEY=VALUE`.")
     return _row(row)

@@ -6,7 +6,7 @@ libraries are heavy)::
     def test_connection(connector: Connector, options: dict[str, str]) -> str
 
 It resolves the connector's secrets itself, opens a connection, does one cheap call and returns a
-one-line description of what it saw; it raises a ``RelpredictError`` (never carrying a secret)
+one-line description of what it saw; it raises a ``DestinationError`` (never carrying a secret)
 when the connection fails.
 """
 

@@ -16,7 +16,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from relpredict.errors import ConfigError, RelpredictError
+from relpredict.errors import ConfigError, ConflictError, NotFoundError, QueryError, SettingsError
 from relpredict.jobs import control, store
 from relpredict.jobs.prepare import default_loader, job_dir, load_workflow_model, prepare
 from relpredict.jobs.settings import RawSettings
@@ -113,7 +113,7 @@ class Job:
         rec = self.record()
         if rec.status is not JobStatus.SUCCEEDED:
             why = f": {rec.error}" if rec.error else ""
-            raise RelpredictError(f"Job {self.id} is {rec.status.value}{why}; it has no result.")
+            raise ConflictError(f"Job {self.id} is {rec.status.value}{why}; it has no result.")
         folder = job_dir(self.workspace, self.id)
         manifest = _read_json(folder / "manifest.json")
         samples = {o: folder / f"sample_{o}.parquet" for o in rec.settings.output_types}
@@ -125,12 +125,12 @@ class Job:
         rec = self.record()
         output = output or rec.settings.output_types[0]
         if output not in rec.settings.output_types:
-            raise ConfigError(f"Job {self.id} has no {output} output; it wrote "
-                              f"{', '.join(rec.settings.output_types)}.")
+            raise NotFoundError(f"Job {self.id} has no {output} output; it wrote "
+                                f"{', '.join(rec.settings.output_types)}.")
         source = job_dir(self.workspace, self.id) / f"sample_{output}.parquet"
         if not source.is_file():
-            raise ConfigError(f"Job {self.id} has no sample yet (it is {rec.status.value}); samples "
-                              "are kept when a job succeeds.")
+            raise NotFoundError(f"Job {self.id} has no sample yet (it is {rec.status.value}); "
+                                "samples are kept when a job succeeds.")
         return _convert(source, Path(out), _format(Path(out), file_format))
 
 
@@ -181,9 +181,16 @@ class Workflow:
     @classmethod
     def create(cls, name: str, model: str, workspace: Workspace | str | Path | None = None,
                loader: str | None = None) -> Workflow:
-        """Record a workflow after checking that the model loads (``NAME`` or ``NAME@VERSION``)."""
+        """Record a workflow after checking that the model loads (``NAME`` or ``NAME@VERSION``).
+
+        A model that does not load is a :class:`SettingsError` of the field ``model``; a bad name
+        one of ``name``; a name in use a :class:`ConflictError`.
+        """
         ws = _workspace(workspace)
-        load_workflow_model(ws, model, loader or default_loader())
+        try:
+            load_workflow_model(ws, model, loader or default_loader())
+        except (ConfigError, QueryError) as err:  # the loader's message, told as the model field's
+            raise SettingsError({"model": str(err)}) from err
         rec = store.create_workflow(ws, name, model)
         return cls(rec.name, rec.model, ws)
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import psutil
 
-from relpredict.errors import ConfigError
+from relpredict.errors import ConflictError
 from relpredict.jobs import store
 from relpredict.jobs.prepare import job_dir
 from relpredict.jobs.status import CANCELABLE, FINISHED, JobStatus, Stage, resume_problem
@@ -107,7 +107,7 @@ def cancel_job(ws: Workspace, job_id: str) -> store.JobRecord:
     """
     rec = store.get_job(ws, job_id)
     if rec.status not in CANCELABLE:
-        raise ConfigError(f"Job {job_id} is {rec.status.value}: there is nothing to cancel.")
+        raise ConflictError(f"Job {job_id} is {rec.status.value}: there is nothing to cancel.")
     store.update_job(ws, job_id, cancel_requested=True)
     if not runner_alive(rec):
         return finish(ws, job_id, JobStatus.CANCELLED)
@@ -119,7 +119,7 @@ def resume_job(ws: Workspace, job_id: str) -> store.JobRecord:
     rec = store.get_job(ws, job_id)
     problem = resume_problem(job_id, rec.status, runner_alive(rec))
     if problem is not None:
-        raise ConfigError(problem)
+        raise ConflictError(problem)
     status = None if rec.status is JobStatus.QUEUED else JobStatus.QUEUED
     return store.update_job(ws, job_id, status, stage=Stage.QUEUED, cancel_requested=False,
                             error=None, ended_at=None, runner_pid=None, runner_started=None)

@@ -15,7 +15,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from relpredict.errors import ConfigError
+from relpredict.errors import ConfigError, NotFoundError, SettingsError
 from relpredict.graph.graph import Graph
 from relpredict.jobs import store
 from relpredict.jobs.settings import (
@@ -94,29 +94,34 @@ def prepare(ws: Workspace, workflow: str, raw: RawSettings, job_id: str,
     base = model.bound_query(graph)
     seconds = time.perf_counter() - start
     default_output = job_dir(ws, job_id) / "output" / f"{workflow}.parquet"
-    settings, warnings = validate_settings(raw, task_info(model, base), data_range(base, graph),
-                                           str(default_output))
+    filtered: list[BoundQuery] = []
+    settings, warnings = validate_settings(
+        raw, task_info(model, base), data_range(base, graph), str(default_output),
+        check_filter=lambda text: filtered.append(filtered_query(model.query_text, text, graph)))
     check_connector(ws, settings.destination)
-    bound = filtered_query(model.query_text, settings.entity_filter, graph) if settings.entity_filter else base
+    bound = filtered[0] if filtered else base
     return Prepared(model, graph, bound, loader, seconds), settings, warnings
 
 
 def check_connector(ws: Workspace, destination: Any) -> None:
     """The destination's connector exists and is of its kind: told before any job is recorded,
-    not when the job's sink first opens it."""
+    not when the job's sink first opens it (a :class:`SettingsError` of the destination)."""
     name = getattr(destination, "connector", None)
     if not name:
         return
     from relpredict.connectors import get_connector
 
     kind = getattr(destination, "kind", None) or getattr(destination, "scheme", None)
-    connector = get_connector(ws, name)
+    try:
+        connector = get_connector(ws, name)
+    except NotFoundError as err:  # a missing connector is a bad setting of this job
+        raise SettingsError({"destination": str(err)}) from None
     if kind in (None, "file", "local"):
-        raise ConfigError(f"--connector {name} applies to S3, Snowflake and BigQuery outputs, not to a "
-                          "local file: drop it or give an s3:// output.")
+        raise SettingsError({"destination": f"--connector {name} applies to S3, Snowflake and "
+                             "BigQuery outputs, not to a local file: drop it or give an s3:// output."})
     if connector.kind != kind:
-        raise ConfigError(f"The connector {name!r} is of kind {connector.kind}, but this destination "
-                          f"needs one of kind {kind}: give a {kind} connector.")
+        raise SettingsError({"destination": f"The connector {name!r} is of kind {connector.kind}, but "
+                             f"this destination needs one of kind {kind}: give a {kind} connector."})
 
 
 def prediction_entities(prepared: Prepared, settings: JobSettings) -> pa.Array:

@@ -3,18 +3,21 @@
 The user's values arrive as :class:`RawSettings` (what the CLI or the Python API received);
 :func:`validate_settings` checks them against the model's task (:class:`TaskInfo`) and the data's
 time range (:class:`DataRange`) and returns :class:`JobSettings` plus warnings for the job record.
+Every field is checked on its own, so all bad fields are told at once: one
+:class:`~relpredict.errors.SettingsError` maps each field of :data:`FIELDS` to its message (the
+CLI prints the first; the REST API and the web form show each next to its field).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from relpredict.errors import ConfigError
+from relpredict.errors import ConfigError, QueryError, SettingsError
 from relpredict.query.bound import TaskType
 from relpredict.sinks.naming import (
     DEFAULT_PARTITION_BYTES,
@@ -33,8 +36,15 @@ DEFAULT_SAMPLE_CAP_BYTES = 1024 * MB
 MAX_SHARD_SIZE = 20_000
 _ISO_EXAMPLE = "e.g. 2024-02-27 or 2024-02-27T13:00:00Z"
 
-__all__ = ["DataRange", "JobSettings", "RawSettings", "TaskInfo", "auto_shard_size", "parse_anchor_time",
-           "validate_settings"]
+__all__ = ["FIELDS", "DataRange", "JobSettings", "RawSettings", "TaskInfo", "auto_shard_size",
+           "parse_anchor_time", "validate_settings"]
+
+FIELDS = ("anchor_time", "threshold", "num_classes", "top_k", "output_types", "destination",
+          "workers", "entity_filter", "sample_cap_mb", "shard_size")
+"""The keys of :attr:`SettingsError.errors`, in order: the job dialog's fields (the CLI's options).
+``destination`` covers the output, its file type, partition size and connector together."""
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -155,22 +165,40 @@ def _naive_utc(value: datetime) -> datetime:
     return value.astimezone(UTC).replace(tzinfo=None)
 
 
-def validate_settings(raw: RawSettings, task: TaskInfo, data: DataRange,
-                      default_output: str) -> tuple[JobSettings, list[str]]:
-    """Check every setting; return the validated settings and warnings for the job record."""
+def validate_settings(raw: RawSettings, task: TaskInfo, data: DataRange, default_output: str,
+                      check_filter: Callable[[str], object] | None = None,
+                      ) -> tuple[JobSettings, list[str]]:
+    """Check every setting on its own; return the validated settings and warnings for the record.
+
+    ``check_filter`` is called with a syntactically valid entity filter (the caller binds it to
+    the graph); what it raises is that field's error. Any bad field: one :class:`SettingsError`.
+    """
     warnings: list[str] = []
-    anchor = _anchor(raw.anchor_time, task, data, warnings)
-    settings = JobSettings(
-        anchor_time=anchor,
-        anchor_given=not _blank(raw.anchor_time),
-        output_types=parse_output_types(raw.output_types),
-        destination=_destination(raw, default_output),
-        workers=_workers(raw.workers),
-        entity_filter=_entity_filter(raw.entity_filter),
-        sample_cap_bytes=_positive(raw.sample_cap_bytes, "The sample cap", "bytes"),
-        shard_size=None if raw.shard_size is None else _positive(raw.shard_size, "The shard size", "entities"),
-    )
-    return replace(settings, **_task_settings(raw, task)), warnings
+    errors: dict[str, str] = {}
+
+    def checked(name: str, check: Callable[[], T]) -> T:
+        try:
+            return check()
+        except (ConfigError, QueryError) as err:
+            errors[name] = str(err)
+            return None  # type: ignore[return-value]  # never used: errors are raised below
+
+    values = {
+        "anchor_time": checked("anchor_time", lambda: _anchor(raw.anchor_time, task, data, warnings)),
+        "threshold": checked("threshold", lambda: _threshold(raw.threshold, task)),
+        "num_classes": checked("num_classes", lambda: _num_classes(raw.num_classes, task)),
+        "top_k": checked("top_k", lambda: _top_k(raw.top_k, task)),
+        "output_types": checked("output_types", lambda: parse_output_types(raw.output_types)),
+        "destination": checked("destination", lambda: _destination(raw, default_output)),
+        "workers": checked("workers", lambda: _workers(raw.workers)),
+        "entity_filter": checked("entity_filter", lambda: _entity_filter(raw.entity_filter, check_filter)),
+        "sample_cap_bytes": checked("sample_cap_mb", lambda: _positive(raw.sample_cap_bytes, "The sample cap", "bytes")),
+        "shard_size": checked("shard_size", lambda: None if raw.shard_size is None
+                            else _positive(raw.shard_size, "The shard size", "entities")),
+    }
+    if errors:
+        raise SettingsError({name: errors[name] for name in FIELDS if name in errors})
+    return JobSettings(anchor_given=not _blank(raw.anchor_time), **values), warnings
 
 
 def _anchor(value: str | datetime | None, task: TaskInfo, data: DataRange,
@@ -234,22 +262,18 @@ def _positive(value: int, what: str, unit: str) -> int:
     return value
 
 
-def _entity_filter(value: str | None) -> str | None:
+def _entity_filter(value: str | None, check: Callable[[str], object] | None) -> str | None:
     if value is None or not value.strip():
         return None
     from relpredict.query.parser import parse_expression
 
     parse_expression(value.strip())  # a syntax error points into the filter's own text
+    if check is not None:
+        check(value.strip())
     return value.strip()
 
 
-def _task_settings(raw: RawSettings, task: TaskInfo) -> dict[str, Any]:
-    """Threshold / number of classes / items per entity, each only for the tasks it fits."""
-    return {"threshold": _threshold(raw.threshold, task),
-            "num_classes": _num_classes(raw.num_classes, task),
-            "top_k": _top_k(raw.top_k, task)}
-
-
+# Threshold / number of classes / items per entity: each only for the tasks it fits.
 _THRESHOLD_TASKS = (TaskType.binary, TaskType.multilabel)
 _CLASS_TASKS = (TaskType.multiclass, TaskType.multilabel)
 

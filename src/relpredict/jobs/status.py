@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-from relpredict.errors import ConfigError
+from relpredict.errors import ConflictError
 
 __all__ = ["CANCELABLE", "FINISHED", "IN_PROGRESS", "JobStatus", "RESUMABLE", "Stage",
            "check_transition", "resume_problem"]
@@ -67,8 +67,8 @@ def check_transition(job_id: str, old: JobStatus, new: JobStatus) -> None:
     if new in _ALLOWED[old]:
         return
     if old is JobStatus.SUCCEEDED:
-        raise ConfigError(f"Job {job_id} already succeeded; start a new job with `relpredict job run`.")
-    raise ConfigError(f"Job {job_id} is {old.value} and cannot become {new.value}.")
+        raise ConflictError(f"Job {job_id} already succeeded; start a new job with `relpredict job run`.")
+    raise ConflictError(f"Job {job_id} is {old.value} and cannot become {new.value}.")
 
 
 def resume_problem(job_id: str, status: JobStatus, runner_alive: bool) -> str | None:

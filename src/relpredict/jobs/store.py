@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from relpredict.errors import ConfigError
+from relpredict.errors import ConflictError, NotFoundError, SettingsError
 from relpredict.graph.graph import did_you_mean
 from relpredict.jobs.settings import JobSettings
 from relpredict.jobs.status import JobStatus, Stage, check_transition
 from relpredict.workspace import Workspace
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+_JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # a job id names a folder: no path can pass
 
 __all__ = ["JobRecord", "WorkerProgress", "WorkflowRecord", "create_job_record", "create_workflow",
            "get_job", "get_workflow", "list_jobs", "list_workflows", "now_iso"]
@@ -49,15 +50,15 @@ class WorkflowRecord:
 def create_workflow(ws: Workspace, name: str, model: str) -> WorkflowRecord:
     """Record a workflow; the name must be new and plain (letters, digits, ``_ . -``)."""
     if not _NAME.match(name or ""):
-        raise ConfigError(f"The workflow name {name!r} must start with a letter or digit and use only "
-                          "letters, digits, '_', '.' and '-' (at most 100 characters).")
+        raise SettingsError({"name": f"The workflow name {name!r} must start with a letter or digit "
+                             "and use only letters, digits, '_', '.' and '-' (at most 100 characters)."})
     record = WorkflowRecord(name, model, now_iso())
     try:
         with ws.db() as con:
             con.execute("INSERT INTO workflows VALUES (?, ?, ?)", (name, model, record.created_at))
     except sqlite3.IntegrityError:
-        raise ConfigError(f"A workflow named {name!r} already exists; choose another name or use it "
-                          f"with `relpredict job run {name}`.") from None
+        raise ConflictError(f"A workflow named {name!r} already exists; choose another name or use "
+                            f"it with `relpredict job run {name}`.") from None
     return record
 
 
@@ -67,8 +68,9 @@ def get_workflow(ws: Workspace, name: str) -> WorkflowRecord:
         if row is None:
             names = [r[0] for r in con.execute("SELECT name FROM workflows")]
     if row is None:
-        raise ConfigError(f"No workflow named {name!r} in the workspace {ws.home}.{did_you_mean(name, names)} "
-                          "Create one with `relpredict workflow create NAME --model MODEL`.")
+        raise NotFoundError(f"No workflow named {name!r} in the workspace {ws.home}."
+                            f"{did_you_mean(name, names)} "
+                            "Create one with `relpredict workflow create NAME --model MODEL`.")
     return WorkflowRecord(row["name"], row["model"], row["created_at"])
 
 
@@ -135,11 +137,13 @@ def create_job_record(ws: Workspace, job_id: str, workflow: str, model_ref: str,
 
 
 def get_job(ws: Workspace, job_id: str) -> JobRecord:
-    with ws.db() as con:
-        row = con.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    row = None
+    if _JOB_ID.match(job_id or ""):
+        with ws.db() as con:
+            row = con.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
     if row is None:
-        raise ConfigError(f"No job {job_id!r} in the workspace {ws.home}; "
-                          "`relpredict job list` shows the jobs there.")
+        raise NotFoundError(f"No job {job_id!r} in the workspace {ws.home}; "
+                            "`relpredict job list` shows the jobs there.")
     return JobRecord.from_row(row)
 
 

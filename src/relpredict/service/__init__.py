@@ -8,6 +8,6 @@ catalog views that never carry secrets, and the recovery of jobs orphaned by a s
 
 from __future__ import annotations
 
-from relpredict.service.errors import ConflictError, NotFoundError, SettingsError
+from relpredict.errors import ConflictError, NotFoundError, SettingsError
 
 __all__ = ["ConflictError", "NotFoundError", "SettingsError"]

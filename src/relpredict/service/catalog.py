@@ -10,9 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from relpredict.errors import ConfigError
+from relpredict.errors import ConfigError, NotFoundError
 from relpredict.graph.graph import did_you_mean
-from relpredict.service.errors import NotFoundError
 from relpredict.workspace import Workspace
 
 __all__ = ["get_connector", "get_graph", "get_model", "list_connectors", "list_graphs", "list_models"]
@@ -94,10 +93,7 @@ def get_connector(ws: Workspace, name: str) -> dict[str, Any]:
         from relpredict import connectors
     except ImportError:
         raise NotFoundError(f"No connector named {name!r}: this relpredict has no connectors.") from None
-    try:
-        return _connector_view(connectors.get_connector(ws, name))
-    except ConfigError as err:
-        raise NotFoundError(str(err)) from err
+    return _connector_view(connectors.get_connector(ws, name))
 
 
 def _connector_view(connector: Any) -> dict[str, Any]:

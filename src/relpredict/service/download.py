@@ -14,9 +14,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from relpredict.errors import ConfigError
+from relpredict.errors import ConfigError, NotFoundError
 from relpredict.jobs.prepare import job_dir
-from relpredict.service.errors import NotFoundError
 from relpredict.service.jobs import find_job
 from relpredict.sinks.formats import open_writer
 from relpredict.sinks.naming import OUTPUT_TYPES

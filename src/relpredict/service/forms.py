@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
+from relpredict.errors import SettingsError
 from relpredict.jobs import RawSettings
 from relpredict.jobs.settings import MB
-from relpredict.service.errors import SettingsError
 
 __all__ = ["DESTINATION_KINDS", "DestinationForm", "JobForm", "raw_settings"]
 

@@ -1,21 +1,22 @@
-"""Workflows and jobs for a server: lookups, field-by-field settings checks, submit, views, recovery.
+"""Workflows and jobs for a server: lookups, settings checks, submit, views, recovery.
 
 Everything here calls :mod:`relpredict.jobs`, the service layer the CLI uses too; what it adds is
-what a browser needs: which field an invalid setting belongs to, JSON views of records, jobs that
-always run detached (in their own background process, so they outlive a page and the server),
-and, when a server starts, jobs whose runner died with the previous server marked resumable.
+what a browser needs: JSON views of records, the job dialog's choices, jobs that always run
+detached (in their own background process, so they outlive a page and the server), and, when a
+server starts, jobs whose runner died with the previous server marked resumable. Errors come from
+where they happen (:mod:`relpredict.errors`): an unknown name is a ``NotFoundError``, a state that
+forbids an action a ``ConflictError``, bad settings one ``SettingsError`` naming every bad field.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from relpredict.errors import ConfigError, QueryError, RelpredictError
+from relpredict.errors import ConfigError, QueryError
 from relpredict.jobs import (
     CANCELABLE,
     IN_PROGRESS,
@@ -30,79 +31,38 @@ from relpredict.jobs import (
 from relpredict.jobs.prepare import (
     data_range,
     default_loader,
-    filtered_query,
-    job_dir,
     load_workflow_model,
+    prepare,
     task_info,
 )
-from relpredict.jobs.settings import MAX_WORKERS, DataRange, TaskInfo, validate_settings
+from relpredict.jobs.settings import MAX_WORKERS, DataRange, TaskInfo
 from relpredict.query.bound import TaskType
-from relpredict.service.errors import GENERAL, ConflictError, NotFoundError, SettingsError
 from relpredict.workspace import Workspace
 
-__all__ = ["ModelContext", "cancel_job", "check_settings", "create_workflow", "field_errors",
-           "find_job", "find_workflow", "job_result", "job_view", "list_jobs", "list_workflows", "recover_orphans", "resume_job",
-           "submit_job", "workflow_view"]
+__all__ = ["ModelContext", "cancel_job", "check_settings", "create_workflow", "find_job",
+           "find_workflow", "job_result", "job_view", "list_jobs", "list_workflows", "recover_orphans",
+           "resume_job", "submit_job", "workflow_view"]
 
-JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 ORPHAN_GRACE_SECONDS = 30.0
 ORPHAN_ERROR = ("The job's runner process is gone: the server or the machine stopped while the job "
                 "ran. Finished shards are kept; resume it to run the rest.")
 
-# Form fields → the RawSettings fields each one sets (checked together, reported under the key).
-FIELD_GROUPS: dict[str, tuple[str, ...]] = {
-    "anchor_time": ("anchor_time",),
-    "threshold": ("threshold",),
-    "num_classes": ("num_classes",),
-    "top_k": ("top_k",),
-    "output_types": ("output_types",),
-    "destination": ("output", "file_type", "partition_bytes", "connector"),
-    "workers": ("workers",),
-    "entity_filter": ("entity_filter",),
-    "sample_cap_mb": ("sample_cap_bytes",),
-    "shard_size": ("shard_size",),
-}
-_RAW_FIELDS = {f.name for f in fields(RawSettings)}
-
 
 # ----------------------------------------------------------------------------------- lookups
 def find_workflow(ws: Workspace, name: str) -> Workflow:
-    """The workflow ``name``, or :class:`NotFoundError` with the store's message."""
-    try:
-        return Workflow.get(name, ws)
-    except ConfigError as err:
-        raise NotFoundError(str(err)) from err
+    """The workflow ``name``; an unknown one is a :class:`~relpredict.errors.NotFoundError`."""
+    return Workflow.get(name, ws)
 
 
 def find_job(ws: Workspace, job_id: str) -> Job:
-    """The job ``job_id``, or :class:`NotFoundError`. Ids are plain tokens: no path can pass."""
-    if not JOB_ID.match(job_id or ""):
-        raise NotFoundError(f"No job {job_id!r} in the workspace {ws.home}; "
-                            "`relpredict job list` shows the jobs there.")
-    try:
-        return Job(job_id, ws)
-    except ConfigError as err:
-        raise NotFoundError(str(err)) from err
+    """The job ``job_id``; an unknown id (or one that is no plain token) is a NotFoundError."""
+    return Job(job_id, ws)
 
 
 # ----------------------------------------------------------------------------------- workflows
 def create_workflow(ws: Workspace, name: str, model: str) -> Workflow:
-    """Record a workflow of ``model``; a bad model or name is reported under its field."""
-    try:
-        load_workflow_model(ws, model, default_loader())
-    except (ConfigError, QueryError) as err:
-        raise SettingsError({"model": str(err)}) from err
-    try:
-        rec = store.create_workflow(ws, name, model)
-    except ConfigError as err:
-        if _workflow_exists(ws, name):
-            raise ConflictError(str(err)) from err
-        raise SettingsError({"name": str(err)}) from err
-    return Workflow(rec.name, rec.model, ws)
-
-
-def _workflow_exists(ws: Workspace, name: str) -> bool:
-    return any(w.name == name for w in store.list_workflows(ws))
+    """Record a workflow of ``model``: SettingsError of ``model`` / ``name``, or ConflictError."""
+    return Workflow.create(name, model, ws)
 
 
 def list_workflows(ws: Workspace) -> list[dict[str, Any]]:
@@ -138,17 +98,12 @@ def _form(ws: Workspace, workflow: str) -> dict[str, Any]:
 # ----------------------------------------------------------------------------------- settings
 @dataclass
 class ModelContext:
-    """A workflow's model and graph, loaded once to check many settings against."""
+    """A workflow's model and graph, loaded to offer the job dialog's choices for its task."""
 
     model: Any
     graph: Any
     task: TaskInfo
     data: DataRange
-
-    @property
-    def safe_anchor(self) -> datetime | None:
-        """An anchor time that is valid for this model (used while checking other fields)."""
-        return (self.data.end or self.data.start) if self.task.is_temporal else None
 
     def form(self) -> dict[str, Any]:
         task = self.task.task_type
@@ -189,65 +144,23 @@ def load_context(ws: Workspace, workflow: str) -> Iterator[ModelContext]:
         base = model.bound_query(graph)
         yield ModelContext(model, graph, task_info(model, base), data_range(base, graph))
     finally:
-        close = getattr(graph, "close", None)
-        if close is not None:
-            close()
-
-
-def _default_output(ws: Workspace, workflow: str) -> str:
-    return str(job_dir(ws, "check") / "output" / f"{workflow}.parquet")
-
-
-def _problem(ctx: ModelContext, raw: RawSettings, default_output: str) -> str | None:
-    """The message the CLI would print for ``raw`` (settings, then the entity filter), or None."""
-    try:
-        settings, _ = validate_settings(raw, ctx.task, ctx.data, default_output)
-        if settings.entity_filter:
-            filtered_query(ctx.model.query_text, settings.entity_filter, ctx.graph)
-    except (ConfigError, QueryError) as err:
-        return str(err)
-    return None
-
-
-def _only(raw: RawSettings, names: tuple[str, ...], anchor: datetime | None) -> RawSettings:
-    """Default settings (with a valid anchor) except for the fields ``names`` taken from ``raw``."""
-    given = {n: getattr(raw, n) for n in names if n in _RAW_FIELDS}
-    return replace(RawSettings(anchor_time=anchor), **given)
-
-
-def field_errors(ctx: ModelContext, raw: RawSettings, default_output: str) -> dict[str, str]:
-    """Each invalid field with its message: every field is checked on its own (all errors at
-    once, each next to its field), then all together for problems of a combination."""
-    anchor_problem = _problem(ctx, _only(raw, ("anchor_time",), None), default_output)
-    errors: dict[str, str] = {}
-    for key, names in FIELD_GROUPS.items():
-        problem = _problem(ctx, _only(raw, names, ctx.safe_anchor), default_output)
-        if key == "anchor_time":
-            problem = anchor_problem
-        elif problem == anchor_problem:
-            continue  # no valid default anchor exists: that is the anchor field's error only
-        if problem:
-            errors[key] = problem
-    if not errors:
-        whole = _problem(ctx, raw, default_output)
-        if whole:
-            errors[GENERAL] = whole
-    return errors
+        _close(graph)
 
 
 def check_settings(ws: Workspace, workflow: str, raw: RawSettings) -> dict[str, Any]:
     """Validate ``raw`` as ``job run`` would; the settings a job would get, or SettingsError."""
-    find_workflow(ws, workflow)
-    default_output = _default_output(ws, workflow)
-    with load_context(ws, workflow) as ctx:
-        errors = field_errors(ctx, raw, default_output)
-        if errors:
-            raise SettingsError(errors)
-        settings, warnings = validate_settings(raw, ctx.task, ctx.data, default_output)
+    prepared, settings, warnings = prepare(ws, workflow, raw, "check")
+    _close(prepared.graph)
     out = settings.to_json()
     if not raw.output:
         out["destination"]["path"] = None  # the job's own folder in the workspace
     return {"settings": out, "warnings": warnings}
+
+
+def _close(graph: Any) -> None:
+    close = getattr(graph, "close", None)
+    if close is not None:
+        close()
 
 
 # ----------------------------------------------------------------------------------- jobs
@@ -255,40 +168,21 @@ def submit_job(ws: Workspace, workflow: str, raw: RawSettings) -> Job:
     """Validate, record and start a job in a background process (it outlives the request)."""
     from relpredict.jobs import create_job
 
-    find_workflow(ws, workflow)
-    try:
-        job, _ = create_job(workflow, raw, ws)
-    except (ConfigError, QueryError) as err:
-        raise SettingsError(_errors_for(ws, workflow, raw) or {GENERAL: str(err)}) from err
+    job, prepared = create_job(workflow, raw, ws)
+    _close(prepared.graph)
     job._start(detach=True)  # as `relpredict job run --detach` does
     return job
 
 
-def _errors_for(ws: Workspace, workflow: str, raw: RawSettings) -> dict[str, str]:
-    try:
-        with load_context(ws, workflow) as ctx:
-            return field_errors(ctx, raw, _default_output(ws, workflow))
-    except (ConfigError, QueryError) as err:
-        return {GENERAL: str(err)}
-
-
 def cancel_job(ws: Workspace, job_id: str) -> dict[str, Any]:
     """Ask a job to stop; a job with nothing to cancel is a :class:`ConflictError`."""
-    job = find_job(ws, job_id)
-    try:
-        job.cancel()
-    except ConfigError as err:
-        raise ConflictError(str(err)) from err
+    find_job(ws, job_id).cancel()
     return job_view(ws, job_id)
 
 
 def resume_job(ws: Workspace, job_id: str) -> dict[str, Any]:
     """Run a failed, cancelled or orphaned job again in the background, keeping finished shards."""
-    job = find_job(ws, job_id)
-    try:
-        job.resume(detach=True)
-    except ConfigError as err:
-        raise ConflictError(str(err)) from err
+    find_job(ws, job_id).resume(detach=True)
     return job_view(ws, job_id)
 
 
@@ -322,11 +216,7 @@ def job_view(ws: Workspace, job_id: str) -> dict[str, Any]:
 
 def job_result(ws: Workspace, job_id: str) -> dict[str, Any]:
     """A succeeded job's manifest and summary (``job summary``); otherwise a ConflictError."""
-    job = find_job(ws, job_id)
-    try:
-        result = job.result()
-    except RelpredictError as err:
-        raise ConflictError(str(err)) from err
+    result = find_job(ws, job_id).result()
     return {"manifest": result.manifest, "summary": result.summary}
 
 

@@ -64,7 +64,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from relpredict.errors import ConfigError, RelpredictError
+from relpredict.errors import ConfigError, DestinationError, RelpredictError
 from relpredict.sinks.base import OutputFile, SinkSpec
 from relpredict.sinks.local import LocalSink, shard_file_name
 
@@ -287,7 +287,7 @@ def test_connection(connector: Connector, options: dict[str, str]) -> str:
     except RelpredictError:
         raise
     except Exception as err:
-        raise RelpredictError(f"Cannot reach BigQuery with connector {connector.name!r} (project "
+        raise DestinationError(f"Cannot reach BigQuery with connector {connector.name!r} (project "
                               f"{conn.project}): {_api_error(err)}. Check the project, dataset and "
                               "credentials (`relpredict connector list`).") from None
 
@@ -437,7 +437,7 @@ class BigQuerySink(LocalSink):
                 return None, attempt
             if self._succeeded(job):
                 return job, attempt
-        raise RelpredictError(f"The load {load_id} failed {MAX_ATTEMPTS} times: see the jobs "
+        raise DestinationError(f"The load {load_id} failed {MAX_ATTEMPTS} times: see the jobs "
                               f"{load_id}, {load_id}_r1, … in BigQuery for why.")
 
     def _succeeded(self, job: Any) -> bool:
@@ -526,9 +526,9 @@ class BigQuerySink(LocalSink):
         config.parquet_options = options
         return config
 
-    def _load_error(self, target: _Target, load_id: str, err: Exception | None) -> RelpredictError:
+    def _load_error(self, target: _Target, load_id: str, err: Exception | None) -> DestinationError:
         why = _api_error(err) if err is not None else "the load job failed"
-        return RelpredictError(f"Loading {load_id} into BigQuery table {target.ref} failed ({why}). "
+        return DestinationError(f"Loading {load_id} into BigQuery table {target.ref} failed ({why}). "
                                "Shards already appended are kept and will not be appended again: fix "
                                f"the cause and run `relpredict job resume {self.spec.job_id}`.")
 
@@ -550,7 +550,7 @@ class BigQuerySink(LocalSink):
                 except Conflict:  # made meanwhile: check it like any existing table
                     existing = self.client.get_table(target.ref)
         except GoogleAPIError as err:
-            raise RelpredictError(f"Cannot open BigQuery table {target.ref}: {_api_error(err)}. "
+            raise DestinationError(f"Cannot open BigQuery table {target.ref}: {_api_error(err)}. "
                                   "Check the connector's project and credentials.") from None
         _check_columns(target, _signature(existing.schema), _signature(wanted))
 

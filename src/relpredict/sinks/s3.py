@@ -51,7 +51,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from relpredict.connectors import Connector, resolve_secrets
-from relpredict.errors import ConfigError, RelpredictError
+from relpredict.errors import ConfigError, DestinationError, RelpredictError
 from relpredict.sinks.base import JobSink, OutputFile, SinkSpec
 from relpredict.sinks.formats import BatchWriter, RollingWriter, open_writer
 from relpredict.sinks.local import shard_file_name
@@ -114,12 +114,12 @@ class S3Config:
         return session.client("s3", endpoint_url=self.endpoint_url, region_name=self.region, config=config)
 
 
-def _error(action: str, where: str, err: BaseException, secrets: tuple[str, ...] = ()) -> RelpredictError:
+def _error(action: str, where: str, err: BaseException, secrets: tuple[str, ...] = ()) -> DestinationError:
     """A user's message for a failed S3 call; any secret value is masked out of the text."""
     detail = f"{type(err).__name__}: {err}"
     for value in secrets:
         detail = detail.replace(value, "***")
-    return RelpredictError(f"S3 {action} of {where} failed ({detail}). Check the bucket, the endpoint "
+    return DestinationError(f"S3 {action} of {where} failed ({detail}). Check the bucket, the endpoint "
                            "and the credentials (the connector, AWS_* variables or profile); the job "
                            "can be resumed once fixed.")
 

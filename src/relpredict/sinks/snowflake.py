@@ -55,7 +55,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from relpredict.errors import ConfigError, RelpredictError
+from relpredict.errors import ConfigError, DestinationError, RelpredictError
 from relpredict.sinks import snowflake_sql as sql
 from relpredict.sinks.base import OutputFile, SinkSpec
 from relpredict.sinks.local import LocalSink, atomic_write_bytes
@@ -175,7 +175,7 @@ def connect(conn: SnowflakeConnection) -> tuple[Any, list[str]]:
     except RelpredictError:
         raise
     except Exception as err:
-        raise RelpredictError(f"Cannot connect to Snowflake {conn.describe()} with connector "
+        raise DestinationError(f"Cannot connect to Snowflake {conn.describe()} with connector "
                               f"{conn.name!r}: {_error_text(err, values)}. Check the connector's "
                               "settings and secrets (`relpredict connector test "
                               f"{conn.name}`).") from None
@@ -189,7 +189,7 @@ def test_connection(connector: Connector, options: dict[str, str]) -> str:
         database, schema, user = con.cursor().execute(
             "SELECT CURRENT_DATABASE(), CURRENT_SCHEMA(), CURRENT_USER()").fetchone()
     except Exception as err:
-        raise RelpredictError(f"Connected to Snowflake {conn.describe()} but a first query failed: "
+        raise DestinationError(f"Connected to Snowflake {conn.describe()} but a first query failed: "
                               f"{_error_text(err, secrets)}.") from None
     finally:
         with contextlib.suppress(Exception):
@@ -298,8 +298,8 @@ class SnowflakeSink(LocalSink):
         log.info("snowflake: replaced the rows of %s with %d rows", table.dotted, upload.rows)
         return [OutputFile(table.dotted, upload.rows, upload.bytes)]
 
-    def _failure(self, output: str, err: BaseException) -> RelpredictError:
-        return RelpredictError(f"Publishing {output} to Snowflake (connector {self.conn.name!r}) failed: "
+    def _failure(self, output: str, err: BaseException) -> DestinationError:
+        return DestinationError(f"Publishing {output} to Snowflake (connector {self.conn.name!r}) failed: "
                                f"{_error_text(err, self._secrets)}. The table keeps its previous rows; "
                                f"fix the cause and run `relpredict job resume {self.spec.job_id}`.")
 
@@ -341,7 +341,7 @@ class SnowflakeSink(LocalSink):
             self._execute(cursor, sql.delete_sql(table))
             loaded = _rows_loaded(self._execute(cursor, sql.copy_sql(table, stage)))
             if loaded != upload.rows:
-                raise RelpredictError(f"COPY INTO {table.dotted} loaded {loaded} rows, not the "
+                raise DestinationError(f"COPY INTO {table.dotted} loaded {loaded} rows, not the "
                                       f"{upload.rows} written: nothing was changed.")
             self._execute(cursor, sql.commit_sql())
         except BaseException:
