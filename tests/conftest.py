@@ -39,6 +39,7 @@ from relpredict.workspace import Workspace
 from tests.jobs.fixture_model import LOADER, register
 
 REPO = Path(__file__).resolve().parents[1]
+pytest.register_assert_rewrite("tests.sinks.contract")  # its asserts explain themselves too
 
 # ----------------------------------------------------------------------------------- F1 and CI
 F1_YAML = REPO / "examples" / "f1" / "graph.yaml"

@@ -23,12 +23,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from relpredict.connectors import Connector, add_connector  # noqa: E402
-from relpredict.errors import ConfigError, RelpredictError  # noqa: E402
-from relpredict.jobs import Job, JobStatus  # noqa: E402
-from relpredict.sinks import SinkSpec, TableDestination  # noqa: E402
-from relpredict.sinks import bigquery as bigquery_sink  # noqa: E402
-from relpredict.sinks.bigquery import (  # noqa: E402
+from relpredict.connectors import Connector, add_connector
+from relpredict.errors import ConfigError, RelpredictError
+from relpredict.jobs import Job, JobStatus
+from relpredict.sinks import JobSink, SinkSpec, TableDestination
+from relpredict.sinks import bigquery as bigquery_sink
+from relpredict.sinks.bigquery import (
     MANIFEST_TABLE,
     BigQuerySink,
     bigquery_schema,
@@ -37,6 +37,7 @@ from relpredict.sinks.bigquery import (  # noqa: E402
 )
 from tests.bigquery_server import BigQueryServer, running_emulator
 from tests.conftest import Store, in_ci
+from tests.sinks.contract import OUTPUT, MakeSink, SinkContract
 
 APRIL = "2024-04-01"
 KINDS = ("binary", "regression", "multiclass", "multilabel", "link", "static")
@@ -131,6 +132,18 @@ def _plain(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 # ------------------------------------------------------------------------------ through a job
+class TestBigQuerySinkContract(SinkContract):
+    @pytest.fixture()
+    def make_sink(self, bq: BQ) -> MakeSink:
+        self.bq = bq
+        home = str(bq.store.ws.home)
+        return lambda job: BigQuerySink(SinkSpec(job, TableDestination("bigquery", "bq", "T"), (OUTPUT,),
+                                                 home), connector=bq.connector, load_bytes=1)
+
+    def published(self, sink: JobSink) -> list[int]:
+        return self.bq.rows("T").column("ENTITY").to_pylist()
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_every_task_type_round_trips_through_a_job(bq: BQ, kind: str) -> None:
     job = _run(bq.store, kind, f"bigquery://bq/{bq.dataset}.scores")

@@ -1,4 +1,5 @@
-"""The local sink on real files: staging, done markers, streamed publishing, partitions, atomicity."""
+"""The local sink on real files: the sink contract, then what is local: hidden staging, CSV,
+partitions, atomicity."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from relpredict.errors import ConfigError
-from relpredict.sinks import SinkSpec, open_sink, parse_destination
+from relpredict.sinks import JobSink, SinkSpec, open_sink, parse_destination
 from relpredict.sinks.formats import lists_as_json
+from tests.sinks.contract import OUTPUT, MakeSink, SinkContract
 
 
 def _table(lo: int, hi: int) -> pa.Table:
@@ -25,6 +27,16 @@ def _table(lo: int, hi: int) -> pa.Table:
 def _sink(tmp_path: Path, path: str, types: tuple[str, ...] = ("embeddings",), size: int = 1 << 28):
     dest = parse_destination(str(tmp_path / path), partition_bytes=size)
     return open_sink(SinkSpec("job1", dest, types))
+
+
+class TestLocalSinkContract(SinkContract):
+    @pytest.fixture()
+    def make_sink(self, tmp_path: Path) -> MakeSink:
+        dest = parse_destination(str(tmp_path / "out" / "p.parquet"))
+        return lambda job: open_sink(SinkSpec(job, dest, (OUTPUT,)))
+
+    def published(self, sink: JobSink) -> list[int]:
+        return pq.read_table(sink.spec.destination.path).column("ENTITY").to_pylist()
 
 
 def _visible(folder: Path) -> list[str]:
@@ -96,15 +108,6 @@ def test_a_failure_while_publishing_leaves_no_file(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError):
         sink.publish("embeddings", _table(0, 1).schema, batches())
     assert os.listdir(tmp_path / "out") == []  # neither the output nor its temporary file
-
-
-def test_rewriting_a_shard_replaces_it_whole(tmp_path: Path) -> None:
-    sink = _sink(tmp_path, "out/emb.parquet")
-    sink.write_shard(0, "embeddings", _table(0, 5))
-    sink.write_shard(0, "embeddings", _table(0, 2))
-    rows = sum(b.num_rows for b in sink.read_shard(0, "embeddings"))
-    assert rows == 2
-    assert [p.name for p in (sink.staging / "embeddings").iterdir()] == ["shard_00000.parquet"]
 
 
 def test_a_folder_destination_is_refused(tmp_path: Path) -> None:

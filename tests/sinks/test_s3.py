@@ -21,13 +21,15 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from relpredict.cli.main import app  # noqa: E402
-from relpredict.connectors import Connector, add_connector  # noqa: E402
-from relpredict.jobs import Job, JobStatus  # noqa: E402
-from relpredict.sinks import s3 as s3_module  # noqa: E402
+from relpredict.cli.main import app
+from relpredict.connectors import Connector, add_connector
+from relpredict.jobs import Job, JobStatus
+from relpredict.sinks import JobSink, SinkSpec, open_sink, parse_destination
+from relpredict.sinks import s3 as s3_module
 from tests.conftest import N_CUSTOMERS, Store
 from tests.jobs.test_jobs import APRIL, TYPES
 from tests.servers import MotoServer, start_moto
+from tests.sinks.contract import OUTPUT, MakeSink, SinkContract
 
 # Emulator servers and whole jobs with workers: slow. Jobs load the test double.
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("model_loader_seam")]
@@ -83,6 +85,18 @@ def _manifest(moto: MotoServer, bucket: str, key: str) -> dict | None:
         return json.loads(moto.client().get_object(Bucket=bucket, Key=key)["Body"].read())
     except Exception:
         return None
+
+
+class TestS3SinkContract(SinkContract):
+    @pytest.fixture()
+    def make_sink(self, moto: MotoServer, bucket: str) -> MakeSink:
+        self.moto, self.bucket = moto, bucket
+        dest = parse_destination(f"s3://{bucket}/out/p.parquet")
+        return lambda job: open_sink(SinkSpec(job, dest, (OUTPUT,)))
+
+    def published(self, sink: JobSink) -> list[int]:
+        body = self.moto.client().get_object(Bucket=self.bucket, Key="out/p.parquet")["Body"].read()
+        return pq.read_table(pa.BufferReader(body)).column("ENTITY").to_pylist()
 
 
 @pytest.mark.parametrize("kind", list(TYPES))

@@ -23,13 +23,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from relpredict.connectors import Connector, add_connector, test_connector  # noqa: E402
-from relpredict.errors import ConfigError, RelpredictError  # noqa: E402
-from relpredict.jobs import Job, JobStatus  # noqa: E402
-from relpredict.sinks import SinkSpec, TableDestination, parse_destination  # noqa: E402
-from relpredict.sinks import snowflake_sql as sql  # noqa: E402
-from relpredict.sinks.snowflake import SnowflakeConnection, SnowflakeSink  # noqa: E402
+from relpredict.connectors import Connector, add_connector, test_connector
+from relpredict.errors import ConfigError, RelpredictError
+from relpredict.jobs import Job, JobStatus
+from relpredict.sinks import JobSink, SinkSpec, TableDestination, parse_destination
+from relpredict.sinks import snowflake_sql as sql
+from relpredict.sinks.snowflake import SnowflakeConnection, SnowflakeSink
 from tests.conftest import Store, in_ci
+from tests.sinks.contract import OUTPUT, MakeSink, SinkContract
 from tests.snowflake_server import TIMEOUTS, SnowflakeServer, running_fakesnow
 
 # Emulator servers and whole jobs with workers: slow. Jobs load the test double.
@@ -152,6 +153,16 @@ def _predictions(lo: int, hi: int) -> pa.Table:
 
 
 # ------------------------------------------------------------------------------ through a job
+class TestSnowflakeSinkContract(SinkContract):
+    @pytest.fixture()
+    def make_sink(self, sf: SF) -> MakeSink:
+        self.sf = sf
+        return lambda job: sf.sink("T", (OUTPUT,), job)
+
+    def published(self, sink: JobSink) -> list[int]:
+        return [row["ENTITY"] for row in self.sf.rows("T")]
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_every_task_type_round_trips_through_a_job(sf: SF, kind: str) -> None:
     job = _run(sf.store, kind, "snowflake://sf/scores")
@@ -352,14 +363,14 @@ def test_workers_stage_in_the_job_folder_without_reading_a_secret(tmp_path: Path
     sink = SnowflakeSink(spec, connector)
     sink.write_shard(0, "predictions", _predictions(0, 3))
     sink.mark_done(0, {"entities": 3})
-    assert sink.staging == tmp_path / "artifacts" / "jobs" / "j9" / "snowflake-staging"
+    assert sink.staging.folder == tmp_path / "artifacts" / "jobs" / "j9" / "snowflake-staging"
     assert sink.done_shards() == {0: {"entities": 3}}
     assert sum(b.num_rows for b in sink.read_shard(0, "predictions")) == 3
     assert sink.read_manifest() is None
     sink.write_manifest({"job_id": "j9"})
     assert sink.read_manifest() == {"job_id": "j9"}
     sink.discard_staging()
-    assert not sink.staging.exists() and sink.read_manifest() == {"job_id": "j9"}
+    assert not sink.staging.folder.exists() and sink.read_manifest() == {"job_id": "j9"}
 
 
 class _CopyResult:

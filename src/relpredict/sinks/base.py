@@ -12,7 +12,9 @@ resumed without losing or doubling a row:
    manifest (:meth:`JobSink.write_manifest`) is written last and marks success.
 
 A sink is made from a picklable :class:`SinkSpec` by :func:`relpredict.sinks.open_sink`, in any
-process.
+process. It is composed of a :class:`Staging` (where workers put shards: a local folder,
+:class:`relpredict.sinks.localfs.LocalStaging`, or an S3 prefix) and the backend's own publishing
+and manifest; the staging methods of :class:`JobSink` hand over to its ``staging``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pyarrow as pa
 
@@ -29,7 +32,7 @@ from relpredict.sinks.naming import AnyDestination, output_destinations
 if TYPE_CHECKING:
     from relpredict.connectors import Connector
 
-__all__ = ["JobSink", "OutputFile", "SinkSpec"]
+__all__ = ["JobSink", "OutputFile", "SinkSpec", "Staging"]
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,24 @@ class SinkSpec:
                               f"destination needs one of kind {kind}: give a {kind} connector.")
         return connector
 
+    def require_connector(self, backend: str, example: str) -> Connector:
+        """The destination's connector, which a table destination must name (``example`` shows how)."""
+        connector = self.load_connector()
+        if connector is None:
+            from relpredict.errors import ConfigError
+
+            raise ConfigError(f"The {backend} destination of job {self.job_id} names no connector: "
+                              f"give {example}.")
+        return connector
+
+    def job_folder(self, backend: str) -> Path:
+        """The job's folder in its workspace (where a table destination stages its output)."""
+        if self.workspace_home is None:
+            from relpredict.errors import ConfigError
+
+            raise ConfigError(f"Job {self.job_id} has no workspace to stage its {backend} output in.")
+        return Path(self.workspace_home) / "artifacts" / "jobs" / self.job_id
+
 
 @dataclass(frozen=True)
 class OutputFile:
@@ -79,32 +100,52 @@ class OutputFile:
     bytes: int
 
 
+class Staging(Protocol):
+    """Where workers put a job's shards until the coordinator publishes them.
+
+    Each shard's table per output and its done marker are written atomically; a shard counts as
+    done only once its marker exists. Rewriting a shard replaces it whole.
+    """
+
+    def write_shard(self, shard: int, output: str, table: pa.Table) -> None: ...
+    def mark_done(self, shard: int, info: dict[str, Any]) -> None: ...
+    def done_shards(self) -> dict[int, dict[str, Any]]: ...
+    def read_shard(self, shard: int, output: str, columns: list[str] | None = None,
+                   ) -> Iterator[pa.RecordBatch]: ...
+    def shard_schema(self, shard: int, output: str) -> pa.Schema: ...
+    def discard(self) -> None: ...
+
+
 class JobSink(ABC):
-    """A job's destination. Each method states the contract every backend keeps."""
+    """A job's destination: a :class:`Staging` plus the backend's publishing and manifest.
 
-    def __init__(self, spec: SinkSpec) -> None:
+    Each method states the contract every backend keeps (``tests/sinks/contract.py`` checks it).
+    """
+
+    def __init__(self, spec: SinkSpec, staging: Staging) -> None:
         self.spec = spec
+        self.staging = staging
 
-    @abstractmethod
     def write_shard(self, shard: int, output: str, table: pa.Table) -> None:
         """Stage ``table`` as shard ``shard`` of ``output``, atomically; rewriting replaces it."""
+        self.staging.write_shard(shard, output, table)
 
-    @abstractmethod
     def mark_done(self, shard: int, info: dict[str, Any]) -> None:
         """Record (atomically) that every output of ``shard`` is staged; ``info`` is JSON data."""
+        self.staging.mark_done(shard, info)
 
-    @abstractmethod
     def done_shards(self) -> dict[int, dict[str, Any]]:
         """Shard number → the ``info`` of its done marker, for every shard marked done."""
+        return self.staging.done_shards()
 
-    @abstractmethod
     def read_shard(self, shard: int, output: str, columns: list[str] | None = None,
                    ) -> Iterator[pa.RecordBatch]:
         """The staged batches of one shard's output (only ``columns`` when given)."""
+        return self.staging.read_shard(shard, output, columns)
 
-    @abstractmethod
     def shard_schema(self, shard: int, output: str) -> pa.Schema:
         """The schema of a staged shard's output (every shard of an output has the same one)."""
+        return self.staging.shard_schema(shard, output)
 
     @abstractmethod
     def publish(self, output: str, schema: pa.Schema, batches: Iterable[pa.RecordBatch],
@@ -122,6 +163,6 @@ class JobSink(ABC):
     def read_manifest(self) -> dict[str, Any] | None:
         """The manifest of this job at the destination, or ``None`` when there is none yet."""
 
-    @abstractmethod
     def discard_staging(self) -> None:
         """Remove the staging area (after the manifest is written)."""
+        self.staging.discard()

@@ -1,7 +1,9 @@
 """BigQuery tables: rows APPENDED by load jobs with deterministic ids, the table made when absent.
 
 A destination ``bigquery://CONNECTOR/[DATASET.]TABLE`` names a workspace connector (project,
-dataset, location, optional ``api_endpoint``; credentials by reference) and a table.
+dataset, location, optional ``api_endpoint``; credentials by reference) and a table. Names, load
+job ids, column types and SQL are pure functions in :mod:`relpredict.sinks.bigquery_sql` (tested
+as strings); this module is the client code.
 
 **Staging** is local, as for local files: workers write Parquet shards and done markers under the
 job's folder in the workspace (``artifacts/jobs/<job>/bigquery-staging/``); nothing reaches
@@ -50,11 +52,8 @@ error message (errors name the secret and its reference, never its value).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
-import re
-import shutil
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -65,126 +64,43 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from relpredict.errors import ConfigError, DestinationError, RelpredictError
-from relpredict.sinks.base import OutputFile, SinkSpec
-from relpredict.sinks.local import LocalSink, shard_file_name
+from relpredict.sinks.base import JobSink, OutputFile, SinkSpec
+from relpredict.sinks.bigquery_sql import (
+    LABEL,
+    MANIFEST_TABLE,
+    TableRef,
+    check_columns,
+    check_dataset_name,
+    check_project_name,
+    column_types,
+    label_value,
+    load_job_id,
+    manifest_load_id,
+    manifest_query_sql,
+    signature,
+    table_ref,
+)
+from relpredict.sinks.localfs import LocalStaging, shard_file_name
 
 if TYPE_CHECKING:
     from google.cloud import bigquery
 
     from relpredict.connectors import Connector
 
-__all__ = ["BigQueryConnection", "BigQuerySink", "MANIFEST_TABLE", "bigquery_schema",
-           "check_column_name", "check_dataset_name", "check_project_name", "check_table_name",
-           "load_job_id", "make_client", "manifest_load_id", "test_connection"]
+__all__ = ["BigQueryConnection", "BigQuerySink", "MANIFEST_TABLE", "bigquery_schema", "load_job_id",
+           "make_client", "test_connection"]
 
 log = logging.getLogger(__name__)
 
-MANIFEST_TABLE = "relpredict_manifests"
-LABEL = "relpredict_load"
 MAX_ATTEMPTS = 5  # failed loads of one shard before the job gives up (each appended nothing)
 LOAD_BYTES = 256 * 1024 * 1024  # staged Parquet per load job (BigQuery: 1,500 loads/table/day)
-
-# BigQuery's own rules, a little stricter (no spaces or non-ASCII letters in table names) so a
-# name can never carry SQL or a partition decorator (``table$20240101``).
-_PROJECT = re.compile(r"^(?:[a-z][a-z0-9.-]{0,62}:)?[a-z0-9][a-z0-9-]{0,62}$")
-_DATASET = re.compile(r"^[A-Za-z0-9_]{1,1024}$")
-_TABLE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,1023}$")
-_COLUMN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,299}$")
-_JOB_ID_CHARS = re.compile(r"[^A-Za-z0-9_-]")
-
-
-# ----------------------------------------------------------------------------------- names
-def _check(pattern: re.Pattern[str], what: str, name: str, rule: str) -> str:
-    if not isinstance(name, str) or not pattern.match(name):
-        raise ConfigError(f"The BigQuery {what} name {name!r} is not allowed: {rule}. Other characters "
-                          "(quotes, spaces, ';', '$', '.') are refused so a name can never carry SQL.")
-    return name
-
-
-def check_project_name(name: str) -> str:
-    """A project id: lowercase letters, digits and '-' (optionally ``domain.com:project``)."""
-    return _check(_PROJECT, "project", name, "use lowercase letters, digits and '-'")
-
-
-def check_dataset_name(name: str) -> str:
-    """A dataset name: letters, digits and '_' (BigQuery's rule)."""
-    return _check(_DATASET, "dataset", name, "use letters, digits and '_'")
-
-
-def check_table_name(name: str) -> str:
-    """A table name: letters, digits, '_' and '-' (no partition decorator ``$``, no spaces)."""
-    return _check(_TABLE, "table", name, "use letters, digits, '_' and '-'")
-
-
-def check_column_name(name: str) -> str:
-    """A column name: letters, digits and '_', starting with a letter or '_' (BigQuery's rule)."""
-    return _check(_COLUMN, "column", name, "use letters, digits and '_', starting with a letter or '_'")
-
-
-def load_job_id(job_id: str, output: str, shard: int, attempt: int = 0, last: int | None = None,
-                ) -> str:
-    """The deterministic id of one load: ``relpredict_<job>_<output>_<shard>[_<last>][_r<n>]``.
-
-    ``last`` is the last shard of a load group of several shards. Characters BigQuery refuses in
-    job ids are replaced by ``_``; the id stays under 1024.
-    """
-    shards = f"{shard:05d}" + (f"_{last:05d}" if last is not None and last != shard else "")
-    raw = f"relpredict_{job_id}_{output}_{shards}" + (f"_r{attempt}" if attempt else "")
-    return _JOB_ID_CHARS.sub("_", raw)[:1024]
-
-
-def manifest_load_id(job_id: str) -> str:
-    """The deterministic id of the load that appends the job's manifest row."""
-    return _JOB_ID_CHARS.sub("_", f"relpredict_{job_id}_manifest")[:1024]
-
-
-def _label_value(load_id: str) -> str:
-    """A label value for ``load_id``: lowercase, at most 63 characters (a digest when longer)."""
-    value = load_id.lower()
-    return value if len(value) <= 63 else "h" + hashlib.sha256(value.encode()).hexdigest()[:62]
-
-
-# ----------------------------------------------------------------------------------- types
-def _field_type(name: str, t: pa.DataType) -> tuple[str, str]:
-    """(BigQuery type, mode) of one Arrow type; lists become REPEATED of their element's type."""
-    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
-        inner, mode = _field_type(name, t.value_type)
-        if mode == "REPEATED":
-            raise ConfigError(f"The column {name} is a list of lists ({t}), which BigQuery cannot hold.")
-        return inner, "REPEATED"
-    checks: list[tuple[Callable[[pa.DataType], bool], str]] = [
-        (pa.types.is_boolean, "BOOL"), (pa.types.is_integer, "INT64"),
-        (pa.types.is_floating, "FLOAT64"), (pa.types.is_string, "STRING"),
-        (pa.types.is_large_string, "STRING"), (pa.types.is_binary, "BYTES"),
-        (pa.types.is_large_binary, "BYTES"), (pa.types.is_date, "DATE"),
-        (pa.types.is_time, "TIME"), (pa.types.is_decimal, "BIGNUMERIC"),
-        (pa.types.is_null, "STRING"),  # a column with no value yet (e.g. no class): text
-    ]
-    if pa.types.is_timestamp(t):
-        return ("TIMESTAMP" if t.tz else "DATETIME"), "NULLABLE"
-    for test, bq_type in checks:
-        if test(t):
-            return bq_type, "NULLABLE"
-    raise ConfigError(f"The column {name} has the type {t}, which relpredict cannot write to BigQuery.")
 
 
 def bigquery_schema(schema: pa.Schema) -> list[bigquery.SchemaField]:
     """The BigQuery columns for an output's Arrow schema (names checked, types mapped)."""
     from google.cloud import bigquery
 
-    fields = []
-    for f in schema:
-        check_column_name(f.name)
-        bq_type, mode = _field_type(f.name, f.type)
-        fields.append(bigquery.SchemaField(f.name, bq_type, mode=mode))
-    return fields
-
-
-def _signature(fields: Iterable[Any]) -> dict[str, tuple[str, str]]:
-    """Column → (type, mode) with BigQuery's legacy type names folded onto the standard ones."""
-    legacy = {"INTEGER": "INT64", "FLOAT": "FLOAT64", "BOOLEAN": "BOOL"}
-    return {f.name.upper(): (legacy.get(f.field_type, f.field_type),
-                             "REPEATED" if f.mode == "REPEATED" else "NULLABLE") for f in fields}
+    return [bigquery.SchemaField(name, bq_type, mode=mode) for name, bq_type, mode in column_types(schema)]
 
 
 # ----------------------------------------------------------------------------------- connection
@@ -293,68 +209,26 @@ def test_connection(connector: Connector, options: dict[str, str]) -> str:
 
 
 # ----------------------------------------------------------------------------------- the sink
-@dataclass
-class _Target:
-    """One output's table, fully qualified."""
-
-    project: str
-    dataset: str
-    table: str
-
-    @property
-    def ref(self) -> str:
-        return f"{self.project}.{self.dataset}.{self.table}"
-
-    @property
-    def quoted(self) -> str:
-        """Backquoted for SQL: every part was checked by a pattern that excludes the backquote."""
-        return f"`{self.ref}`"
-
-
-class BigQuerySink(LocalSink):
+class BigQuerySink(JobSink):
     """Appends a job's outputs to BigQuery tables (see the module docstring).
 
-    Staging (``write_shard`` … ``read_shard``) is the local sink's, in the job's workspace folder.
+    Staging is a :class:`~relpredict.sinks.localfs.LocalStaging` in the job's workspace folder
+    (``staging`` overrides it); the manifest a row of :data:`MANIFEST_TABLE`.
     """
 
     def __init__(self, spec: SinkSpec, connector: Connector | None = None,
                  staging: Path | None = None, client: bigquery.Client | None = None,
                  load_bytes: int | None = None) -> None:
-        self.spec = spec
         self.load_bytes = load_bytes or LOAD_BYTES
-        self.conn = BigQueryConnection.from_connector(connector or self._connector(spec))
-        self.staging = staging or self._staging(spec)
+        self.conn = BigQueryConnection.from_connector(
+            connector or spec.require_connector("BigQuery", "bigquery://CONNECTOR/DATASET.TABLE"))
+        super().__init__(spec, LocalStaging(staging or spec.job_folder("BigQuery") / "bigquery-staging"))
         self._client = client
         self._assigns_own_ids = self.conn.custom_endpoint
         self._by_label: dict[str, list[Any]] | None = None
-        self.targets = {o: self._target(d.table) for o, d in spec.targets().items()}
+        self.targets = {o: table_ref(d.table, self.conn.project, self.conn.dataset, self.conn.name)
+                        for o, d in spec.targets().items()}
         self.loads: list[dict[str, Any]] = []  # what this process loaded or skipped, for tests
-
-    @staticmethod
-    def _connector(spec: SinkSpec) -> Connector:
-        connector = spec.load_connector()
-        if connector is None:
-            raise ConfigError(f"The BigQuery destination of job {spec.job_id} names no connector: "
-                              "give bigquery://CONNECTOR/DATASET.TABLE.")
-        return connector
-
-    @staticmethod
-    def _staging(spec: SinkSpec) -> Path:
-        if spec.workspace_home is None:
-            raise ConfigError(f"Job {spec.job_id} has no workspace to stage its BigQuery output in.")
-        return Path(spec.workspace_home) / "artifacts" / "jobs" / spec.job_id / "bigquery-staging"
-
-    def _target(self, table: str) -> _Target:
-        parts = table.split(".")
-        if len(parts) > 2:
-            raise ConfigError(f"The BigQuery table {table!r} has too many parts: give TABLE or "
-                              "DATASET.TABLE (the project is the connector's).")
-        dataset = parts[0] if len(parts) == 2 else self.conn.dataset
-        if dataset is None:
-            raise ConfigError(f"The BigQuery table {table!r} names no dataset and connector "
-                              f"{self.conn.name!r} has none: give bigquery://{self.conn.name}/"
-                              f"DATASET.{parts[-1]} or set the connector's dataset.")
-        return _Target(self.conn.project, check_dataset_name(dataset), check_table_name(parts[-1]))
 
     @property
     def client(self) -> bigquery.Client:
@@ -375,10 +249,10 @@ class BigQuerySink(LocalSink):
         for group in self._groups(output):
             count = sum(self._staged_rows(s, output) for s in group)
             load_id = load_job_id(self.spec.job_id, output, group[0], last=group[-1])
-            upload = self.staging / "upload" / output / f"{shard_file_name(group[0])}.parquet"
+            upload = self.staging.folder / "upload" / output / f"{shard_file_name(group[0])}.parquet"
             self._publish_shard(target, schema, stream.take(count), on_batch, load_id, upload)
             rows += count
-            size += sum(self._shard_path(s, output).stat().st_size for s in group)
+            size += sum(self.staging.shard_path(s, output).stat().st_size for s in group)
         stream.check_exhausted(output)
         return [OutputFile(target.ref, rows, size)]
 
@@ -396,13 +270,13 @@ class BigQuerySink(LocalSink):
                 groups.append([])
                 size = 0
             groups[-1].append(shard)
-            size += self._shard_path(shard, output).stat().st_size
+            size += self.staging.shard_path(shard, output).stat().st_size
         return groups
 
     def _staged_rows(self, shard: int, output: str) -> int:
-        return pq.ParquetFile(self._shard_path(shard, output)).metadata.num_rows
+        return pq.ParquetFile(self.staging.shard_path(shard, output)).metadata.num_rows
 
-    def _publish_shard(self, target: _Target, schema: pa.Schema, batches: Iterator[pa.RecordBatch],
+    def _publish_shard(self, target: TableRef, schema: pa.Schema, batches: Iterator[pa.RecordBatch],
                        on_batch: Callable[[pa.RecordBatch], None] | None, load_id: str,
                        upload: Path) -> None:
         """Feed a load group's batches to ``on_batch``; load them unless an earlier run did."""
@@ -458,7 +332,7 @@ class BigQuerySink(LocalSink):
             pass
         if not self._assigns_own_ids:
             return None  # BigQuery honours job ids: not found means never inserted
-        jobs = self._labelled().get(_label_value(job_id), [])
+        jobs = self._labelled().get(label_value(job_id), [])
         return next((j for j in jobs if j.error_result is None), jobs[0] if jobs else None)
 
     def _labelled(self) -> dict[str, list[Any]]:
@@ -476,7 +350,7 @@ class BigQuerySink(LocalSink):
                     self._by_label.setdefault(value, []).append(job)
         return self._by_label
 
-    def _load(self, target: _Target, path: Path, load_id: str, attempt: int) -> None:
+    def _load(self, target: TableRef, path: Path, load_id: str, attempt: int) -> None:
         """Run the load; on a conflict or a failure, settle it through the look-up again."""
         from google.api_core.exceptions import Conflict, GoogleAPIError
 
@@ -511,7 +385,7 @@ class BigQuerySink(LocalSink):
                         job.job_id, asked)
             self._assigns_own_ids = True
         if self._by_label is not None:
-            self._by_label.setdefault(_label_value(asked), []).append(job)
+            self._by_label.setdefault(label_value(asked), []).append(job)
 
     def _load_config(self, job_id: str) -> bigquery.LoadJobConfig:
         from google.cloud import bigquery
@@ -520,20 +394,20 @@ class BigQuerySink(LocalSink):
             source_format=bigquery.SourceFormat.PARQUET,
             write_disposition=bigquery.WriteDisposition.WRITE_APPEND,
             create_disposition=bigquery.CreateDisposition.CREATE_NEVER,
-            labels={LABEL: _label_value(job_id)})
+            labels={LABEL: label_value(job_id)})
         options = bigquery.ParquetOptions()
         options.enable_list_inference = True  # LIST columns → REPEATED, not a nested record
         config.parquet_options = options
         return config
 
-    def _load_error(self, target: _Target, load_id: str, err: Exception | None) -> DestinationError:
+    def _load_error(self, target: TableRef, load_id: str, err: Exception | None) -> DestinationError:
         why = _api_error(err) if err is not None else "the load job failed"
         return DestinationError(f"Loading {load_id} into BigQuery table {target.ref} failed ({why}). "
                                "Shards already appended are kept and will not be appended again: fix "
                                f"the cause and run `relpredict job resume {self.spec.job_id}`.")
 
     # ----------------------------------------------------------------- tables
-    def _ensure_table(self, target: _Target, schema: pa.Schema) -> None:
+    def _ensure_table(self, target: TableRef, schema: pa.Schema) -> None:
         """Create the table when absent; else check it has the output's columns and types."""
         from google.api_core.exceptions import Conflict, GoogleAPIError, NotFound
         from google.cloud import bigquery
@@ -552,9 +426,9 @@ class BigQuerySink(LocalSink):
         except GoogleAPIError as err:
             raise DestinationError(f"Cannot open BigQuery table {target.ref}: {_api_error(err)}. "
                                   "Check the connector's project and credentials.") from None
-        _check_columns(target, _signature(existing.schema), _signature(wanted))
+        check_columns(target, signature(existing.schema), signature(wanted))
 
-    def _check_dataset(self, target: _Target) -> None:
+    def _check_dataset(self, target: TableRef) -> None:
         from google.api_core.exceptions import NotFound
 
         try:
@@ -565,9 +439,9 @@ class BigQuerySink(LocalSink):
                               "name another one in the destination or the connector.") from None
 
     # ----------------------------------------------------------------- manifest
-    def _manifest_target(self) -> _Target:
+    def _manifest_target(self) -> TableRef:
         first = next(iter(self.targets.values()))
-        return _Target(first.project, first.dataset, MANIFEST_TABLE)
+        return TableRef(first.project, first.dataset, MANIFEST_TABLE)
 
     def write_manifest(self, manifest: dict[str, Any]) -> str:
         """Append the manifest row (last of all) with the deterministic id ``…_manifest``."""
@@ -581,7 +455,7 @@ class BigQuerySink(LocalSink):
         load_id = manifest_load_id(self.spec.job_id)
         done, attempt = self._prior(load_id)
         if done is None:  # else: written by an earlier run that stopped just after
-            path = self.staging / "upload" / "manifest.parquet"
+            path = self.staging.folder / "upload" / "manifest.parquet"
             path.parent.mkdir(parents=True, exist_ok=True)
             pq.write_table(row, path)
             self._load(target, path, load_id, attempt)
@@ -593,7 +467,7 @@ class BigQuerySink(LocalSink):
         from google.cloud import bigquery
 
         target = self._manifest_target()
-        sql = f"SELECT manifest FROM {target.quoted} WHERE job_id = @job ORDER BY written_at LIMIT 1"
+        sql = manifest_query_sql(target)
         config = bigquery.QueryJobConfig(
             query_parameters=[bigquery.ScalarQueryParameter("job", "STRING", self.spec.job_id)])
         try:
@@ -601,25 +475,6 @@ class BigQuerySink(LocalSink):
         except NotFound:
             return None
         return json.loads(rows[0]["manifest"]) if rows else None
-
-    def discard_staging(self) -> None:
-        shutil.rmtree(self.staging, ignore_errors=True)
-
-
-def _check_columns(target: _Target, have: dict[str, tuple[str, str]],
-                   want: dict[str, tuple[str, str]]) -> None:
-    """An existing table must hold exactly the output's columns, with the same types."""
-    missing = [c for c in want if c not in have]
-    extra = [c for c in have if c not in want]
-    differ = [f"{c} is {' '.join(have[c])} not {' '.join(want[c])}" for c in want
-              if c in have and have[c] != want[c]]
-    if missing or extra or differ:
-        what = "; ".join(filter(None, [
-            f"missing {', '.join(missing)}" if missing else "",
-            f"has {', '.join(extra)} the output lacks" if extra else "", *differ]))
-        raise ConfigError(f"The BigQuery table {target.ref} exists with other columns ({what}): "
-                          "appending would fail. Write to a new table, or fix the table's columns.")
-
 
 class _Rows:
     """A batch stream cut into consecutive runs of exact row counts (one run per staged shard)."""

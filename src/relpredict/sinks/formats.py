@@ -8,6 +8,7 @@ written as a JSON array string, built with Arrow kernels rather than a Python lo
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Protocol
 
 import pyarrow as pa
@@ -58,42 +59,39 @@ def _for_csv(batch: pa.RecordBatch) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(columns, schema=csv_schema(batch.schema))
 
 
-def _open(target: str | pa.NativeFile) -> pa.NativeFile:
-    return pa.OSFile(target, "wb") if isinstance(target, str) else target
+class _FileWriter:
+    """One file (a path, or an open Arrow stream) and its running byte count; subclasses encode."""
 
-
-class _ParquetWriter:
-    def __init__(self, target: str | pa.NativeFile, schema: pa.Schema) -> None:
-        self._file = _open(target)
-        self._writer = pq.ParquetWriter(self._file, schema)
-
-    def write(self, batch: pa.RecordBatch) -> None:
-        self._writer.write_batch(batch)
+    def __init__(self, target: str | pa.NativeFile) -> None:
+        self._file = pa.OSFile(target, "wb") if isinstance(target, str) else target
+        self._writer: pq.ParquetWriter | pacsv.CSVWriter | None = None
 
     def tell(self) -> int:
         return int(self._file.tell())
 
     def close(self) -> None:
+        assert self._writer is not None
         self._writer.close()
         if not self._file.closed and not isinstance(self._file, pa.BufferOutputStream):
             self._file.close()
 
 
-class _CsvWriter:
+class _ParquetWriter(_FileWriter):
     def __init__(self, target: str | pa.NativeFile, schema: pa.Schema) -> None:
-        self._file = _open(target)
-        self._writer = pacsv.CSVWriter(self._file, csv_schema(schema))
+        super().__init__(target)
+        self._writer = self._parquet = pq.ParquetWriter(self._file, schema)
 
     def write(self, batch: pa.RecordBatch) -> None:
-        self._writer.write_batch(_for_csv(batch))
+        self._parquet.write_batch(batch)
 
-    def tell(self) -> int:
-        return int(self._file.tell())
 
-    def close(self) -> None:
-        self._writer.close()
-        if not self._file.closed and not isinstance(self._file, pa.BufferOutputStream):
-            self._file.close()
+class _CsvWriter(_FileWriter):
+    def __init__(self, target: str | pa.NativeFile, schema: pa.Schema) -> None:
+        super().__init__(target)
+        self._writer = self._csv = pacsv.CSVWriter(self._file, csv_schema(schema))
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        self._csv.write_batch(_for_csv(batch))
 
 
 def open_writer(target: str | pa.NativeFile, file_type: str, schema: pa.Schema) -> BatchWriter:
@@ -132,6 +130,10 @@ class RollingWriter(ABC):
     def _close(self) -> None:
         """Seal the open part (if any) and record it in ``done``."""
 
+    @abstractmethod
+    def abort(self) -> None:
+        """Drop the open part: nothing of it appears at the destination."""
+
     def write(self, batch: pa.RecordBatch) -> None:
         writer = self.writer or self._open()
         writer.write(batch)
@@ -144,3 +146,16 @@ class RollingWriter(ABC):
             self._open()
         self._close()
         return self.done
+
+    def write_all(self, batches: Iterable[pa.RecordBatch],
+                  on_batch: Callable[[pa.RecordBatch], None] | None = None) -> list[OutputFile]:
+        """Write every batch (``on_batch`` sees each), then finish; on any failure, abort."""
+        try:
+            for batch in batches:
+                self.write(batch)
+                if on_batch is not None:
+                    on_batch(batch)
+            return self.finish()
+        except BaseException:
+            self.abort()
+            raise

@@ -54,7 +54,7 @@ from relpredict.connectors import Connector, resolve_secrets
 from relpredict.errors import ConfigError, DestinationError, RelpredictError
 from relpredict.sinks.base import JobSink, OutputFile, SinkSpec
 from relpredict.sinks.formats import BatchWriter, RollingWriter, open_writer
-from relpredict.sinks.local import shard_file_name
+from relpredict.sinks.localfs import shard_file_name
 from relpredict.sinks.naming import Destination
 
 PART_BYTES = 8 * 1024 * 1024  # multipart part size: small enough to overlap uploads with encoding
@@ -62,7 +62,8 @@ MIN_PART_BYTES = 5 * 1024 * 1024  # S3's minimum part size (except the last part
 UPLOAD_THREADS = 4
 STAGING = ".relpredict-staging"
 
-__all__ = ["PART_BYTES", "S3Config", "S3Sink", "MultipartWriter", "split_url", "test_connection"]
+__all__ = ["PART_BYTES", "MultipartWriter", "S3Config", "S3Sink", "S3Staging", "split_url",
+           "test_connection"]
 
 
 def split_url(url: str) -> tuple[str, str]:
@@ -238,85 +239,82 @@ class MultipartWriter(io.RawIOBase):
             self._upload_id = None
 
 
-class S3Sink(JobSink):
-    """A job's outputs as S3 objects (see the module docstring)."""
+class _Bucket:
+    """The calls the sink makes to one bucket; a failure becomes a :class:`DestinationError`."""
 
-    def __init__(self, spec: SinkSpec) -> None:
-        super().__init__(spec)
-        dest = spec.destination
-        if not isinstance(dest, Destination) or dest.scheme != "s3":
-            raise ConfigError(f"The S3 sink writes s3:// destinations, not {dest}.")
-        self.config = S3Config.from_connector(spec.load_connector())
-        self.client = self.config.client()
-        root = dest.folder
-        if dest.partitioned:
-            root = root.rsplit("/", 1)[0]
-        self.bucket, prefix = split_url(root)
-        self.staging = "/".join(p for p in (prefix, STAGING, spec.job_id) if p) + "/"
+    def __init__(self, config: S3Config, bucket: str) -> None:
+        self.config, self.name = config, bucket
+        self.client = config.client()
 
-    # ----------------------------------------------------------------- S3 calls
-    def _call(self, action: str, where: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
+    def call(self, action: str, where: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
         try:
             return fn(**kwargs)
         except Exception as err:
             raise _error(action, where, err, self.config.secret_values()) from None
 
-    def _put(self, key: str, body: bytes) -> None:
-        self._call("PUT", f"s3://{self.bucket}/{key}", self.client.put_object,
-                   Bucket=self.bucket, Key=key, Body=body)
+    def put(self, key: str, body: bytes) -> None:
+        self.call("PUT", f"s3://{self.name}/{key}", self.client.put_object,
+                  Bucket=self.name, Key=key, Body=body)
 
-    def _get(self, key: str) -> bytes | None:
+    def get(self, key: str) -> bytes | None:
         try:
-            return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+            return self.client.get_object(Bucket=self.name, Key=key)["Body"].read()
         except Exception as err:
             if _is_missing(err):
                 return None
-            raise _error("GET", f"s3://{self.bucket}/{key}", err, self.config.secret_values()) from None
+            raise _error("GET", f"s3://{self.name}/{key}", err, self.config.secret_values()) from None
 
-    def _list(self, prefix: str) -> list[str]:
+    def list(self, prefix: str) -> list[str]:
         keys: list[str] = []
-        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.name, Prefix=prefix)
         try:
             for page in pages:
                 keys += [o["Key"] for o in page.get("Contents", [])]
         except Exception as err:
-            raise _error("LIST", f"s3://{self.bucket}/{prefix}", err, self.config.secret_values()) from None
+            raise _error("LIST", f"s3://{self.name}/{prefix}", err, self.config.secret_values()) from None
         return keys
 
-    def _delete(self, keys: list[str]) -> None:
+    def delete(self, keys: list[str]) -> None:
         for start in range(0, len(keys), 1000):
             batch = [{"Key": k} for k in keys[start:start + 1000]]
-            self._call("DELETE", f"s3://{self.bucket}/{keys[start]}", self.client.delete_objects,
-                       Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+            self.call("DELETE", f"s3://{self.name}/{keys[start]}", self.client.delete_objects,
+                      Bucket=self.name, Delete={"Objects": batch, "Quiet": True})
 
-    # ----------------------------------------------------------------- staging
+
+class S3Staging:
+    """A :class:`~relpredict.sinks.base.Staging` under a prefix of a bucket: one PUT per file."""
+
+    def __init__(self, bucket: _Bucket, prefix: str, job_id: str) -> None:
+        self.bucket, self.job_id = bucket, job_id
+        self.prefix = prefix  # ends in "/"
+
     def _shard_key(self, shard: int, output: str) -> str:
-        return f"{self.staging}{output}/{shard_file_name(shard)}.parquet"
+        return f"{self.prefix}{output}/{shard_file_name(shard)}.parquet"
 
     def write_shard(self, shard: int, output: str, table: pa.Table) -> None:
         buffer = pa.BufferOutputStream()
         pq.write_table(table, buffer)
-        self._put(self._shard_key(shard, output), buffer.getvalue().to_pybytes())
+        self.bucket.put(self._shard_key(shard, output), buffer.getvalue().to_pybytes())
 
     def mark_done(self, shard: int, info: dict[str, Any]) -> None:
-        self._put(f"{self.staging}done/{shard_file_name(shard)}.json", json.dumps(info).encode())
+        self.bucket.put(f"{self.prefix}done/{shard_file_name(shard)}.json", json.dumps(info).encode())
 
     def done_shards(self) -> dict[int, dict[str, Any]]:
         out: dict[int, dict[str, Any]] = {}
-        for key in sorted(self._list(f"{self.staging}done/")):
+        for key in sorted(self.bucket.list(f"{self.prefix}done/")):
             name = key.rsplit("/", 1)[-1]
             if name.startswith("shard_") and name.endswith(".json"):
-                body = self._get(key)
+                body = self.bucket.get(key)
                 if body is not None:
                     out[int(name[len("shard_"):-len(".json")])] = json.loads(body)
         return out
 
     def _shard_file(self, shard: int, output: str) -> pq.ParquetFile:
         key = self._shard_key(shard, output)
-        body = self._get(key)
+        body = self.bucket.get(key)
         if body is None:
-            raise RelpredictError(f"The staged shard s3://{self.bucket}/{key} is missing: run "
-                                  f"`relpredict job resume {self.spec.job_id}` to compute it again.")
+            raise RelpredictError(f"The staged shard s3://{self.bucket.name}/{key} is missing: run "
+                                  f"`relpredict job resume {self.job_id}` to compute it again.")
         return pq.ParquetFile(pa.BufferReader(body))
 
     def read_shard(self, shard: int, output: str, columns: list[str] | None = None,
@@ -326,6 +324,27 @@ class S3Sink(JobSink):
     def shard_schema(self, shard: int, output: str) -> pa.Schema:
         return self._shard_file(shard, output).schema_arrow
 
+    def discard(self) -> None:
+        self.bucket.delete(self.bucket.list(self.prefix))
+
+
+class S3Sink(JobSink):
+    """A job's outputs as S3 objects (see the module docstring)."""
+
+    def __init__(self, spec: SinkSpec) -> None:
+        dest = spec.destination
+        if not isinstance(dest, Destination) or dest.scheme != "s3":
+            raise ConfigError(f"The S3 sink writes s3:// destinations, not {dest}.")
+        self.config = S3Config.from_connector(spec.load_connector())
+        root = dest.folder
+        if dest.partitioned:
+            root = root.rsplit("/", 1)[0]
+        name, prefix = split_url(root)
+        self.bucket = _Bucket(self.config, name)
+        self.client = self.bucket.client
+        staging = "/".join(p for p in (prefix, STAGING, spec.job_id) if p) + "/"
+        super().__init__(spec, S3Staging(self.bucket, staging, spec.job_id))
+
     # ----------------------------------------------------------------- publishing
     def _manifest_key(self) -> str:
         return split_url(self.spec.destination.manifest_path())[1]
@@ -334,35 +353,23 @@ class S3Sink(JobSink):
                 on_batch: Callable[[pa.RecordBatch], None] | None = None) -> list[OutputFile]:
         dest = self.spec.targets()[output]
         assert isinstance(dest, Destination)
-        self._delete([self._manifest_key()])  # step 1: withdraw any earlier manifest
+        self.bucket.delete([self._manifest_key()])  # step 1: withdraw any earlier manifest
         if dest.partitioned:
-            self._delete(self._old_parts(dest))  # step 2: no old part can mix with the new ones
-        objects = _RollingObjects(self, dest, schema)
-        try:
-            for batch in batches:
-                objects.write(batch)
-                if on_batch is not None:
-                    on_batch(batch)
-            return objects.finish()
-        except BaseException:
-            objects.abort()
-            raise
+            self.bucket.delete(self._old_parts(dest))  # step 2: no old part can mix with the new ones
+        return _RollingObjects(self, dest, schema).write_all(batches, on_batch)
 
     def _old_parts(self, dest: Destination) -> list[str]:
         folder = split_url(dest.folder)[1] + "/"
-        return [k for k in self._list(folder)
+        return [k for k in self.bucket.list(folder)
                 if "/" not in k[len(folder):] and k[len(folder):].startswith("part_")]
 
     def write_manifest(self, manifest: dict[str, Any]) -> str:
-        self._put(self._manifest_key(), json.dumps(manifest, indent=2, default=str).encode())
-        return f"s3://{self.bucket}/{self._manifest_key()}"
+        self.bucket.put(self._manifest_key(), json.dumps(manifest, indent=2, default=str).encode())
+        return f"s3://{self.bucket.name}/{self._manifest_key()}"
 
     def read_manifest(self) -> dict[str, Any] | None:
-        body = self._get(self._manifest_key())
+        body = self.bucket.get(self._manifest_key())
         return None if body is None else json.loads(body)
-
-    def discard_staging(self) -> None:
-        self._delete(self._list(self.staging))
 
 
 class _RollingObjects(RollingWriter):

@@ -44,7 +44,6 @@ are scrubbed from every error message (they never reach a job record or a log).
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import shutil
 from collections.abc import Callable, Iterable, Iterator
@@ -57,8 +56,8 @@ import pyarrow.parquet as pq
 
 from relpredict.errors import ConfigError, DestinationError, RelpredictError
 from relpredict.sinks import snowflake_sql as sql
-from relpredict.sinks.base import OutputFile, SinkSpec
-from relpredict.sinks.local import LocalSink, atomic_write_bytes
+from relpredict.sinks.base import JobSink, OutputFile, SinkSpec
+from relpredict.sinks.localfs import JsonManifest, LocalStaging
 from relpredict.sinks.naming import TableDestination
 
 if TYPE_CHECKING:
@@ -209,35 +208,23 @@ class _Upload:
     files: list[Path] = field(default_factory=list)
 
 
-class SnowflakeSink(LocalSink):
+class SnowflakeSink(JobSink):
     """Replaces Snowflake tables' rows with a job's outputs (see the module docstring).
 
-    Staging (``write_shard`` … ``read_shard``) is the local sink's, in the job's workspace folder.
+    Staging is a :class:`~relpredict.sinks.localfs.LocalStaging` in the job's workspace folder
+    (``staging`` overrides it); the manifest a JSON file beside it.
     """
 
     def __init__(self, spec: SinkSpec, connector: Connector | None = None,
                  staging: Path | None = None, connection: SnowflakeConnection | None = None) -> None:
-        self.spec = spec
-        self.conn = connection or SnowflakeConnection.from_connector(connector or self._connector(spec))
-        self.job_folder = self._job_folder(spec) if staging is None else staging.parent
-        self.staging = staging or self.job_folder / "snowflake-staging"
+        self.conn = connection or SnowflakeConnection.from_connector(
+            connector or spec.require_connector("Snowflake", "snowflake://CONNECTOR/TABLE"))
+        self.job_folder = spec.job_folder("Snowflake") if staging is None else staging.parent
+        super().__init__(spec, LocalStaging(staging or self.job_folder / "snowflake-staging"))
+        self.manifest = JsonManifest(self.job_folder / "snowflake-manifest.json")
         self._con: Any = None
         self._secrets: list[str] = []
         self._context: tuple[str, str] | None = None
-
-    @staticmethod
-    def _connector(spec: SinkSpec) -> Connector:
-        connector = spec.load_connector()
-        if connector is None:
-            raise ConfigError(f"The Snowflake destination of job {spec.job_id} names no connector: "
-                              "give snowflake://CONNECTOR/TABLE.")
-        return connector
-
-    @staticmethod
-    def _job_folder(spec: SinkSpec) -> Path:
-        if spec.workspace_home is None:
-            raise ConfigError(f"Job {spec.job_id} has no workspace to stage its Snowflake output in.")
-        return Path(spec.workspace_home) / "artifacts" / "jobs" / spec.job_id
 
     # ----------------------------------------------------------------- connection
     def _cursor(self) -> Any:
@@ -306,7 +293,7 @@ class SnowflakeSink(LocalSink):
     def _write_upload(self, output: str, schema: pa.Schema, batches: Iterable[pa.RecordBatch],
                       on_batch: Callable[[pa.RecordBatch], None] | None) -> _Upload:
         """The output's rows as Parquet files of about :data:`FILE_BYTES` (at least one file)."""
-        upload = _Upload(self.staging / "upload" / output)
+        upload = _Upload(self.staging.folder / "upload" / output)
         shutil.rmtree(upload.folder, ignore_errors=True)
         upload.folder.mkdir(parents=True)
         for chunk in _chunks(iter(batches), FILE_BYTES):
@@ -350,22 +337,16 @@ class SnowflakeSink(LocalSink):
             raise
 
     # ----------------------------------------------------------------- manifest
-    def _manifest_path(self) -> Path:
-        return self.job_folder / "snowflake-manifest.json"
-
     def write_manifest(self, manifest: dict[str, Any]) -> str:
         """The manifest, last of all, in the job's workspace folder."""
-        path = self._manifest_path()
-        atomic_write_bytes(path, json.dumps(manifest, indent=2, default=str).encode())
-        return str(path)
+        return self.manifest.write(manifest)
 
     def read_manifest(self) -> dict[str, Any] | None:
-        path = self._manifest_path()
-        return json.loads(path.read_text()) if path.is_file() else None
+        return self.manifest.read()
 
     def discard_staging(self) -> None:
         self.close()
-        shutil.rmtree(self.staging, ignore_errors=True)
+        super().discard_staging()
 
 
 def _chunks(batches: Iterator[pa.RecordBatch], limit: int) -> Iterator[Iterator[pa.RecordBatch]]:
