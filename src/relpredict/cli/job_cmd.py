@@ -1,4 +1,8 @@
-"""``relpredict job …``: run batch prediction jobs, follow them, and read what they wrote."""
+"""``relpredict job …``: run batch prediction jobs, follow them, and read what they wrote.
+
+Each command calls :mod:`relpredict.service.jobs`, as the REST API and the web pages do, and
+renders the result.
+"""
 
 from __future__ import annotations
 
@@ -43,7 +47,8 @@ def run(
     home: Path | None = HOME,
 ) -> None:
     """Run a batch prediction job of WORKFLOW: a progress bar, then where the outputs are."""
-    from relpredict.jobs import RawSettings, Workflow, create_job
+    from relpredict.jobs import RawSettings
+    from relpredict.service import jobs as service
 
     ws = Workspace.open(home)
     raw = RawSettings(anchor_time=anchor_time, threshold=threshold, num_classes=num_classes,
@@ -53,16 +58,15 @@ def run(
                       shard_size=shard_size, connector=connector)
     console = make_console()
     if dry_run:
-        _print_dry_run(console, Workflow.get(workflow, ws).dry_run(**vars(raw)))
+        _print_dry_run(console, service.dry_run(ws, workflow, raw))
         return
-    job, prepared = create_job(workflow, raw, ws)
     if detach:
-        job._start(detach=True)
-        typer.echo(job.id)
+        typer.echo(service.submit_job(ws, workflow, raw).id)
         return
+    job = service.create_job(ws, workflow, raw)
     console.print(f"Job [bold]{job.id}[/bold] of workflow {workflow} (model {job.record().model_ref})",
                   highlight=False)
-    _follow(console, job, lambda cb: job._start(False, on_progress=cb, prepared=prepared))
+    _follow(console, job, lambda cb: job.start(on_progress=cb))
 
 
 @app.command("resume")
@@ -70,65 +74,62 @@ def resume(job_id: str = JOB_ID,
            detach: bool = typer.Option(False, "--detach", help="Resume in the background."),
            home: Path | None = HOME) -> None:
     """Resume a failed, cancelled or killed job: finished shards are kept, the rest run."""
-    from relpredict.jobs import Job
-    from relpredict.jobs.control import resume_job
+    from relpredict.service import jobs as service
 
-    job = Job(job_id, Workspace.open(home))
-    resume_job(job.workspace, job_id)
+    ws = Workspace.open(home)
+    job = service.find_job(ws, job_id)
     if detach:
-        job._start(detach=True)
+        service.resume_job(ws, job_id)
         typer.echo(job.id)
         return
-    _follow(make_console(), job, lambda cb: job._start(False, on_progress=cb))
+    _follow(make_console(), job, lambda cb: service.resume_job(ws, job_id, detach=False, on_progress=cb))
 
 
 @app.command("status")
 def status(job_id: str = JOB_ID, home: Path | None = HOME) -> None:
     """Status, stage, progress per worker, times, ETA, warnings and error of a job."""
-    from relpredict.jobs import Job
+    from relpredict.service import jobs as service
 
-    job = Job(job_id, Workspace.open(home))
-    _print_status(make_console(), job)
+    _print_status(make_console(), service.find_job(Workspace.open(home), job_id))
 
 
 @app.command("watch")
 def watch(job_id: str = JOB_ID, home: Path | None = HOME) -> None:
     """Follow a running job with a progress bar until it ends."""
-    from relpredict.jobs import Job
+    from relpredict.service import jobs as service
 
-    job = Job(job_id, Workspace.open(home))
+    job = service.find_job(Workspace.open(home), job_id)
     _follow(make_console(), job, lambda cb: _poll(job, cb))
 
 
 @app.command("cancel")
 def cancel(job_id: str = JOB_ID, home: Path | None = HOME) -> None:
     """Cancel a queued or running job (its workers stop between shards)."""
-    from relpredict.jobs import Job
+    from relpredict.service import jobs as service
 
-    status_ = Job(job_id, Workspace.open(home)).cancel()
-    note = "" if status_.value == "cancelled" else "; it stops after the shards in progress"
-    make_console().print(f"Job {job_id}: cancel requested ({status_.value}{note}).", highlight=False)
+    status_ = service.cancel_job(Workspace.open(home), job_id)["status"]
+    note = "" if status_ == "cancelled" else "; it stops after the shards in progress"
+    make_console().print(f"Job {job_id}: cancel requested ({status_}{note}).", highlight=False)
 
 
 @app.command("summary")
 def summary(job_id: str = JOB_ID, home: Path | None = HOME) -> None:
     """What a succeeded job wrote: entities, rows and bytes per output, scores, backtest."""
-    from relpredict.jobs import Job
+    from relpredict.service import jobs as service
 
-    result = Job(job_id, Workspace.open(home)).result()
-    _print_summary(make_console(), result.summary)
+    _print_summary(make_console(), service.job_result(Workspace.open(home), job_id)["summary"])
 
 
 @app.command("list")
 def list_(workflow: str | None = typer.Option(None, "--workflow", help="Only jobs of this workflow."),
           home: Path | None = HOME) -> None:
     """List jobs, newest first."""
-    from relpredict.jobs import store
+    from relpredict.service import jobs as service
 
     table = RichTable("Job", "Workflow", "Model", "Status", "Stage", "Entities", "Created", "Ended")
-    for rec in store.list_jobs(Workspace.open(home), workflow):
-        table.add_row(rec.id, rec.workflow, rec.model_ref, rec.status.value, rec.stage.value,
-                      str(rec.entities_total or ""), rec.created_at, rec.ended_at or "")
+    for row in service.list_jobs(Workspace.open(home), workflow):
+        table.add_row(row["id"], row["workflow"], row["model"], row["status"], row["stage"],
+                      str(row["entities_total"] or ""), row["created_at"], row["ended_at"] or "")
     make_console().print(table)
 
 
@@ -139,9 +140,9 @@ def download(job_id: str = JOB_ID,
              output: str | None = typer.Option(None, "--output", help="predictions or embeddings (default: the job's first output)."),
              home: Path | None = HOME) -> None:
     """Write the sample a job kept in the workspace (its whole output when under the cap)."""
-    from relpredict.jobs import Job
+    from relpredict.service import jobs as service
 
-    path = Job(job_id, Workspace.open(home)).download(out, file_format, output)
+    path = service.find_job(Workspace.open(home), job_id).download(out, file_format, output)
     make_console().print(f"Wrote {path}", highlight=False)
 
 

@@ -1,4 +1,7 @@
-"""``relpredict workflow …``: batch prediction workflows (a named use of a trained model)."""
+"""``relpredict workflow …``: batch prediction workflows (a named use of a trained model).
+
+Each command calls :mod:`relpredict.service.jobs`, as the REST API and the web pages do.
+"""
 
 from __future__ import annotations
 
@@ -22,9 +25,9 @@ def create(
     home: Path | None = HOME,
 ) -> None:
     """Create a workflow for a trained model; run jobs of it with `relpredict job run NAME`."""
-    from relpredict.jobs import Workflow
+    from relpredict.service import jobs as service
 
-    wf = Workflow.create(name, model, Workspace.open(home))
+    wf = service.create_workflow(Workspace.open(home), name, model)
     make_console().print(f"Created workflow [bold]{wf.name}[/bold] of model {wf.model}. Next: "
                          f"[bold]relpredict job run {wf.name} --workers 2 --output out/{wf.name}.parquet[/bold]",
                          highlight=False)
@@ -33,29 +36,27 @@ def create(
 @app.command("list")
 def list_(home: Path | None = HOME) -> None:
     """List the workflows of the workspace with their latest job."""
-    from relpredict.jobs import store
+    from relpredict.service import jobs as service
 
-    ws = Workspace.open(home)
     table = RichTable("Workflow", "Model", "Created", "Jobs", "Latest job", "Status")
-    for wf in store.list_workflows(ws):
-        jobs = store.list_jobs(ws, wf.name)
-        latest = jobs[0] if jobs else None
-        table.add_row(wf.name, wf.model, wf.created_at, str(len(jobs)), latest.id if latest else "",
-                      latest.status.value if latest else "")
+    for wf in service.list_workflows(Workspace.open(home)):
+        latest = wf["latest_job"] or {}
+        table.add_row(wf["name"], wf["model"], wf["created_at"], str(wf["jobs"]),
+                      latest.get("id", ""), latest.get("status", ""))
     make_console().print(table)
 
 
 @app.command("show")
 def show(name: str = typer.Argument(..., help="Workflow name."), home: Path | None = HOME) -> None:
     """Show a workflow and its jobs."""
-    from relpredict.jobs import store
+    from relpredict.service import jobs as service
 
-    ws = Workspace.open(home)
-    wf = store.get_workflow(ws, name)
+    wf = service.workflow_view(Workspace.open(home), name, with_form=False)
     console = make_console()
-    console.print(f"[bold]{wf.name}[/bold]  model {wf.model}  created {wf.created_at}", highlight=False)
+    console.print(f"[bold]{wf['name']}[/bold]  model {wf['model']}  created {wf['created_at']}",
+                  highlight=False)
     table = RichTable("Job", "Status", "Stage", "Entities", "Created", "Ended")
-    for job in store.list_jobs(ws, name):
-        table.add_row(job.id, job.status.value, job.stage.value, str(job.entities_total or ""),
-                      job.created_at, job.ended_at or "")
+    for job in wf["jobs"]:
+        table.add_row(job["id"], job["status"], job["stage"], str(job["entities_total"] or ""),
+                      job["created_at"], job["ended_at"] or "")
     console.print(table)

@@ -1,4 +1,5 @@
-"""Graphs of tables: metadata, loading, validation, YAML, inference."""
+"""Graphs of tables: the tables, their keys and links in one DuckDB connection; validation of
+keys and times, YAML in and out, and inference of keys and links from files."""
 
 from relpredict.graph.graph import Graph, Link
 from relpredict.graph.validate import Finding

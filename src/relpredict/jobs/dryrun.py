@@ -9,11 +9,11 @@ of the sample written in the job's file type (into memory).
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 
-from relpredict.jobs.api import DryRun
 from relpredict.jobs.prepare import prediction_entities, prepare
 from relpredict.jobs.settings import JobSettings, RawSettings
 from relpredict.jobs.shards import Shard, own_slice, plan_shards, predict_tables
@@ -24,7 +24,20 @@ from relpredict.workspace import Workspace
 SAMPLE_SHARDS = 2
 SAMPLE_ENTITIES = 2_000
 
-__all__ = ["dry_run", "estimate_seconds"]
+__all__ = ["DryRun", "dry_run", "estimate_seconds"]
+
+
+@dataclass(frozen=True)
+class DryRun:
+    """What a job would do, without writing anything."""
+
+    entities: int
+    shards: int
+    estimated_seconds: float
+    estimated_bytes: dict[str, int]
+    sampled_entities: int
+    warnings: tuple[str, ...]
+    settings: dict[str, Any]
 
 
 def estimate_seconds(entities: int, seconds_per_entity: float, workers: int, startup: float) -> float:

@@ -48,6 +48,12 @@ class Prepared:
     loader: str
     load_seconds: float
 
+    def close(self) -> None:
+        """Close the graph's database connection (when the job runs elsewhere)."""
+        close = getattr(self.graph, "close", None)
+        if close is not None:
+            close()
+
 
 def default_loader() -> str:
     """The model loader: ``$RELPREDICT_MODEL_LOADER`` (a seam for tests) or the artifact loader."""

@@ -1,9 +1,10 @@
-"""Thin service functions the REST API and the web pages call, over :mod:`relpredict.jobs`.
+"""The one service layer the CLI, the REST API and the web pages call.
 
-The jobs package is the service layer of workflows and jobs; what lives here is only what a server
-needs on top of it and the CLI does not: lookups that tell "not found" from "invalid"
-(:mod:`.errors`), settings checks that name the field at fault, the sample as a byte stream,
-catalog views that never carry secrets, and the recovery of jobs orphaned by a stopped server.
+:mod:`.jobs`: workflows and jobs (create, check settings, run here or detached, cancel, resume,
+plain-data views, recovery of jobs orphaned by a stopped server); :mod:`.catalog`: read-only views
+of graphs, models and connectors (secrets by name only); :mod:`.forms`: the job dialog's values as
+the CLI's settings; :mod:`.download`: a job's sample as a byte stream. Errors are the library's own
+(:mod:`relpredict.errors`), re-exported here.
 """
 
 from __future__ import annotations

@@ -1,27 +1,32 @@
-"""Workflows and jobs for a server: lookups, settings checks, submit, views, recovery.
+"""Workflows and jobs for every front end: lookups, settings checks, runs, views, recovery.
 
-Everything here calls :mod:`relpredict.jobs`, the service layer the CLI uses too; what it adds is
-what a browser needs: JSON views of records, the job dialog's choices, jobs that always run
-detached (in their own background process, so they outlive a page and the server), and, when a
-server starts, jobs whose runner died with the previous server marked resumable. Errors come from
-where they happen (:mod:`relpredict.errors`): an unknown name is a ``NotFoundError``, a state that
-forbids an action a ``ConflictError``, bad settings one ``SettingsError`` naming every bad field.
+The CLI, the REST API and the web pages call these functions (over :mod:`relpredict.jobs`), so
+each action is written once: create and list workflows, check settings, create, run (in this
+process or detached), cancel and resume jobs, and plain-data views of records (what ``job list``
+prints and ``/api/jobs`` returns). A server runs every job detached (in a background process of
+its own, so it outlives a page and the server) and, when it starts, marks jobs whose runner died
+with the previous server resumable. Errors come from where they happen
+(:mod:`relpredict.errors`): an unknown name is a ``NotFoundError``, a state that forbids an action
+a ``ConflictError``, bad settings one ``SettingsError`` naming every bad field.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from relpredict import jobs
 from relpredict.errors import ConfigError, QueryError
 from relpredict.jobs import (
     CANCELABLE,
     IN_PROGRESS,
     RESUMABLE,
+    DryRun,
     Job,
+    JobProgress,
     JobStatus,
     RawSettings,
     Workflow,
@@ -39,9 +44,9 @@ from relpredict.jobs.settings import MAX_WORKERS, DataRange, TaskInfo
 from relpredict.query.bound import TaskType
 from relpredict.workspace import Workspace
 
-__all__ = ["ModelContext", "cancel_job", "check_settings", "create_workflow", "find_job",
-           "find_workflow", "job_result", "job_view", "list_jobs", "list_workflows", "recover_orphans",
-           "resume_job", "submit_job", "workflow_view"]
+__all__ = ["ModelContext", "cancel_job", "check_settings", "create_job", "create_workflow",
+           "dry_run", "find_job", "find_workflow", "job_result", "job_view", "list_jobs",
+           "list_workflows", "recover_orphans", "resume_job", "submit_job", "workflow_view"]
 
 ORPHAN_GRACE_SECONDS = 30.0
 ORPHAN_ERROR = ("The job's runner process is gone: the server or the machine stopped while the job "
@@ -150,7 +155,7 @@ def load_context(ws: Workspace, workflow: str) -> Iterator[ModelContext]:
 def check_settings(ws: Workspace, workflow: str, raw: RawSettings) -> dict[str, Any]:
     """Validate ``raw`` as ``job run`` would; the settings a job would get, or SettingsError."""
     prepared, settings, warnings = prepare(ws, workflow, raw, "check")
-    _close(prepared.graph)
+    prepared.close()
     out = settings.to_json()
     if not raw.output:
         out["destination"]["path"] = None  # the job's own folder in the workspace
@@ -163,15 +168,21 @@ def _close(graph: Any) -> None:
         close()
 
 
+def dry_run(ws: Workspace, workflow: str, raw: RawSettings) -> DryRun:
+    """What a job of ``raw`` would do (entities, shards, time and size), writing nothing."""
+    return find_workflow(ws, workflow).dry_run(**vars(raw))
+
+
 # ----------------------------------------------------------------------------------- jobs
+def create_job(ws: Workspace, workflow: str, raw: RawSettings) -> Job:
+    """Validate ``raw`` and record a queued job; :meth:`Job.start` runs it (here or detached)."""
+    job, _ = jobs.create_job(workflow, raw, ws)
+    return job
+
+
 def submit_job(ws: Workspace, workflow: str, raw: RawSettings) -> Job:
     """Validate, record and start a job in a background process (it outlives the request)."""
-    from relpredict.jobs import create_job
-
-    job, prepared = create_job(workflow, raw, ws)
-    _close(prepared.graph)
-    job._start(detach=True)  # as `relpredict job run --detach` does
-    return job
+    return create_job(ws, workflow, raw).start(detach=True)  # as `job run --detach` does
 
 
 def cancel_job(ws: Workspace, job_id: str) -> dict[str, Any]:
@@ -180,9 +191,11 @@ def cancel_job(ws: Workspace, job_id: str) -> dict[str, Any]:
     return job_view(ws, job_id)
 
 
-def resume_job(ws: Workspace, job_id: str) -> dict[str, Any]:
-    """Run a failed, cancelled or orphaned job again in the background, keeping finished shards."""
-    find_job(ws, job_id).resume(detach=True)
+def resume_job(ws: Workspace, job_id: str, detach: bool = True,
+               on_progress: Callable[[JobProgress], None] | None = None) -> dict[str, Any]:
+    """Run a failed, cancelled or orphaned job again, keeping finished shards: in the background,
+    or (``detach=False``) here until it ends; a job that cannot resume is a ConflictError."""
+    find_job(ws, job_id).resume(detach, on_progress)
     return job_view(ws, job_id)
 
 

@@ -1,5 +1,9 @@
 """Destinations of batch prediction jobs: one interface for local files, S3, Snowflake, BigQuery.
 
+Owns where outputs go: destination names (:mod:`.naming`), file formats (:mod:`.formats`), the
+staging of shards (:mod:`.localfs`, S3's own in :mod:`.s3`) and each backend's publishing and
+manifest. Imports no job code: a job hands over a picklable :class:`SinkSpec`.
+
 Each backend implements :class:`JobSink`; :func:`open_sink` picks it from the destination in a
 job's :class:`SinkSpec` (``s3://`` → :mod:`relpredict.sinks.s3`, ``snowflake://`` →
 :mod:`relpredict.sinks.snowflake`, ``bigquery://`` → :mod:`relpredict.sinks.bigquery`, a path →

@@ -1,4 +1,5 @@
-"""Tables: where rows come from and what their columns mean."""
+"""Tables: where rows come from (files, databases, frames, SQL over other tables) and what their
+columns mean (semantic types). Knows nothing of links between tables."""
 
 from relpredict.tables.stypes import SType
 from relpredict.tables.table import DuckDBSource, FileSource, FrameSource, SQLiteSource, Table

@@ -1,4 +1,8 @@
-"""The Python API of batch prediction: workflows and jobs, mirroring the CLI.
+"""Workflows and jobs as Python objects (what ``relpredict.jobs`` exports), mirroring the CLI.
+
+:class:`Workflow` names a model to run jobs of; :class:`Job` is a handle on one job record by id
+(status, progress, wait, cancel, resume, result, download). The CLI, the REST API and the web
+pages reach them through :mod:`relpredict.service.jobs`.
 
 >>> from relpredict.jobs import Workflow
 >>> wf = Workflow.create("churn-weekly", model="churn")                 # doctest: +SKIP
@@ -18,7 +22,8 @@ import pyarrow.parquet as pq
 
 from relpredict.errors import ConfigError, ConflictError, NotFoundError, QueryError, SettingsError
 from relpredict.jobs import control, store
-from relpredict.jobs.prepare import default_loader, job_dir, load_workflow_model, prepare
+from relpredict.jobs.dryrun import DryRun, dry_run
+from relpredict.jobs.prepare import Prepared, default_loader, job_dir, load_workflow_model, prepare
 from relpredict.jobs.settings import RawSettings
 from relpredict.jobs.status import FINISHED, JobStatus
 from relpredict.sinks.formats import open_writer
@@ -44,19 +49,6 @@ class JobResult:
         return pq.read_table(self.samples[output])
 
 
-@dataclass(frozen=True)
-class DryRun:
-    """What a job would do, without writing anything."""
-
-    entities: int
-    shards: int
-    estimated_seconds: float
-    estimated_bytes: dict[str, int]
-    sampled_entities: int
-    warnings: tuple[str, ...]
-    settings: dict[str, Any]
-
-
 class Job:
     """A batch prediction job in a workspace, by id."""
 
@@ -64,6 +56,7 @@ class Job:
         self.workspace = _workspace(workspace)
         self.id = job_id
         store.get_job(self.workspace, job_id)  # fail now on an unknown id
+        self.prepared: Prepared | None = None  # the model and graph :func:`create_job` loaded
 
     def __repr__(self) -> str:
         return f"Job({self.id!r}, status={self.status().value!r})"
@@ -94,18 +87,27 @@ class Job:
     def cancel(self) -> JobStatus:
         return control.cancel_job(self.workspace, self.id).status
 
-    def resume(self, detach: bool = False) -> Job:
+    def resume(self, detach: bool = False, on_progress: Any = None) -> Job:
         """Run a failed, cancelled or orphaned job again, keeping its finished shards."""
         control.resume_job(self.workspace, self.id)
-        return self._start(detach)
+        return self.start(detach, on_progress)
 
-    def _start(self, detach: bool, on_progress: Any = None, prepared: Any = None) -> Job:
+    def start(self, detach: bool = False, on_progress: Any = None) -> Job:
+        """Run the queued job: here until it ends (``on_progress`` sees each
+        :class:`~relpredict.jobs.control.JobProgress`), or with ``detach`` in a background process
+        of its own, which outlives this one. A run here reuses the model :func:`create_job` loaded.
+        """
+        prepared, self.prepared = self.prepared, None
         if detach:
+            if prepared is not None:
+                prepared.close()
             control.start_detached(self.workspace, self.id)
-        else:
-            from relpredict.jobs.runner import run_job
+            return self
+        # Imported here, not at the top: ``python -m relpredict.jobs.runner`` imports this package
+        # first, and a runner module imported by the package would then run twice.
+        from relpredict.jobs.runner import run_job
 
-            run_job(self.workspace, self.id, on_progress=on_progress, prepared=prepared)
+        run_job(self.workspace, self.id, on_progress=on_progress, prepared=prepared)
         return self
 
     def result(self) -> JobResult:
@@ -161,13 +163,16 @@ def _convert(source: Path, out: Path, kind: str) -> Path:
 
 
 def create_job(workflow: str, settings: RawSettings, workspace: Workspace | str | Path | None = None,
-               loader: str | None = None) -> tuple[Job, Any]:
-    """Validate settings and record a queued job; returns the job and its loaded model context."""
+               loader: str | None = None) -> tuple[Job, Prepared]:
+    """Validate settings and record a queued job; returns the job and its loaded model context
+    (kept on the job too, for :meth:`Job.start` in this process)."""
     ws = _workspace(workspace)
     job_id = store.new_job_id()
     prepared, validated, warnings = prepare(ws, workflow, settings, job_id, loader)
     store.create_job_record(ws, job_id, workflow, prepared.model.ref, prepared.loader, validated, warnings)
-    return Job(job_id, ws), prepared
+    job = Job(job_id, ws)
+    job.prepared = prepared
+    return job, prepared
 
 
 @dataclass(frozen=True)
@@ -211,10 +216,8 @@ class Workflow:
     def run(self, *, detach: bool = False, loader: str | None = None, on_progress: Any = None,
             **settings: Any) -> Job:
         """Start a job with ``settings`` (the fields of :class:`RawSettings`); wait unless ``detach``."""
-        job, prepared = create_job(self.name, RawSettings(**settings), self.workspace, loader)
-        return job._start(detach, on_progress=on_progress, prepared=None if detach else prepared)
+        job, _ = create_job(self.name, RawSettings(**settings), self.workspace, loader)
+        return job.start(detach, on_progress)
 
     def dry_run(self, loader: str | None = None, **settings: Any) -> DryRun:
-        from relpredict.jobs.dryrun import dry_run
-
         return dry_run(self.workspace, self.name, RawSettings(**settings), loader)
