@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from relpredict.errors import ConfigError
+from relpredict.suggest import did_you_mean
 
 KINDS = ("s3", "snowflake", "bigquery")
 
@@ -85,8 +86,6 @@ def parse_secret_ref(name: str, ref: str) -> SecretRef:
 
 def validate_connector(connector: Connector) -> Connector:
     """Check the name, kind, settings and secret references; return it with references normalised."""
-    from relpredict.graph.graph import did_you_mean
-
     if not _NAME.match(connector.name or ""):
         raise ConfigError(f"The connector name {connector.name!r} must start with a letter or digit and "
                           "use only letters, digits, '_' and '-' (at most 63 characters).")

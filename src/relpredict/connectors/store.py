@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from relpredict.connectors.model import Connector, validate_connector
 from relpredict.errors import ConflictError, NotFoundError
+from relpredict.suggest import did_you_mean
 from relpredict.workspace import Workspace
 
 __all__ = ["add_connector", "get_connector", "list_connectors", "remove_connector"]
@@ -44,8 +45,6 @@ def _row(row: sqlite3.Row) -> Connector:
 
 def get_connector(ws: Workspace, name: str) -> Connector:
     """The connector ``name``; an unknown name is an error with the closest known names."""
-    from relpredict.graph.graph import did_you_mean
-
     with ws.db() as con:
         row = con.execute("SELECT * FROM connectors WHERE name = ?", (name,)).fetchone()
         names = [] if row else [r[0] for r in con.execute("SELECT name FROM connectors")]

@@ -6,7 +6,6 @@ view of the same name. Later stages (labels, features, models) query that connec
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +20,7 @@ from sqlglot import exp
 from relpredict.errors import ConfigError, GraphError, GraphValidationError
 from relpredict.graph.validate import Finding, validate_graph
 from relpredict.sql import quote_ident
+from relpredict.suggest import did_you_mean, near_names  # noqa: F401  (re-exported: older imports)
 from relpredict.tables import load
 from relpredict.tables.stypes import ColumnProfile, SType, infer_stype, is_string_dtype
 from relpredict.tables.table import Table
@@ -38,19 +38,6 @@ class Link:
 
     def __str__(self) -> str:
         return f"{self.src}.{self.column} → {self.dst}"
-
-
-def near_names(name: str, candidates: Iterable[str], n: int = 3) -> list[str]:
-    """The existing names closest to a misspelt one (case-insensitive)."""
-    pool = list(candidates)
-    lowered = {c.lower(): c for c in pool}
-    hits = difflib.get_close_matches(name.lower(), list(lowered), n=n, cutoff=0.5)
-    return [lowered[h] for h in hits]
-
-
-def did_you_mean(name: str, candidates: Iterable[str]) -> str:
-    hits = near_names(name, candidates)
-    return f" Did you mean {', '.join(repr(h) for h in hits)}?" if hits else ""
 
 
 class Graph:

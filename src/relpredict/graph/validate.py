@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from relpredict.sql import quote_ident
+from relpredict.suggest import did_you_mean
 from relpredict.tables import load
 from relpredict.tables.stypes import (
     is_integer_dtype,
@@ -58,8 +59,6 @@ def validate_graph(graph: Graph, missing_keys: Literal["warn", "error"] = "warn"
 
 
 def _structure(graph: Graph) -> list[Finding]:
-    from relpredict.graph.graph import did_you_mean
-
     out = []
     for table in graph:
         for column, dst in table.foreign_keys.items():
@@ -78,8 +77,6 @@ def _structure(graph: Graph) -> list[Finding]:
 
 
 def _unknown_columns(graph: Graph, table: Table) -> list[Finding]:
-    from relpredict.graph.graph import did_you_mean
-
     columns = graph.columns(table.name)
     named = [("primary key", table.primary_key), ("time column", table.time_column),
              ("end-time column", table.end_time_column)]

@@ -29,7 +29,8 @@ from typing import Any
 import yaml
 
 from relpredict.errors import ConfigError
-from relpredict.graph.graph import Graph, did_you_mean, resolve_path
+from relpredict.graph.graph import Graph, resolve_path
+from relpredict.suggest import did_you_mean
 from relpredict.tables.stypes import SType
 from relpredict.tables.table import DuckDBSource, FileSource, FrameSource, SQLiteSource, Table
 

@@ -16,9 +16,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from relpredict.errors import ConflictError, NotFoundError, SettingsError
-from relpredict.graph.graph import did_you_mean
 from relpredict.jobs.settings import JobSettings
 from relpredict.jobs.status import JobStatus, Stage, check_transition
+from relpredict.suggest import did_you_mean
 from relpredict.workspace import Workspace
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")

@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from relpredict.errors import ConfigError, NotFoundError
-from relpredict.graph.graph import did_you_mean
+from relpredict.suggest import did_you_mean
 from relpredict.workspace import Workspace
 
 __all__ = ["get_connector", "get_graph", "get_model", "list_connectors", "list_graphs", "list_models"]
