@@ -8,6 +8,8 @@ The public API; everything else is an implementation module and may change.
 ...              "FOR EACH customers.customer_id", graph)             # doctest: +SKIP
 """
 
+from importlib.metadata import PackageNotFoundError, version
+
 from relpredict.errors import (
     ConfigError,
     DataError,
@@ -35,7 +37,10 @@ from relpredict.query.printer import to_pql
 from relpredict.tables import SType, Table
 from relpredict.workspace import Workspace
 
-__version__ = "0.1.0"
+try:
+    __version__ = version("relpredict")  # pyproject.toml's, as installed
+except PackageNotFoundError:  # a source tree on sys.path, not installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "BoundQuery",

@@ -16,8 +16,3 @@ def quote_ident(name: str) -> str:
 def quote_literal(value: str) -> str:
     """Quote a string literal for DuckDB / standard SQL: ``it's`` → ``'it''s'``."""
     return "'" + value.replace("'", "''") + "'"
-
-
-def qualified(*parts: str) -> str:
-    """Quote and join a dotted name: ``qualified("db", "t")`` → ``"db"."t"``."""
-    return ".".join(quote_ident(p) for p in parts)

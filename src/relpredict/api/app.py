@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from relpredict import __version__
 from relpredict.api.auth import install_token_guard, is_api_path
 from relpredict.api.routes import router
 from relpredict.errors import (
@@ -60,7 +61,7 @@ def create_app(workspace: Workspace, token: str | None = None) -> FastAPI:
         app.state.recovered = recover_orphans(workspace)
         yield
 
-    app = FastAPI(title="relpredict", version=_version(), lifespan=lifespan,
+    app = FastAPI(title="relpredict", version=__version__, lifespan=lifespan,
                   description="Workflows, batch prediction jobs, models, graphs and connectors.")
     app.state.workspace = workspace
     app.state.recovered = []
@@ -71,12 +72,6 @@ def create_app(workspace: Workspace, token: str | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _shape_error)
     install_token_guard(app, token)
     return app
-
-
-def _version() -> str:
-    from relpredict import __version__
-
-    return __version__
 
 
 def _pages(app: FastAPI) -> None:

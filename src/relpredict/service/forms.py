@@ -8,7 +8,7 @@ missing part of a destination is reported here, under the part's own field.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 from relpredict.errors import SettingsError
@@ -104,12 +104,5 @@ def raw_settings(form: JobForm) -> RawSettings:
     if form.sample_cap_mb is not None:
         values["sample_cap_bytes"] = form.sample_cap_mb * MB
     if connector:
-        values["connector"] = _connector(connector)
+        values["connector"] = connector
     return RawSettings(**values)
-
-
-def _connector(name: str) -> str:
-    if "connector" not in {f.name for f in fields(RawSettings)}:
-        raise SettingsError({"destination.connector": "This relpredict writes S3 with the standard "
-                             "AWS credentials only: leave the connector blank."})
-    return name
