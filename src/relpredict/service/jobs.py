@@ -170,7 +170,7 @@ def _close(graph: Any) -> None:
 
 def dry_run(ws: Workspace, workflow: str, raw: RawSettings) -> DryRun:
     """What a job of ``raw`` would do (entities, shards, time and size), writing nothing."""
-    return find_workflow(ws, workflow).dry_run(**vars(raw))
+    return jobs.dryrun.dry_run(ws, workflow, raw)
 
 
 # ----------------------------------------------------------------------------------- jobs
