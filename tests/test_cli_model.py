@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # the train command through the console script (~10 s a call)
+
 REPO = Path(__file__).resolve().parents[1]
 CHURN = ("PREDICT COUNT(transactions.*, 0, 30, days) = 0 FOR EACH customers.customer_id "
          "WHERE COUNT(transactions.*, -90, 0, days) > 0")
@@ -26,7 +28,6 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-@pytest.mark.slow
 def test_train_list_show(demo: Path, tmp_path: Path) -> None:
     home = str(tmp_path / "ws")
     # a relative graph path, from the store's parent folder: the artifact records absolute paths
