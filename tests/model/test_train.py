@@ -19,7 +19,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from relpredict.demo.generator import generate
 from relpredict.errors import ConfigError
 from relpredict.graph.yaml_io import load_graph
 from relpredict.labels.labels import prediction_table
@@ -52,18 +51,6 @@ ANCHOR = datetime(2024, 9, 1)
 
 def options(kind: str = "auto", seed: int = 0) -> TrainOptions:
     return TrainOptions(kind=kind, seed=seed, gnn=SMALL, max_eval=3, history_k=6)
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("store")
-    generate(out, customers=400, seed=1)
-    return out
-
-
-@pytest.fixture(scope="module")
-def graph(store: Path):
-    return load_graph(store / "graph.yaml")
 
 
 @pytest.fixture(scope="module")
@@ -196,7 +183,13 @@ def test_predictions_ignore_rows_after_the_anchor_time(graph, store: Path, tmp_p
         np.testing.assert_allclose(ea, eb, atol=1e-9)
 
 
-def test_lightgbm_is_refused_for_ranking(graph) -> None:
-    with pytest.raises(ConfigError, match=r"^LightGBM does not rank items: a RANK TOP k query trains the GNN\. "
-                                          r"Use --model gnn \(or auto\)\.$"):
-        train_model(graph, QUERIES[TaskType.link_prediction], options("lightgbm"))
+def test_lightgbm_trains_a_ranker_for_ranking(graph) -> None:
+    """``--model lightgbm`` on RANK TOP k: candidates + a LightGBM ranker, output as before."""
+    model = train_model(graph, QUERIES[TaskType.link_prediction], options("lightgbm"))
+    assert model.ranker is not None and model.ranker.model is not None
+    assert model.gnn is None and model.kind in ("lightgbm", "baseline")
+    ents = entities(graph, TaskType.link_prediction)
+    out = model.predict(graph, ANCHOR, ents, top_k=3)
+    assert out.column_names == COLUMNS[TaskType.link_prediction]
+    assert out.num_rows == 3 * len(ents)
+    assert 0.0 < model.info["candidate_recall"]["val"] <= 1.0

@@ -32,6 +32,7 @@ from relpredict.sql import quote_ident as q
 from .aggregates import Scratch, interval, prepare_rows
 
 PREFIX = "history."
+PAST = "__past"  # the list of past labels themselves (not a feature)
 Expr = Callable[[Params], str]  # SQL text; values it needs are added to the Params
 CLASSES = 10  # multiclass / multilabel: history shares of the most frequent classes
 
@@ -85,9 +86,44 @@ def target_history(bq: BoundQuery, graph: Graph, rows: pa.Table, k: int = 24,
     Multiclass / multilabel: ``count``, ``anchors_since_last`` and ``class=<c>.share`` for each
     of ``classes``. Static queries and ranking targets get no history columns.
     """
+    return history_and_past(bq, graph, rows, k, classes, past=False)[0]
+
+
+Levels = Callable[[list[datetime]], dict[datetime, float | None]]
+
+
+def history_and_past(bq: BoundQuery, graph: Graph, rows: pa.Table, k: int = 24,
+                     classes: list[str] | None = None, past: bool = True,
+                     levels: Levels | None = None) -> tuple[pa.Table, list[list] | None]:
+    """:func:`target_history` and, with ``past``, each row's k past labels themselves (most
+    recent first; None where the entity had no label or the label's window ends after ``t``),
+    from one query.
+
+    The past labels are what the baselines of :mod:`relpredict.model.baselines` read: the same
+    labels as the history features, so they are as free of look-ahead.
+
+    With ``levels`` (past anchors → the population's level there, see
+    :func:`anchor_levels`) the history features are computed over each past label divided by
+    the level at its own anchor: in units of its time, so that they stay comparable when the
+    target's scale changes. The past labels themselves stay as they are.
+    """
     ident = rows.select([c for c in (ENTITY, ANCHOR) if c in rows.column_names])
     if not has_history(bq) or k < 1:
-        return ident
+        return ident, ([[None] * max(k, 0) for _ in range(rows.num_rows)] if past else None)
+    exprs = _history_exprs(bq, k, classes or [])
+    if past:
+        exprs[PAST] = lambda p: "list(raw ORDER BY i)"
+    table = _over_past(bq, graph, rows, k, exprs, levels)
+    lists = None
+    if past:
+        lists = [lst if lst is not None else [None] * k for lst in table.column(PAST).to_pylist()]
+        table = table.drop_columns([PAST])
+    return _with_trend(ident, table, k), lists
+
+
+def _over_past(bq: BoundQuery, graph: Graph, rows: pa.Table, k: int, exprs: dict[str, Expr],
+               levels: Levels | None = None) -> pa.Table:
+    """``exprs`` aggregated over each row's k past labels, in ``rows``' order."""
     with Scratch(graph.con) as s:
         base = prepare_rows(s, rows, None)
         past = _past_anchors(s, bq, base, k)
@@ -95,25 +131,35 @@ def target_history(bq: BoundQuery, graph: Graph, rows: pa.Table, k: int = 24,
             f"SELECT DISTINCT past FROM {q(past)} WHERE ok ORDER BY 1").fetchall()]
         keys = pc.unique(rows.column(ENTITY).drop_null()).to_pylist()
         labels = s.register(_labels(bq, graph, anchors, rows.schema.field(ENTITY).type, keys), "labels")
-        exprs = _history_exprs(bq, k, classes or [])
-        hist = _aggregate_past(s, past, labels, exprs)
+        scale = None
+        if levels is not None:
+            found = levels(anchors) if anchors else {}
+            scale = s.register(pa.table({"past": pa.array(list(found), pa.timestamp("us")),
+                                         "level": pa.array(list(found.values()), pa.float64())}), "levels")
+        hist = _aggregate_past(s, past, labels, exprs, scale)
         names = ", ".join(f"h.{q(n)}" for n in exprs)
-        table = s.arrow(f"SELECT {names} FROM {q(base)} b LEFT JOIN {q(hist)} h "
-                        f"ON h.key = b.key AND h.anchor = b.anchor ORDER BY b.__row")
-    return _with_trend(ident, table, k)
+        return s.arrow(f"SELECT {names} FROM {q(base)} b LEFT JOIN {q(hist)} h "
+                       f"ON h.key = b.key AND h.anchor = b.anchor ORDER BY b.__row")
 
 
-def _aggregate_past(s: Scratch, past: str, labels: str, exprs: dict[str, Expr]) -> str:
-    """Per (key, anchor): the history features over its k past labels ``v`` (``i`` = how far back).
+def _aggregate_past(s: Scratch, past: str, labels: str, exprs: dict[str, Expr], levels: str | None = None) -> str:
+    """Per (key, anchor): the history features over its k past labels ``v`` (``i`` = how far back;
+    ``raw`` the label itself, ``v`` divided by the level at its anchor when ``levels`` is given).
 
     A past label whose windows would end after the anchor (``ok`` false) counts as missing.
     """
     p = Params()
-    cols = ", ".join(f"CAST({sql(p)} AS DOUBLE) AS {q(name)}" for name, sql in exprs.items())
+    cols = ", ".join((sql(p) if name == PAST else f"CAST({sql(p)} AS DOUBLE)") + f" AS {q(name)}"
+                     for name, sql in exprs.items())
+    raw = f"CASE WHEN p.ok THEN l.{TARGET} END"
+    value, join = raw, ""
+    if levels is not None:
+        value = f"CAST({raw} AS DOUBLE) / NULLIF(lv.level, 0)"
+        join = f" LEFT JOIN {q(levels)} lv ON lv.past = p.past"
     return s.create("history", (
-        f"SELECT x.key, x.anchor, {cols} FROM (SELECT p.key, p.anchor, p.i, "
-        f"CASE WHEN p.ok THEN l.{TARGET} END AS v FROM {q(past)} p LEFT JOIN {q(labels)} l "
-        f"ON l.{ENTITY} = p.key AND l.{ANCHOR} = p.past) x GROUP BY x.key, x.anchor"), p.values)
+        f"SELECT x.key, x.anchor, {cols} FROM (SELECT p.key, p.anchor, p.i, {raw} AS raw, "
+        f"{value} AS v FROM {q(past)} p LEFT JOIN {q(labels)} l "
+        f"ON l.{ENTITY} = p.key AND l.{ANCHOR} = p.past{join}) x GROUP BY x.key, x.anchor"), p.values)
 
 
 def _past_anchors(s: Scratch, bq: BoundQuery, base: str, k: int) -> str:
@@ -174,6 +220,63 @@ def _with_trend(ident: pa.Table, table: pa.Table, k: int) -> pa.Table:
     if short in table.column_names and long in table.column_names:
         out = out.append_column(PREFIX + "trend", pc.subtract(table.column(short),
                                                               table.column(long)))
+    return out
+
+
+# ---------------------------------------------------------------------------- population level
+LEVEL_SPANS = (1, 3, 12)
+
+
+def anchor_levels(bq: BoundQuery, graph: Graph, anchors: list[datetime]) -> dict[datetime, float | None]:
+    """Per anchor ``a``: the population's level of the target there, the mean ``|label|`` of
+    every entity's non-zero label at ``a`` (None when every label is zero or NULL).
+
+    Labels of all entities are read, so the level depends on the anchor only, never on which
+    entities a batch holds. A label at ``a`` reads rows up to ``a + D``: call this only for
+    anchors whose windows end by the time the level is used at.
+    """
+    out: dict[datetime, float | None] = {a: None for a in anchors}
+    if not anchors:
+        return out
+    with Scratch(graph.con) as s:
+        labels = s.register(training_table(bq, graph, sorted(set(anchors))).select([ANCHOR, TARGET]), "labels")
+        rows = graph.con.execute(
+            f"SELECT {ANCHOR}, round(avg(abs(CAST({TARGET} AS DOUBLE))), 9) FROM {q(labels)} "
+            f"WHERE {TARGET} IS NOT NULL AND CAST({TARGET} AS DOUBLE) != 0 GROUP BY 1").fetchall()
+    for anchor, level in rows:
+        out[anchor] = float(level) if level is not None and level > 0 else None
+    return out
+
+
+def population_level(bq: BoundQuery, graph: Graph, anchors: list[datetime],
+                     levels: Levels | None = None) -> dict[datetime, float | None]:
+    """Per anchor ``t``: the typical size of the target at ``t`` — the level
+    (:func:`anchor_levels`) at ``t - D``, else the mean level of ``t - D .. t - 3D``, else of
+    ``.. t - 12D`` (None when none). Each of those past anchors has its windows end by ``t``:
+    no look-ahead.
+
+    A relative regression model divides by it, so that a change of the target's scale over
+    time (inflation, a new points scale) moves its inputs and outputs together. ``levels``
+    (a cached :func:`anchor_levels`) saves recomputing the levels of past anchors.
+    """
+    out: dict[datetime, float | None] = {a: None for a in anchors}
+    if not has_history(bq) or not anchors:
+        return out
+    with Scratch(graph.con) as s:
+        view = s.register(pa.table({"anchor": pa.array(sorted(set(anchors)), pa.timestamp("us"))}), "anchors")
+        base = s.create("base", f"SELECT 0 AS key, CAST(anchor AS TIMESTAMP) AS anchor FROM {q(view)}")
+        past = _past_anchors(s, bq, base, max(LEVEL_SPANS))
+        pairs = graph.con.execute(f"SELECT anchor, i, past FROM {q(past)} WHERE ok").fetchall()
+    found = (levels or (lambda a: anchor_levels(bq, graph, a)))(sorted({p for _, _, p in pairs}))
+    by_anchor: dict[datetime, list[tuple[int, float | None]]] = {}
+    for anchor, i, p in pairs:
+        by_anchor.setdefault(anchor, []).append((i, found.get(p)))
+    for anchor, values in by_anchor.items():
+        for span in LEVEL_SPANS:
+            within = [v for i, v in values if i <= span and v is not None]
+            if within:
+                out[anchor] = sum(within) / len(within)
+                break
     return out
 
 
@@ -260,5 +363,5 @@ def popular_items(bq: BoundQuery, graph: Graph, anchor: datetime | None = None,
     return graph.con.sql(sql, params=p.values).to_arrow_table()
 
 
-__all__ = ["fit_target_classes", "has_history", "history_windows", "popular_items",
+__all__ = ["fit_target_classes", "has_history", "anchor_levels", "history_windows", "population_level", "history_and_past", "popular_items",
            "recent_items", "target_history"]

@@ -29,10 +29,12 @@ import torch
 
 from relpredict.errors import ConfigError
 from relpredict.graph.graph import Graph
+from relpredict.model.baselines import Baseline
 from relpredict.model.boosting import Booster
 from relpredict.model.calibration import Platt
 from relpredict.model.encoders import GraphEncoders
 from relpredict.model.gnn import GNNConfig
+from relpredict.model.ranker import Ranker
 from relpredict.model.seedfeatures import Standardizer
 from relpredict.model.targets import TargetCodec
 from relpredict.model.trained import GNNPart, TrainedModel
@@ -96,7 +98,9 @@ def to_document(model: TrainedModel) -> dict[str, Any]:
         "history_k": model.history_k, "gnn": gnn,
         "booster": model.booster.to_dict() if model.booster else None,
         "feature_spec": spec.to_dict() if spec is not None else None,
-        "blend": model.blend, "platt": model.platt.to_dict() if model.platt else None,
+        "blend": model.blend, "baseline": model.baseline.to_dict() if model.baseline else None,
+        "baseline_weight": model.baseline_weight,
+        "ranker": model.ranker.to_dict() if model.ranker else None, "platt": model.platt.to_dict() if model.platt else None,
         "top_k": model.top_k, "metrics": model.metrics, "info": model.info,
     }
 
@@ -169,7 +173,9 @@ def from_document(doc: dict[str, Any], folder: Path) -> TrainedModel:
         history=Standardizer.from_dict(doc["history"]) if doc["history"] else None,
         history_k=int(doc["history_k"]), gnn=gnn,
         booster=Booster.from_dict(doc["booster"]) if doc["booster"] else None, feature_spec=spec,
-        blend=float(doc["blend"]), platt=Platt.from_dict(doc["platt"]) if doc["platt"] else None,
+        blend=float(doc["blend"]), baseline=Baseline.from_dict(doc["baseline"]) if doc.get("baseline") else None,
+        baseline_weight=float(doc.get("baseline_weight", 0.0)),
+        ranker=Ranker.from_dict(doc["ranker"]) if doc.get("ranker") else None, platt=Platt.from_dict(doc["platt"]) if doc["platt"] else None,
         top_k=int(doc["top_k"]), metrics=doc["metrics"], info=doc["info"], name=doc["name"],
         version=int(doc["version"]))
 

@@ -31,7 +31,8 @@ Progress = Callable[[str, int, int], None]
 class Seeds:
     """Examples for the GNN: ``node`` ``[N]`` entity positions, ``time`` ``[N]`` seconds,
     ``extra`` ``[N, D]`` seed features, ``y`` encoded targets (None at prediction), ``base``
-    ``[N]`` regression baseline, ``recent`` ``[N, I]`` link-prediction recent-item counts."""
+    ``[N]`` and ``scale`` ``[N]`` the regression frame (the head predicts ``(y - base) / scale``),
+    ``recent`` ``[N, I]`` link-prediction recent-item counts."""
 
     node: Tensor
     time: Tensor
@@ -40,6 +41,7 @@ class Seeds:
     base: np.ndarray | None = None
     recent: Tensor | None = None
     truth: list | None = None  # link prediction: item positions per example
+    scale: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.node.numel())
@@ -50,7 +52,8 @@ class Seeds:
                      None if self.y is None else self.y[sel],
                      None if self.base is None else self.base[sel],
                      None if self.recent is None else self.recent[idx],
-                     None if self.truth is None else [self.truth[i] for i in sel])
+                     None if self.truth is None else [self.truth[i] for i in sel],
+                     None if self.scale is None else self.scale[sel])
 
 
 class GNNTrainer:
@@ -76,7 +79,7 @@ class GNNTrainer:
         if task is TaskType.binary:
             return F.binary_cross_entropy_with_logits(raw[:, 0], torch.from_numpy(seeds.y).float())
         if task is TaskType.regression:
-            target = (seeds.y - seeds.base - self.codec.mean) / self.codec.std
+            target = ((seeds.y - seeds.base) / _scale(seeds) - self.codec.mean) / self.codec.std
             return F.huber_loss(raw[:, 0], torch.from_numpy(target).float(), delta=1.0)
         if task is TaskType.multiclass:
             y = torch.from_numpy(seeds.y)
@@ -99,8 +102,10 @@ class GNNTrainer:
         if task is TaskType.binary:
             return torch.sigmoid(raw[:, 0]).numpy().astype(np.float64)
         if task is TaskType.regression:
-            value = raw[:, 0].double().numpy() * self.codec.std + self.codec.mean + seeds.base
-            return self.codec.clamp(value)
+            z = raw[:, 0].double().numpy() * self.codec.std + self.codec.mean
+            if self.codec.relative:
+                z = self.codec.clamp_relative(z)
+            return self.codec.clamp(seeds.base + _scale(seeds) * z)
         if task is TaskType.multiclass:
             return torch.softmax(raw, 1).double().numpy()
         if task is TaskType.multilabel:
@@ -164,6 +169,10 @@ class GNNTrainer:
         """The task's selection metric on ``seeds`` (with targets)."""
         _, pred = self.predict(seeds)
         return score_predictions(self.codec, seeds, pred, self.top_k)
+
+
+def _scale(seeds: Seeds) -> np.ndarray | float:
+    return 1.0 if seeds.scale is None else seeds.scale
 
 
 def score_predictions(codec: TargetCodec, seeds: Seeds, pred: np.ndarray, top_k: int) -> float:

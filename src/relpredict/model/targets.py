@@ -30,8 +30,13 @@ class TargetCodec:
         task: the task type.
         classes: class values (multiclass, multilabel), most frequent first.
         items: item keys in node order (link prediction).
-        mean, std: regression normalisation (of the residual over the history baseline).
-        low, high: regression clamp range (training 2 % and 98 % quantiles).
+        mean, std: regression normalisation (of the learners' relative target ``z``).
+        low, high: regression clamp range (training 2 % and 98 % quantiles); not applied to a
+            relative codec, whose predictions may leave the training range when the scale moves.
+        relative: regression learners predict ``z = (y - base) / scale`` (see
+            :meth:`relpredict.model.trained.TrainedModel.regression_frame`).
+        floor: the smallest ``scale``.
+        zlow, zhigh: clamp range of ``z`` (training 1 % and 99 % quantiles).
         prior: binary positive rate in training.
     """
 
@@ -43,6 +48,10 @@ class TargetCodec:
     low: float = -np.inf
     high: float = np.inf
     prior: float = 0.5
+    relative: bool = False
+    floor: float = 1.0
+    zlow: float = -np.inf
+    zhigh: float = np.inf
 
     @classmethod
     def fit(cls, task: TaskType, target: pa.ChunkedArray, items: list[Any] | None = None) -> TargetCodec:
@@ -54,6 +63,8 @@ class TargetCodec:
             y = np.asarray(values, dtype=np.float64)
             codec.mean, codec.std = float(y.mean()), float(max(y.std(), 1e-6))
             codec.low, codec.high = (float(v) for v in np.quantile(y, [0.02, 0.98]))
+            codec.relative = True
+            codec.floor = float(max(0.1 * np.mean(np.abs(y)), 1e-6)) if len(y) else 1.0
         elif task is TaskType.multiclass:
             codec.classes = _top([v for v in values if v is not None])
         elif task is TaskType.multilabel:
@@ -89,17 +100,30 @@ class TargetCodec:
         raise ValueError(f"encode does not apply to {self.task.value}")
 
     def clamp(self, pred: np.ndarray) -> np.ndarray:
-        return np.clip(pred, self.low, self.high)
+        """Regression values clamped to the training range (not for a relative codec)."""
+        return pred if self.relative else np.clip(pred, self.low, self.high)
+
+    def clamp_relative(self, z: np.ndarray) -> np.ndarray:
+        return np.clip(z, self.zlow, self.zhigh)
+
+    def fit_relative(self, z: np.ndarray) -> None:
+        """The normalisation and clamp range of the relative target ``z`` (training rows)."""
+        z = np.asarray(z, np.float64)
+        self.mean, self.std = float(z.mean()), float(max(z.std(), 1e-6))
+        self.zlow, self.zhigh = (float(v) for v in np.quantile(z, [0.01, 0.99]))
 
     def to_dict(self) -> dict[str, Any]:
         return {"task": self.task.value, "classes": self.classes, "items": self.items,
                 "mean": self.mean, "std": self.std, "low": _num(self.low), "high": _num(self.high),
-                "prior": self.prior}
+                "prior": self.prior, "relative": self.relative, "floor": self.floor,
+                "zlow": _num(self.zlow), "zhigh": _num(self.zhigh)}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TargetCodec:
         return cls(TaskType(d["task"]), list(d["classes"]), list(d["items"]), float(d["mean"]),
-                   float(d["std"]), _inf(d["low"], -np.inf), _inf(d["high"], np.inf), float(d["prior"]))
+                   float(d["std"]), _inf(d["low"], -np.inf), _inf(d["high"], np.inf), float(d["prior"]),
+                   bool(d.get("relative", False)), float(d.get("floor", 1.0)),
+                   _inf(d.get("zlow"), -np.inf), _inf(d.get("zhigh"), np.inf))
 
 
 def _top(values: list[Any]) -> list[Any]:

@@ -9,7 +9,11 @@ Steps (each reported to ``progress``):
    early stopping on validation.
 4. ``lightgbm``: automatic aggregate features plus the history, LightGBM with early stopping.
 5. ``auto`` (the default) trains both and picks the blend weight on validation.
-6. Binary probabilities are calibrated on validation (Platt); the expected calibration error
+6. Baselines (:mod:`relpredict.model.baselines`): every heuristic of the task type is scored on
+   validation; the best one is kept, and ``auto`` mixes it into the learners' prediction with
+   the weight that is best on validation (1 means the baseline alone: ``kind = "baseline"``).
+   A model that does not beat the best baseline on validation gets a warning.
+7. Binary probabilities are calibrated on validation (Platt); the expected calibration error
    before and after is recorded. Validation and test metrics are computed through the same
    ``TrainedModel.score`` path that batch prediction uses.
 """
@@ -32,16 +36,17 @@ import torch
 from relpredict.errors import ConfigError
 from relpredict.graph.graph import Graph
 from relpredict.labels.labels import anchor_schedule, split_tables, training_table
-from relpredict.labels.sql import ENTITY, TARGET
-from relpredict.model import metrics
+from relpredict.labels.sql import ANCHOR, ENTITY, TARGET
+from relpredict.model import baselines, metrics
 from relpredict.model.boosting import Booster
 from relpredict.model.calibration import Platt
 from relpredict.model.encoders import fit_encoders
 from relpredict.model.gnn import GNNConfig
-from relpredict.model.gnn_train import Seeds, score_predictions
-from relpredict.model.seedfeatures import Standardizer, feature_matrix
+from relpredict.model.gnn_train import Seeds
+from relpredict.model.ranker import MAX_GROUPS, Ranker
+from relpredict.model.seedfeatures import Standardizer
 from relpredict.model.targets import TargetCodec
-from relpredict.model.trained import GNNPart, TrainedModel
+from relpredict.model.trained import Frame, GNNPart, TrainedModel
 from relpredict.query.binder import bind
 from relpredict.query.bound import BoundQuery, TaskType
 
@@ -93,29 +98,33 @@ def _train(graph: Graph, query: str | BoundQuery, opts: TrainOptions, progress: 
     began = time.perf_counter()
     torch.manual_seed(opts.seed)
     bq = query if isinstance(query, BoundQuery) else bind(query, graph)
-    if opts.kind == "lightgbm" and bq.task_type is TaskType.link_prediction:
-        raise ConfigError("LightGBM does not rank items: a RANK TOP k query trains the GNN. Use "
-                          "--model gnn (or auto).")
     report("building labels", 0, 1)
     splits, cutoff = _splits(bq, graph, opts)
     model = _skeleton(bq, graph, splits["train"], opts)
     report("target history", 0, 1)
-    hist = _history(model, bq, graph, splits)
-    _fit_regression(model, splits, hist)
+    hist, past = _history(model, bq, graph, splits)
+    frames = _fit_regression(model, bq, graph, splits, hist)
     preds: dict[str, dict[str, np.ndarray]] = {}
     seconds: dict[str, float] = {"labels_and_history": round(time.perf_counter() - began, 2)}
     if opts.kind in ("auto", "gnn"):
         t0 = time.perf_counter()
-        preds["gnn"] = _train_gnn(model, bq, graph, splits, hist, cutoff, opts, report)
+        preds["gnn"] = _train_gnn(model, bq, graph, splits, hist, frames, cutoff, opts, report)
         seconds["gnn"] = round(time.perf_counter() - t0, 2)
-    if opts.kind in ("auto", "lightgbm") and bq.task_type is not TaskType.link_prediction:
+    if bq.task_type is TaskType.link_prediction:
         t0 = time.perf_counter()
-        preds["lightgbm"] = _train_booster(model, bq, graph, splits, hist, opts, report)
+        past = _link_pairs(model, bq, graph, splits, train=opts.kind in ("auto", "lightgbm"))
+        if "train" in past:
+            preds["lightgbm"] = _train_ranker(model, splits, past, opts, report)
+        seconds["lightgbm"] = round(time.perf_counter() - t0, 2)
+    elif opts.kind in ("auto", "lightgbm"):
+        t0 = time.perf_counter()
+        preds["lightgbm"] = _train_booster(model, bq, graph, splits, hist, frames, opts, report)
         seconds["lightgbm"] = round(time.perf_counter() - t0, 2)
     model.info["seconds"] = seconds
     _choose(model, splits, preds)
+    base_preds = _baselines(model, splits, past, preds, mixing=opts.kind == "auto")
     report("evaluating", 0, 1)
-    _calibrate_and_score(model, bq, graph, splits, preds)
+    _calibrate_and_score(model, bq, graph, splits, preds, base_preds)
     model.info["train_seconds"] = round(time.perf_counter() - began, 2)
     return model
 
@@ -163,29 +172,45 @@ def _skeleton(bq: BoundQuery, graph: Graph, train: pa.Table, opts: TrainOptions)
     return model
 
 
-def _history(model: TrainedModel, bq: BoundQuery, graph: Graph,
-             splits: dict[str, pa.Table]) -> dict[str, pa.Table | None]:
-    """Raw target history per split; fits the standardiser on the training split."""
+def _history(model: TrainedModel, bq: BoundQuery, graph: Graph, splits: dict[str, pa.Table]
+             ) -> tuple[dict[str, pa.Table | None], dict[str, list[list] | None]]:
+    """Raw target history per split, and the past labels of the evaluation splits (for the
+    baselines); fits the history standardiser on the training split."""
     if model.history is None:
-        return {name: None for name in splits}
-    from relpredict.features.history import fit_target_classes, target_history
+        return {name: None for name in splits}, {name: None for name in splits}
+    from relpredict.features.history import fit_target_classes, history_and_past
 
     classes = fit_target_classes(bq, graph, _keys(splits["train"]))
     model.info["history_classes"] = classes
-    raw = {name: target_history(bq, graph, _keys(rows), k=model.history_k, classes=classes)
-           for name, rows in splits.items()}
-    model.history = Standardizer.fit(*feature_matrix(raw["train"]))
-    return raw
+    levels = model._level_cache(bq, graph).anchor_levels if model.codec.relative else None
+    raw, past = {}, {}
+    for name, rows in splits.items():
+        raw[name], past[name] = history_and_past(bq, graph, _keys(rows), k=model.history_k,
+                                                 classes=classes, past=name != "train", levels=levels)
+    return raw, past
 
 
-def _fit_regression(model: TrainedModel, splits: dict[str, pa.Table], hist: dict[str, pa.Table | None]) -> None:
-    """Regression: normalise the residual over the history baseline (training statistics)."""
-    if model.task_type is not TaskType.regression:
-        return
-    y = model.codec.encode(splits["train"].column(TARGET))
-    model.info["base_fallback"] = float(np.mean(y))
-    residual = y - model.regression_base(hist["train"], len(y))
-    model.codec.mean, model.codec.std = float(residual.mean()), float(max(residual.std(), 1e-6))
+def _fit_regression(model: TrainedModel, bq: BoundQuery, graph: Graph, splits: dict[str, pa.Table],
+                    hist: dict[str, pa.Table | None]) -> dict[str, Frame | None]:
+    """The regression frame ``(base, scale)`` of every split, the normalisation of the GNN's
+    relative target ``z = (y - base) / scale`` (training statistics), and the history
+    standardiser (fitted here, after the frame, because a relative model's history is divided
+    by the population level)."""
+    frames: dict[str, Frame | None] = {name: None for name in splits}
+    if model.task_type is TaskType.regression:
+        y = model.codec.encode(splits["train"].column(TARGET))
+        model.info["base_fallback"] = float(np.mean(y))
+        keys = {name: _keys(rows) for name, rows in splits.items()}
+        if model.codec.relative:
+            levels = model.population_scale(bq, graph, keys["train"])
+            model.codec.floor = float(max(np.median(levels), 1e-6)) if len(levels) else 1.0
+            levels = model.population_scale(bq, graph, keys["train"])  # the floor where there is no level
+            model.info["base_fallback_relative"] = float(np.mean(y / levels))
+        frames = {name: model.regression_frame(bq, graph, keys[name], hist[name]) for name in splits}
+        model.codec.fit_relative(frames["train"].to_relative(y))
+    if model.history is not None and hist["train"] is not None:
+        model.history = Standardizer.fit(*model.history_features(hist["train"]))
+    return frames
 
 
 def _keys(rows: pa.Table) -> pa.Table:
@@ -194,8 +219,8 @@ def _keys(rows: pa.Table) -> pa.Table:
 
 # -- the two learners ---------------------------------------------------------------------
 def _train_gnn(model: TrainedModel, bq: BoundQuery, graph: Graph, splits: dict[str, pa.Table],
-               hist: dict[str, pa.Table | None], cutoff: datetime | None, opts: TrainOptions,
-               report: Progress) -> dict[str, np.ndarray]:
+               hist: dict[str, pa.Table | None], frames: dict[str, Frame | None], cutoff: datetime | None,
+               opts: TrainOptions, report: Progress) -> dict[str, np.ndarray]:
     report("encoding columns", 0, 1)
     encoders = fit_encoders(graph, cutoff)
     extra_dim = model.history.width if model.history is not None else 0
@@ -207,7 +232,7 @@ def _train_gnn(model: TrainedModel, bq: BoundQuery, graph: Graph, splits: dict[s
     rt = model._build_runtime(graph)
     model.gnn.state = rt.trainer.model.state_dict()
     model._runtime = {id(graph): (weakref.ref(graph), rt)}
-    seeds = {name: _seeds(model, bq, graph, rows, hist[name]) for name, rows in splits.items()}
+    seeds = {name: _seeds(model, bq, graph, rows, hist[name], frames[name]) for name, rows in splits.items()}
     history = rt.trainer.fit(seeds["train"], seeds["val"], opts.seed,
                              progress=lambda stage, d, t: report(f"GNN {stage}", d, t))
     model.gnn.state = {k: v.clone() for k, v in rt.trainer.model.state_dict().items()}
@@ -215,11 +240,12 @@ def _train_gnn(model: TrainedModel, bq: BoundQuery, graph: Graph, splits: dict[s
     return {name: rt.trainer.predict(s)[1] for name, s in seeds.items() if name != "train"}
 
 
-def _seeds(model: TrainedModel, bq: BoundQuery, graph: Graph, rows: pa.Table, hist: pa.Table | None) -> Seeds:
+def _seeds(model: TrainedModel, bq: BoundQuery, graph: Graph, rows: pa.Table, hist: pa.Table | None,
+           frame: Frame | None) -> Seeds:
     """GNN examples of one split, with their encoded targets."""
     keys = _keys(rows)
-    seeds = model.seeds(graph, keys, model.history_matrix(hist, rows.num_rows), model.recent_matrix(bq, graph, keys),
-                        model.regression_base(hist, rows.num_rows))
+    seeds = model.seeds(graph, keys, model.history_matrix(hist, rows.num_rows),
+                        model.recent_matrix(bq, graph, keys), frame)
     if model.task_type is TaskType.link_prediction:
         index = {k: i for i, k in enumerate(model.codec.items)}
         seeds.truth = [[index[i] for i in (lst or []) if i in index] for lst in rows.column(TARGET).to_pylist()]
@@ -229,7 +255,7 @@ def _seeds(model: TrainedModel, bq: BoundQuery, graph: Graph, rows: pa.Table, hi
 
 
 def _train_booster(model: TrainedModel, bq: BoundQuery, graph: Graph, splits: dict[str, pa.Table],
-                   hist: dict[str, pa.Table | None], opts: TrainOptions,
+                   hist: dict[str, pa.Table | None], frames: dict[str, Frame | None], opts: TrainOptions,
                    report: Progress) -> dict[str, np.ndarray]:
     from relpredict.features.aggregates import fit_feature_spec
 
@@ -237,25 +263,71 @@ def _train_booster(model: TrainedModel, bq: BoundQuery, graph: Graph, splits: di
     model.feature_spec = fit_feature_spec(bq, graph, _keys(splits["train"]))
     xs, names = {}, []
     for name, rows in splits.items():
-        names, xs[name] = model.boosting_inputs(bq, graph, _keys(rows), hist[name])
+        names, xs[name] = model.boosting_inputs(bq, graph, _keys(rows), hist[name], frames[name])
     y = {name: model.codec.encode(rows.column(TARGET)) for name, rows in splits.items()}
+    weight = {name: None for name in splits}
+    if model.task_type is TaskType.regression and model.codec.relative:  # L1 on z weighted by the scale is L1 on y
+        weight = {name: frames[name].scale for name in splits}
+        y = {name: frames[name].unbased().to_relative(y[name]) for name in splits}
     report("LightGBM", 0, 1)
-    model.booster = Booster.fit(model.codec, names, xs["train"], y["train"], xs["val"], y["val"], opts.seed)
+    model.booster = Booster.fit(model.codec, names, xs["train"], y["train"], xs["val"], y["val"], opts.seed,
+                                weight_train=weight["train"], weight_val=weight["val"])
     model.info["lightgbm_top_features"] = model.booster.importance()
-    return {name: model.booster.predict(x) for name, x in xs.items() if name != "train"}
+    return {name: model.booster_predict(x, frames[name]) for name, x in xs.items() if name != "train"}
+
+
+def _link_pairs(model: TrainedModel, bq: BoundQuery, graph: Graph, splits: dict[str, pa.Table],
+                train: bool) -> dict[str, Any]:
+    """Ranking: the item candidates of the evaluation splits (for the ranker and the
+    baselines), and with ``train`` of the latest :data:`ranker.MAX_GROUPS` training rows."""
+    model.ranker = Ranker.for_graph(bq, graph)
+    items = model.codec.items
+    out: dict[str, Any] = {name: model.ranker.pairs(bq, graph, _keys(rows), items)
+                           for name, rows in splits.items() if name != "train" and rows.num_rows}
+    if train:
+        rows = _latest(splits["train"], MAX_GROUPS)
+        out["train"] = model.ranker.pairs(bq, graph, _keys(rows), items)
+        out["train_rows"] = rows
+    return out
+
+
+def _latest(rows: pa.Table, n: int) -> pa.Table:
+    """At most ``n`` rows, those of the latest anchors first (whole anchors)."""
+    if rows.num_rows <= n or ANCHOR not in rows.column_names:
+        return rows
+    anchors = rows.column(ANCHOR).to_numpy(zero_copy_only=False)
+    order = np.argsort(-anchors.astype("datetime64[us]").astype(np.int64), kind="stable")
+    cutoff = anchors[order[n - 1]]
+    return rows.filter(pa.array(anchors >= cutoff))
+
+
+def _train_ranker(model: TrainedModel, splits: dict[str, pa.Table], pairs: dict[str, Any],
+                  opts: TrainOptions, report: Progress) -> dict[str, np.ndarray]:
+    report("LightGBM ranker", 0, 1)
+    truth = {name: _truth(model, splits[name]) for name in splits if name in pairs}
+    truth["train"] = _truth(model, pairs["train_rows"])
+    model.ranker.fit(pairs["train"], truth["train"], pairs["val"], truth["val"], model.top_k, opts.seed)
+    model.info["ranker_top_features"] = model.ranker.top_features
+    model.info["candidate_recall"] = {name: pairs[name].recall(truth[name]) for name in ("val", "test")
+                                      if name in pairs}
+    return {name: model.ranker.predict(pairs[name]) for name in ("val", "test") if name in pairs}
+
+
+def _truth(model: TrainedModel, rows: pa.Table) -> list[list[int]]:
+    index = {k: i for i, k in enumerate(model.codec.items)}
+    return [[index[i] for i in (lst or []) if i in index] for lst in rows.column(TARGET).to_pylist()]
 
 
 # -- blend, calibration, metrics -----------------------------------------------------------
 def _choose(model: TrainedModel, splits: dict[str, pa.Table], preds: dict[str, dict[str, np.ndarray]]) -> None:
     """``auto``: the GNN weight in 0, 0.1, …, 1 with the best validation metric."""
     if "gnn" in preds and "lightgbm" in preds:
-        val = splits["val"]
-        seeds = Seeds(torch.zeros(val.num_rows), torch.zeros(val.num_rows), torch.zeros(val.num_rows, 0),
-                      y=model.codec.encode(val.column(TARGET)))
+        y_val = _targets(model, splits["val"])
         best, best_w = None, 1.0
         for w in np.linspace(0, 1, 11):
-            blended = w * preds["gnn"]["val"] + (1 - w) * preds["lightgbm"]["val"]
-            score = score_predictions(model.codec, seeds, blended, model.top_k)
+            model.blend = float(w)
+            blended = model.combine(preds["gnn"]["val"], preds["lightgbm"]["val"])
+            score = baselines.evaluate(model.task_type, y_val, blended, model.top_k)
             if metrics.better(model.task_type, score, best):
                 best, best_w = score, float(w)
         model.blend, model.kind = round(best_w, 2), "blend"
@@ -266,8 +338,56 @@ def _choose(model: TrainedModel, splits: dict[str, pa.Table], preds: dict[str, d
         model.blend, model.kind = 0.0, "lightgbm"
 
 
+def _targets(model: TrainedModel, rows: pa.Table) -> Any:
+    """Encoded targets of labelled rows; for link prediction each row's true item positions."""
+    if model.task_type is TaskType.link_prediction:
+        return _truth(model, rows)
+    return model.codec.encode(rows.column(TARGET))
+
+
+def _baselines(model: TrainedModel, splits: dict[str, pa.Table], past: dict[str, list[list] | None],
+               preds: dict[str, dict[str, np.ndarray]], mixing: bool) -> dict[str, dict[str, np.ndarray]]:
+    """Scores every baseline on validation and keeps the best; with ``mixing`` (``auto``) mixes
+    it into the learners' prediction with the weight in 0, 0.1, …, 1 best on validation.
+
+    Returns each candidate's predictions of the evaluation splits, by baseline name.
+    """
+    task = model.task_type
+    if past.get("val") is None:
+        if task is TaskType.link_prediction:
+            return {}
+        past = {name: [[] for _ in range(rows.num_rows)] for name, rows in splits.items()}  # constants only
+    codec = model.codec
+    train_y = codec.encode(splits["train"].column(TARGET)) if task is not TaskType.link_prediction else None
+    options = baselines.candidates(codec, train_y, model.history_k)
+    if not options:
+        return {}
+    y_val = _targets(model, splits["val"])
+    best, _ = baselines.choose(codec, options, past["val"], y_val, model.top_k)
+    if best is None:
+        return {}
+    out = {b.name: {name: b.predict(codec, past[name]) for name in ("val", "test")
+                    if past.get(name) is not None and splits[name].num_rows} for b in options}
+    model.baseline = best
+    learners = model.combine(preds.get("gnn", {}).get("val"), preds.get("lightgbm", {}).get("val"))
+    if learners is None:
+        model.baseline_weight, model.kind = 1.0, "baseline"
+    elif mixing:
+        base_val, best_score, best_w = out[best.name]["val"], None, 0.0
+        for w in np.linspace(0, 1, 11):
+            model.baseline_weight = float(w)
+            score = baselines.evaluate(task, y_val, model.mix_baseline(learners, base_val), model.top_k)
+            if metrics.better(task, score, best_score):
+                best_score, best_w = score, round(float(w), 2)
+        model.baseline_weight = best_w
+        if best_w >= 1.0:
+            model.kind = "baseline"
+    return out
+
+
 def _calibrate_and_score(model: TrainedModel, bq: BoundQuery, graph: Graph, splits: dict[str, pa.Table],
-                         preds: dict[str, dict[str, np.ndarray]]) -> None:
+                         preds: dict[str, dict[str, np.ndarray]],
+                         base_preds: dict[str, dict[str, np.ndarray]] | None = None) -> None:
     out: dict[str, Any] = {"rows": {name: rows.num_rows for name, rows in splits.items()}}
     raw = {}
     for name in ("val", "test"):
@@ -288,7 +408,64 @@ def _calibrate_and_score(model: TrainedModel, bq: BoundQuery, graph: Graph, spli
         for name, p in by_split.items():
             if splits[name].num_rows:
                 out[f"{name}_{learner}"] = evaluate(model, splits[name], p)
+    out["candidates"] = _candidates(model, splits, preds, base_preds or {}, raw)
     model.metrics = out
+    _margin(model)
+
+
+def _candidates(model: TrainedModel, splits: dict[str, pa.Table], preds: dict[str, dict[str, np.ndarray]],
+                base_preds: dict[str, dict[str, np.ndarray]], final: dict[str, np.ndarray]) -> list[dict[str, Any]]:
+    """The selection metric of every candidate on validation and test: each learner, the
+    learners' blend, each baseline, and the chosen model."""
+    rows: list[dict[str, Any]] = []
+
+    def add(name: str, kind: str, by_split: dict[str, np.ndarray]) -> None:
+        row: dict[str, Any] = {"name": name, "kind": kind}
+        for split in ("val", "test"):
+            if split in by_split and splits[split].num_rows:
+                row[split] = selection_metric(model, splits[split], by_split[split])
+        rows.append(row)
+
+    for learner, by_split in preds.items():
+        add(learner, "learner", by_split)
+    if "gnn" in preds and "lightgbm" in preds:
+        add("blend", "learner", {s: model.combine(preds["gnn"][s], preds["lightgbm"][s])
+                                 for s in preds["gnn"] if s in preds["lightgbm"]})
+    for name, by_split in base_preds.items():
+        add(name, "baseline", by_split)
+    add("chosen", "chosen", final)
+    return rows
+
+
+def _margin(model: TrainedModel) -> None:
+    """The chosen model's validation margin over the best baseline, and a warning when it has
+    none (``models show`` and ``train`` print both)."""
+    rows = model.metrics.get("candidates", [])
+    base = [r for r in rows if r["kind"] == "baseline" and r.get("val") is not None and r["val"] == r["val"]]
+    chosen = next((r for r in rows if r["kind"] == "chosen"), None)
+    if not base or chosen is None or chosen.get("val") is None:
+        return
+    higher = metrics.SELECTION[model.task_type][1]
+    best = max(base, key=lambda r: r["val"] if higher else -r["val"])
+    margin = chosen["val"] - best["val"] if higher else best["val"] - chosen["val"]
+    model.metrics["best_baseline"] = {"name": best["name"], "val": best["val"], "test": best.get("test"),
+                                      "margin_val": margin}
+    if margin <= 0 and model.kind != "baseline":
+        model.info.setdefault("warnings", []).append(
+            f"The {model.kind} model does not beat the baseline '{best['name']}' on validation "
+            f"({_metric_name(model)} {chosen['val']:.4f} vs {best['val']:.4f}). Train with --model auto, "
+            "which uses the baseline where it is better.")
+
+
+def _metric_name(model: TrainedModel) -> str:
+    name = metrics.SELECTION[model.task_type][0]
+    return name.replace("@k", f"@{model.top_k}")
+
+
+def selection_metric(model: TrainedModel, rows: pa.Table, pred: np.ndarray) -> float:
+    """The task's selection metric of predictions of labelled ``rows``."""
+    values = evaluate(model, rows, pred)
+    return float(values[_metric_name(model)])
 
 
 def evaluate(model: TrainedModel, rows: pa.Table, pred: np.ndarray) -> dict[str, float]:

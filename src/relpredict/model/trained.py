@@ -23,11 +23,13 @@ import torch
 from relpredict.errors import ConfigError
 from relpredict.graph.graph import Graph
 from relpredict.labels.sql import ANCHOR, ENTITY
+from relpredict.model.baselines import Baseline
 from relpredict.model.boosting import Booster
 from relpredict.model.calibration import Platt
 from relpredict.model.encoders import GraphEncoders, encode_graph
 from relpredict.model.gnn import GNNConfig, RelationalGNN
 from relpredict.model.gnn_train import GNNTrainer, Seeds
+from relpredict.model.ranker import Ranker, row_standardize
 from relpredict.model.sampler import NO_TIME_LIMIT, TemporalSampler
 from relpredict.model.seedfeatures import Standardizer, feature_matrix
 from relpredict.model.targets import TargetCodec
@@ -38,6 +40,69 @@ from relpredict.query.bound import BoundQuery, TaskType
 MAX_RETURNED_CLASSES = 10
 RECENT_ITEMS = 50
 BASE_COLUMNS = ("history.mean_3", "history.mean_12", "history.mean_24")  # most specific first
+LEVEL_COLUMNS = ("history.mean_12", "history.mean_24", "history.mean_3")  # the recent level: longest first
+
+
+@dataclass
+class Frame:
+    """Regression learners predict ``z = (y - base) / scale`` (see
+    :meth:`TrainedModel.regression_frame`); LightGBM uses a base of 0, the GNN the entity's
+    recent mean."""
+
+    base: np.ndarray
+    scale: np.ndarray
+
+    def to_relative(self, y: np.ndarray) -> np.ndarray:
+        return (np.asarray(y, np.float64) - self.base) / self.scale
+
+    def from_relative(self, z: np.ndarray) -> np.ndarray:
+        return self.base + self.scale * np.asarray(z, np.float64)
+
+    def unbased(self) -> Frame:
+        return Frame(np.zeros_like(self.base), self.scale)
+
+
+class LevelCache:
+    """The population levels of one graph (per past anchor, and per anchor the level a relative
+    regression model divides by), each computed once: they depend on the anchor only."""
+
+    def __init__(self, bq: BoundQuery, graph: Graph) -> None:
+        self.bq, self.graph = bq, weakref.ref(graph)
+        self._at: dict[datetime, float | None] = {}
+        self._population: dict[datetime, float | None] = {}
+
+    def anchor_levels(self, anchors: list[datetime]) -> dict[datetime, float | None]:
+        from relpredict.features.history import anchor_levels
+
+        wanted = sorted({a for a in anchors if a not in self._at})
+        if wanted:
+            self._at.update(anchor_levels(self.bq, self._graph(), wanted))
+        return {a: self._at.get(a) for a in anchors}
+
+    def population(self, anchors: list[datetime]) -> dict[datetime, float | None]:
+        from relpredict.features.history import population_level
+
+        wanted = sorted({a for a in anchors if a not in self._population})
+        if wanted:
+            self._population.update(population_level(self.bq, self._graph(), wanted, self.anchor_levels))
+        return {a: self._population.get(a) for a in anchors}
+
+    def _graph(self) -> Graph:
+        graph = self.graph()
+        if graph is None:
+            raise RuntimeError("the graph of these levels is gone")
+        return graph
+
+
+@dataclass
+class Inputs:
+    """What a model reads for ``rows`` besides the graph: history features and past labels."""
+
+    bq: BoundQuery
+    hist: pa.Table | None
+    extra: np.ndarray
+    past: list[list] | None
+    frame: Frame | None
 
 
 @dataclass
@@ -66,7 +131,7 @@ class TrainedModel:
 
     query_text: str
     task_type: TaskType
-    kind: str  # "gnn", "lightgbm" or "blend"
+    kind: str  # "gnn", "lightgbm", "blend", "baseline" or "ranker"
     seed: int
     codec: TargetCodec
     history: Standardizer | None = None
@@ -74,7 +139,10 @@ class TrainedModel:
     gnn: GNNPart | None = None
     booster: Booster | None = None
     feature_spec: Any = None
-    blend: float = 1.0  # weight of the GNN in the final prediction
+    blend: float = 1.0  # weight of the GNN in the learners' prediction
+    baseline: Baseline | None = None
+    baseline_weight: float = 0.0  # weight of the baseline in the final prediction
+    ranker: Ranker | None = None  # ranking targets: the candidates and the LightGBM ranker
     platt: Platt | None = None
     top_k: int = 10
     metrics: dict[str, Any] = field(default_factory=dict)
@@ -82,6 +150,7 @@ class TrainedModel:
     name: str = ""
     version: int = 0
     _runtime: dict[int, tuple[weakref.ref, Runtime]] = field(default_factory=dict, repr=False)
+    _levels: LevelCache | None = field(default=None, repr=False)
     _last: tuple | None = field(default=None, repr=False)
 
     # -- identity --------------------------------------------------------------------------
@@ -97,7 +166,13 @@ class TrainedModel:
     def embedding_dim(self) -> int:
         if self.gnn is not None:
             return self.gnn.config.channels + self.gnn.extra_dim
-        return len(self.booster.features) if self.booster is not None else 0
+        if self.booster is not None:
+            return len(self.booster.features)
+        if self.ranker is not None:
+            from relpredict.features.candidates import FEATURES
+
+            return sum(f.startswith("entity.") for f in FEATURES)
+        return max(self.codec.out_dim, 1)
 
     def load_graph(self) -> Graph:
         """The graph this model was trained on (its recorded sources, keys and links)."""
@@ -125,17 +200,35 @@ class TrainedModel:
 
     def history_table(self, bq: BoundQuery, graph: Graph, rows: pa.Table) -> pa.Table | None:
         """The raw target history of ``rows`` (``history.*`` columns; None without history)."""
-        if self.history is None or not self.history.columns:
-            return None
-        from relpredict.features.history import target_history
+        return self.history_and_past(bq, graph, rows, past=False)[0]
 
-        return target_history(bq, graph, rows, k=self.history_k, classes=self.info.get("history_classes"))
+    def history_and_past(self, bq: BoundQuery, graph: Graph, rows: pa.Table,
+                         past: bool = True) -> tuple[pa.Table | None, list[list] | None]:
+        """The history table and (with ``past``, for the baseline) the past labels of ``rows``.
+
+        A relative regression model's history is in units of each past label's time (divided
+        by the population level at its anchor)."""
+        from relpredict.features.history import history_and_past
+
+        has_hist = self.history is not None and bool(self.history.columns)
+        if not has_hist and not past:
+            return None, None
+        levels = None
+        if self.codec.relative and self.task_type is TaskType.regression and bq.is_temporal:
+            levels = self._level_cache(bq, graph).anchor_levels
+        hist, lists = history_and_past(bq, graph, rows, k=self.history_k or 24,
+                                       classes=self.info.get("history_classes"), past=past, levels=levels)
+        return (hist if has_hist else None), lists
 
     def history_matrix(self, hist: pa.Table | None, n: int) -> np.ndarray:
         """The standardised history, ``[N, 2H]`` (no columns without history)."""
         if hist is None or self.history is None:
             return np.zeros((n, 0), dtype=np.float32)
-        return self.history.transform(feature_matrix(hist, self.history.columns)[1])
+        return self.history.transform(self.history_features(hist, self.history.columns)[1])
+
+    def history_features(self, hist: pa.Table, columns: list[str] | None = None) -> tuple[list[str], np.ndarray]:
+        """The history columns as a matrix."""
+        return feature_matrix(hist, columns)
 
     def regression_base(self, hist: pa.Table | None, n: int) -> np.ndarray | None:
         """Regression predicts the residual over the entity's recent mean target (MODELING.md #6):
@@ -143,14 +236,50 @@ class TrainedModel:
         if self.task_type is not TaskType.regression:
             return None
         fallback = float(self.info.get("base_fallback", 0.0))
-        base = np.full(n, fallback)
-        if hist is None:
-            return base
-        for col in reversed(BASE_COLUMNS):
-            if col in hist.column_names:
-                values = np.asarray(hist.column(col).to_numpy(zero_copy_only=False), dtype=np.float64)
-                base = np.where(np.isnan(values), base, values)
-        return base
+        return _first_present(hist, BASE_COLUMNS, np.full(n, fallback))
+
+    def regression_frame(self, bq: BoundQuery, graph: Graph, rows: pa.Table,
+                         hist: pa.Table | None) -> Frame | None:
+        """``(base, scale)`` of the regression learners' target (None for other tasks).
+
+        ``scale`` is the population's level at the row's anchor
+        (:func:`relpredict.features.history.population_level`: the typical size of the target
+        over every entity's latest past labels), or the codec's training level where there is
+        none; ``base`` is the entity's recent mean in those units (its history is divided by
+        the level at each past anchor) times ``scale``. When the target's scale shifts over
+        time — prices with inflation, a points scale that changes — level and history move
+        with it, so a learner that predicts ``z`` (and reads its target-unit inputs divided by
+        the level) keeps its relative accuracy. A model without ``codec.relative`` (older
+        artifacts) uses a scale of 1 and the history as it is.
+        """
+        if self.task_type is not TaskType.regression:
+            return None
+        n = rows.num_rows
+        if not self.codec.relative:
+            return Frame(self.regression_base(hist, n), np.ones(n))
+        scale = self.population_scale(bq, graph, rows)
+        recent = _first_present(hist, BASE_COLUMNS, np.full(n, float(self.info.get("base_fallback_relative", 0.0))))
+        return Frame(recent * scale, scale)
+
+    def population_scale(self, bq: BoundQuery, graph: Graph, rows: pa.Table) -> np.ndarray:
+        """The population level at each row's anchor, computed once per graph and anchor."""
+        fallback = self.codec.floor
+        if ANCHOR not in rows.column_names or not bq.is_temporal:
+            return np.full(rows.num_rows, fallback)
+        anchors = rows.column(ANCHOR).cast(pa.timestamp("us")).to_pylist()
+        found = self._level_cache(bq, graph).population([a for a in anchors if a is not None])
+        return np.asarray([found.get(a) or fallback for a in anchors], dtype=np.float64)
+
+    def _level_cache(self, bq: BoundQuery, graph: Graph) -> LevelCache:
+        if self._levels is None or self._levels.graph() is not graph:
+            self._levels = LevelCache(bq, graph)
+        return self._levels
+
+    def inputs(self, graph: Graph, rows: pa.Table) -> Inputs:
+        bq = self.bound_query(graph)
+        hist, past = self.history_and_past(bq, graph, rows, past=self.baseline_weight > 0)
+        frame = self.regression_frame(bq, graph, rows, hist)
+        return Inputs(bq, hist, self.history_matrix(hist, rows.num_rows), past, frame)
 
     # -- runtime ---------------------------------------------------------------------------
     def runtime(self, graph: Graph) -> Runtime:
@@ -185,7 +314,7 @@ class TrainedModel:
         return Runtime(index, trainer, item_nodes)
 
     def seeds(self, graph: Graph, rows: pa.Table, extra: np.ndarray, recent: torch.Tensor | None = None,
-              base: np.ndarray | None = None) -> Seeds:
+              frame: Frame | None = None) -> Seeds:
         """GNN inputs for ``rows``; an entity key missing from the graph is an error."""
         rt = self.runtime(graph)
         table = self.info["entity_table"]
@@ -199,59 +328,113 @@ class TrainedModel:
                                     .to_numpy(zero_copy_only=False).astype(np.int64))
         else:
             time = torch.full((rows.num_rows,), NO_TIME_LIMIT, dtype=torch.long)
-        return Seeds(node, time, torch.from_numpy(extra), base=base, recent=recent)
-
-    def inputs(self, graph: Graph, rows: pa.Table) -> tuple[BoundQuery, pa.Table | None, np.ndarray]:
-        bq = self.bound_query(graph)
-        hist = self.history_table(bq, graph, rows)
-        return bq, hist, self.history_matrix(hist, rows.num_rows)
+        return Seeds(node, time, torch.from_numpy(extra), recent=recent,
+                     base=None if frame is None else frame.base, scale=None if frame is None else frame.scale)
 
     # -- scoring ---------------------------------------------------------------------------
     def score(self, graph: Graph, rows: pa.Table, calibrated: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """``(embeddings [N, E], predictions)`` for ``rows``; predictions are calibrated
         probabilities (binary ``[N]``), values (``[N]``), class probabilities (``[N, C]``) or item
         scores (``[N, I]``)."""
-        bq, hist, extra = self.inputs(graph, rows)
+        inp = self.inputs(graph, rows)
+        bq, hist, extra, frame = inp.bq, inp.hist, inp.extra, inp.frame
         emb, pred_gnn, pred_lgb = None, None, None
         if self.gnn is not None:
-            seeds = self.seeds(graph, rows, extra, self.recent_matrix(bq, graph, rows),
-                               self.regression_base(hist, rows.num_rows))
+            seeds = self.seeds(graph, rows, extra, self.recent_matrix(bq, graph, rows), frame)
             emb, pred_gnn = self.runtime(graph).trainer.predict(seeds)
-        if self.booster is not None and self.blend < 1.0:
-            x = self.boosting_matrix(bq, graph, rows, hist)
-            pred_lgb = self.booster.predict(x)
+        pairs = None
+        uses_ranker = self.ranker is not None and self.ranker.model is not None and self.blend < 1.0
+        if self.ranker is not None and (uses_ranker or self.baseline_weight > 0):
+            pairs = self.ranker.pairs(bq, graph, rows, self.codec.items)
+        if uses_ranker:
+            pred_lgb = self.ranker.predict(pairs)
+        elif self.booster is not None and self.blend < 1.0:
+            x = self.boosting_matrix(bq, graph, rows, hist, frame)
+            pred_lgb = self.booster_predict(x, frame)
             if emb is None:
                 emb = x.astype(np.float32)
         pred = self.combine(pred_gnn, pred_lgb)
+        if self.baseline is not None and self.baseline_weight > 0:
+            inputs = pairs if pairs is not None else (inp.past or [[] for _ in range(rows.num_rows)])
+            base = self.baseline.predict(self.codec, inputs)
+            pred = base if pred is None else self.mix_baseline(pred, base)
+        if emb is None:
+            emb = self._fallback_embedding(pairs, pred, rows.num_rows)
         if calibrated and self.platt is not None:
             pred = self.platt(pred)
         return emb, pred
 
-    def combine(self, gnn: np.ndarray | None, lgb: np.ndarray | None) -> np.ndarray:
-        if gnn is None:
+    def _fallback_embedding(self, pairs: Any, pred: np.ndarray, n: int) -> np.ndarray:
+        """Without a GNN or a feature matrix: the entity features of the ranking candidates
+        (activity, repeat rate), else the prediction itself."""
+        if pairs is not None:
+            from relpredict.features.candidates import FEATURES
+
+            cols = [i for i, f in enumerate(FEATURES) if f.startswith("entity.")]
+            out = np.zeros((n, len(cols)), np.float32)
+            out[pairs.row, :] = np.nan_to_num(pairs.x[:, cols])
+            return out
+        return np.asarray(pred, np.float32).reshape(n, -1)
+
+    def booster_predict(self, x: np.ndarray, frame: Frame | None) -> np.ndarray:
+        """LightGBM's predictions; a relative regression booster's ``z`` back in target units."""
+        out = self.booster.predict(x)
+        if frame is not None and self.codec.relative:
+            out = frame.unbased().from_relative(out)
+        return out
+
+    def combine(self, gnn: np.ndarray | None, lgb: np.ndarray | None) -> np.ndarray | None:
+        """The learners' prediction: ``blend * gnn + (1 - blend) * lgb`` (item scores of a
+        ranking model standardised per row first, since the two score on different scales)."""
+        if gnn is None or self.blend <= 0.0 and lgb is not None:
             return lgb
-        if lgb is None:
+        if lgb is None or self.blend >= 1.0:
             return gnn
+        if self.task_type is TaskType.link_prediction:
+            gnn, lgb = row_standardize(gnn), row_standardize(lgb)
         return self.blend * gnn + (1 - self.blend) * lgb
 
-    def boosting_matrix(self, bq: BoundQuery, graph: Graph, rows: pa.Table, hist: pa.Table | None) -> np.ndarray:
+    def mix_baseline(self, pred: np.ndarray, base: np.ndarray) -> np.ndarray:
+        """``(1 - w) * pred + w * base`` with the baseline weight (item scores standardised per
+        row first); ``w`` 0 or 1 leaves one of them as it is."""
+        w = self.baseline_weight
+        if w <= 0.0:
+            return pred
+        if w >= 1.0:
+            return base
+        if self.task_type is TaskType.link_prediction:
+            pred, base = row_standardize(pred), row_standardize(base)
+        return mix(pred, base, w)
+
+    def boosting_matrix(self, bq: BoundQuery, graph: Graph, rows: pa.Table, hist: pa.Table | None,
+                        frame: Frame | None = None) -> np.ndarray:
         """LightGBM's input: aggregate features then the raw history, in the booster's order."""
-        names, x = self.boosting_inputs(bq, graph, rows, hist)
+        names, x = self.boosting_inputs(bq, graph, rows, hist, frame)
         order = {n: i for i, n in enumerate(names)}
         missing = [f for f in self.booster.features if f not in order]
         if missing:
             raise ConfigError(f"The graph lacks features the model was trained on: {missing[:5]}.")
         return x[:, [order[f] for f in self.booster.features]]
 
-    def boosting_inputs(self, bq: BoundQuery, graph: Graph, rows: pa.Table,
-                        hist: pa.Table | None) -> tuple[list[str], np.ndarray]:
-        """Aggregate features then the raw history columns, with their names."""
+    def boosting_inputs(self, bq: BoundQuery, graph: Graph, rows: pa.Table, hist: pa.Table | None,
+                        frame: Frame | None = None) -> tuple[list[str], np.ndarray]:
+        """Aggregate features then the raw history columns, with their names.
+
+        A relative regression model (``frame`` given) reads the features in the target's units
+        (aggregates of the column the target aggregates, its past values) divided by the
+        population level, so that its inputs, like its output, do not move when the target's
+        scale does.
+        """
         from relpredict.features.aggregates import aggregate_features
 
         names, x = feature_matrix(aggregate_features(bq, graph, rows, self.feature_spec))
         if hist is not None:
             hist_names, h = feature_matrix(hist)
             x, names = np.concatenate([x, h], axis=1), names + hist_names
+        if frame is not None and self.codec.relative:
+            units = target_unit_features(bq, names)
+            x = x.copy()
+            x[:, units] = x[:, units] / frame.scale[:, None]
         return names, x
 
     def recent_matrix(self, bq: BoundQuery, graph: Graph, rows: pa.Table) -> torch.Tensor | None:
@@ -296,6 +479,44 @@ class TrainedModel:
         width = emb.shape[1] if emb.ndim == 2 else 0
         offsets = pa.array(np.arange(rows.num_rows + 1, dtype=np.int32) * width)
         return rows.append_column("EMBEDDINGS", pa.ListArray.from_arrays(offsets, flat))
+
+
+def target_unit_features(bq: BoundQuery, names: list[str]) -> list[int]:
+    """Positions of the features measured in the target's units: aggregates of the column the
+    target aggregates (``orders.amount.sum_30d``, also through a parent route ``a>orders.amount.*``),
+    and ``T.count`` features for a ``COUNT(T.*)`` target. (The history of a relative model is
+    relative already: see :meth:`TrainedModel.history_and_past`.)"""
+    from relpredict.query.ast import aggregations
+
+    prefixes, exact = [], []
+    for agg in aggregations(bq.target):
+        if agg.func in ("SUM", "AVG", "MIN", "MAX", "FIRST", "LAST") and agg.column.column != "*":
+            prefixes.append(f"{agg.column.table}.{agg.column.column}.")
+        elif agg.func == "COUNT":
+            exact.append(f"{agg.column.table}.count")
+    out = []
+    for i, name in enumerate(names):
+        tail = name.rsplit(">", 1)[-1]
+        if tail.startswith(tuple(prefixes)) or tail in exact:
+            out.append(i)
+    return out
+
+
+def mix(pred: np.ndarray, base: np.ndarray, weight: float) -> np.ndarray:
+    """``(1 - weight) * pred + weight * base``, the learners' prediction mixed with a baseline's."""
+    return (1.0 - weight) * np.asarray(pred, np.float64) + weight * np.asarray(base, np.float64)
+
+
+def _first_present(hist: pa.Table | None, columns: tuple[str, ...], fallback: np.ndarray) -> np.ndarray:
+    """Per row, the first of ``columns`` that is not NaN, else ``fallback``."""
+    out = np.asarray(fallback, np.float64).copy()
+    if hist is None:
+        return out
+    for col in reversed(columns):
+        if col in hist.column_names:
+            values = np.asarray(hist.column(col).to_numpy(zero_copy_only=False), dtype=np.float64)
+            out = np.where(np.isnan(values), out, values)
+    return out
 
 
 def _fingerprint(values: pa.Array) -> str:

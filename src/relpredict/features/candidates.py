@@ -1,0 +1,259 @@
+"""Item candidates and pair features for ranking targets (``LIST_DISTINCT(t.fk, ...) RANK TOP k``).
+
+For each row ``(entity, t)`` the candidates are the items that three sources propose, each
+reading only fact rows with time <= ``t`` (the ranked rows, with the target's own row filter,
+exactly as :func:`relpredict.features.history.recent_items` reads them):
+
+- **own**: the entity's last :data:`OWN` distinct items, with how often and how recently it had
+  each one (over 1, 4 and 12 target windows and all time);
+- **popular**: the :data:`POPULAR` items most entities had in the last window and in the last 4
+  windows, with their share of the active entities over 1, 4 and 12 windows and their trend;
+- **co-occurring**: items that other entities had together with the entity's recent items
+  (over the last 12 windows, cosine-normalised counts), the :data:`COOC` best per row.
+
+Besides, each pair gets the entity's share of its rows that were this item, time-decayed
+counts (half-lives of 1 and 4 windows, roughly), the item's repeat rate (the share of its
+recent entities that had it more than once) and the item-column features of
+:class:`ItemColumns`.
+
+Sums of floats are rounded to 9 decimals: DuckDB adds in parallel, in no fixed order, and the
+same rows must give the same features in every run and every shard. Every candidate gets every feature (own, popularity, co-occurrence, entity activity), so a
+ranker learns from the data whether entities keep their items (a team's drivers) or never take
+the same one twice (a rating). Popularity and co-occurrence are properties of the anchor
+alone: they are computed over all entities (co-occurrence over a fixed hash-sample of them,
+``sample`` per mille, chosen when the model is trained), never over the rows of one batch, so
+a job's output does not depend on how it is sharded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from relpredict.graph.graph import Graph
+from relpredict.labels.sql import ANCHOR, ENTITY, Params
+from relpredict.query.bound import BoundQuery
+from relpredict.sql import quote_ident as q
+
+from .aggregates import Scratch, interval, prepare_rows
+from .history import _items
+
+OWN, POPULAR, COOC, BASKET, SEEDS = 50, 50, 50, 20, 10
+MULTIPLES = (1, 4, 12)
+FEATURES = [
+    "own.count_1", "own.count_4", "own.count_12", "own.count_all", "own.days_since", "own.rank",
+    "pop.share_1", "pop.share_4", "pop.share_12", "pop.rank_1", "pop.rank_4", "pop.trend",
+    "cooc.score", "cooc.rank", "entity.items", "entity.rows_1", "entity.rows_12", "entity.rows_all",
+    "entity.repeat", "own.share_all", "own.share_12", "own.decay_1", "own.decay_4", "item.repeat",
+]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """Which entities co-occurrence counts read: those with ``hash(key) % 1000 < per_mille``."""
+
+    per_mille: int = 1000
+
+
+@dataclass(frozen=True)
+class ItemColumns:
+    """Columns of the item table that pair features read (chosen when the model is trained):
+    for a numeric column ``c`` the item's value ``item.c``, the mean over the entity's own past
+    items ``own.mean.c`` and their distance ``pair.diff.c``; for a categorical column the share
+    of the entity's past rows whose item had the candidate's value, ``own.share.c``."""
+
+    numeric: tuple[str, ...] = ()
+    categorical: tuple[str, ...] = ()
+
+    def features(self) -> list[str]:
+        return ([f for c in self.numeric for f in (f"item.{c}", f"own.mean.{c}", f"pair.diff.{c}")]
+                + [f"own.share.{c}" for c in self.categorical])
+
+
+MAX_NUMERIC, MAX_CATEGORICAL, MAX_VALUES = 4, 3, 200
+
+
+def item_columns(bq: BoundQuery, graph: Graph) -> ItemColumns:
+    """The item table's numeric columns and its categorical ones with at most
+    :data:`MAX_VALUES` values (a near-unique name says nothing an ID does not)."""
+    from relpredict.tables.stypes import SType
+
+    from .aggregates import _feature_columns
+
+    table = bq.item_table or ""
+    numeric = tuple(_feature_columns(graph, table, SType.numerical)[:MAX_NUMERIC])
+    categorical = []
+    for col in _feature_columns(graph, table, SType.categorical):
+        distinct, total = graph.con.execute(
+            f"SELECT count(DISTINCT {q(col)}), count(*) FROM {q(table)}").fetchall()[0]
+        if 1 < distinct <= MAX_VALUES and distinct < 0.5 * max(total, 1):
+            categorical.append(col)
+    return ItemColumns(numeric, tuple(categorical[:MAX_CATEGORICAL]))
+
+
+class _Query:
+    """One statement's parameters: the ranked rows' SQL pieces and window lengths, bound once
+    each (DuckDB wants exactly the parameters a statement uses)."""
+
+    def __init__(self, bq: BoundQuery, graph: Graph) -> None:
+        self.p = Params()
+        self.it = _items(bq, graph, self.p)
+        self.bq = bq
+        self._win: dict[int, str] = {}
+
+    def win(self, multiple: int) -> str:
+        if multiple not in self._win:
+            w = self.bq.horizon
+            self._win[multiple] = interval(self.p, w.end * multiple, w.unit)
+        return self._win[multiple]
+
+    def facts(self, cond: str, join: str = "") -> str:
+        """``JOIN`` the ranked fact rows (alias ``f``) to ``x`` on ``cond``, with the target's
+        filter (and ``join``, more joins before it)."""
+        it = self.it
+        return f"JOIN {it.fact} f ON {cond}{it.parent_joins}{join} WHERE {it.where}"
+
+
+def candidate_pairs(bq: BoundQuery, graph: Graph, rows: pa.Table, sample: Sample = Sample(),
+                    columns: ItemColumns = ItemColumns()) -> pa.Table:
+    """``__row`` (position in ``rows``), ``ITEM``, the :data:`FEATURES` and the item-column
+    features (``columns.features()``) of every candidate, ordered by row then item."""
+    with Scratch(graph.con) as s:
+        base = prepare_rows(s, rows, None)
+        anchors = f"(SELECT DISTINCT anchor AS {ANCHOR} FROM {q(base)})"
+        # the entity's own items, by row
+        w_us = float(bq.horizon.length().total_seconds() * 1_000_000)
+        a = _Query(bq, graph)
+        it = a.it
+        own = s.create("own", (
+            f"SELECT x.__row, {it.item} AS item, count(*) AS c_all, "
+            + ", ".join(f"count(*) FILTER (WHERE {it.time} > x.{ANCHOR} - {a.win(m)}) AS c{m}" for m in MULTIPLES)
+            + "".join(f", round(sum(exp(-(epoch_us(x.{ANCHOR}) - epoch_us({it.time})) / {w_us * m})), 9) AS d{m}"
+                      for m in (1, 4))
+            + f", max({it.time}) AS last_ts, any_value(x.{ANCHOR}) AS anchor FROM "
+            f"(SELECT __row, key AS {ENTITY}, anchor AS {ANCHOR} FROM {q(base)}) x "
+            + a.facts(f"{it.fk} = x.{ENTITY} AND {it.time} <= x.{ANCHOR}") + " GROUP BY 1, 2"), a.p.values)
+        own_ranked = s.create("own_ranked", (
+            f"SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY __row ORDER BY last_ts DESC, item) "
+            f"AS rnk FROM {q(own)}) WHERE rnk <= {OWN}"))
+        entity = s.create("entity", (
+            f"SELECT __row, count(*) AS items, sum(c1) AS rows_1, sum(c12) AS rows_12, sum(c_all) AS rows_all, "
+            f"avg(CASE WHEN c_all > 1 THEN 1.0 ELSE 0.0 END) AS rep FROM {q(own)} GROUP BY 1"))
+        # popularity, by anchor: distinct entities per item, and active entities, per window
+        b = _Query(bq, graph)
+        it = b.it
+        pop_counts = s.create("pop", (
+            f"SELECT x.{ANCHOR} AS anchor, {it.item} AS item, "
+            + ", ".join(f"count(DISTINCT {it.fk}) FILTER (WHERE {it.time} > x.{ANCHOR} - {b.win(m)}) AS p{m}"
+                        for m in MULTIPLES)
+            + f" FROM {anchors} x " + b.facts(f"{it.time} <= x.{ANCHOR} AND {it.time} > x.{ANCHOR} - {b.win(12)}")
+            + " GROUP BY 1, 2"), b.p.values)
+        c = _Query(bq, graph)
+        it = c.it
+        active = s.create("active", (
+            f"SELECT x.{ANCHOR} AS anchor, "
+            + ", ".join(f"count(DISTINCT {it.fk}) FILTER (WHERE {it.time} > x.{ANCHOR} - {c.win(m)}) AS n{m}"
+                        for m in MULTIPLES)
+            + f" FROM {anchors} x " + c.facts(f"{it.time} <= x.{ANCHOR} AND {it.time} > x.{ANCHOR} - {c.win(12)}")
+            + " GROUP BY 1"), c.p.values)
+        pop = s.create("pop_ranked", (
+            "SELECT c.anchor, c.item, " + ", ".join(f"c.p{m} / greatest(a.n{m}, 1) AS s{m}" for m in MULTIPLES)
+            + ", row_number() OVER (PARTITION BY c.anchor ORDER BY c.p1 DESC, c.p4 DESC, c.item) AS r1, "
+            "row_number() OVER (PARTITION BY c.anchor ORDER BY c.p4 DESC, c.p12 DESC, c.item) AS r4 "
+            f"FROM {q(pop_counts)} c JOIN {q(active)} a USING (anchor)"))
+        r = _Query(bq, graph)
+        it = r.it
+        repeat = s.create("item_repeat", (
+            f"SELECT anchor, item, avg(CASE WHEN n >= 2 THEN 1.0 ELSE 0.0 END) AS rep FROM (SELECT "
+            f"x.{ANCHOR} AS anchor, {it.fk} AS e, {it.item} AS item, count(*) AS n FROM {anchors} x "
+            + r.facts(f"{it.time} <= x.{ANCHOR} AND {it.time} > x.{ANCHOR} - {r.win(12)}")
+            + " GROUP BY 1, 2, 3) GROUP BY 1, 2"), r.p.values)
+        # co-occurrence, by anchor, over the sampled entities' recent baskets
+        d = _Query(bq, graph)
+        it = d.it
+        basket = s.create("basket", (
+            f"SELECT * FROM (SELECT anchor, e, item, row_number() OVER (PARTITION BY anchor, e ORDER BY ts DESC, "
+            f"item) AS rnk FROM (SELECT x.{ANCHOR} AS anchor, {it.fk} AS e, {it.item} AS item, "
+            f"max({it.time}) AS ts FROM {anchors} x "
+            + d.facts(f"{it.time} <= x.{ANCHOR} AND {it.time} > x.{ANCHOR} - {d.win(12)}")
+            + f" AND hash({it.fk}) % 1000 < {int(sample.per_mille)} GROUP BY 1, 2, 3)) "
+            f"WHERE rnk <= {BASKET}"), d.p.values)
+        counts = s.create("basket_counts", f"SELECT anchor, item, count(*) AS n FROM {q(basket)} GROUP BY 1, 2")
+        cooc = s.create("cooc", (
+            f"SELECT a.anchor, a.item AS i, b.item AS j, count(*) AS n FROM {q(basket)} a JOIN {q(basket)} b "
+            "ON a.anchor = b.anchor AND a.e = b.e AND a.item != b.item GROUP BY 1, 2, 3"))
+        scored = s.create("cooc_rows", (
+            f"SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY __row ORDER BY score DESC, item) AS rnk "
+            f"FROM (SELECT o.__row, c.j AS item, round(sum(c.n / sqrt(ci.n * cj.n)), 9) AS score FROM {q(own_ranked)} o "
+            f"JOIN {q(cooc)} c ON c.anchor = o.anchor AND c.i = o.item "
+            f"JOIN {q(counts)} ci ON ci.anchor = c.anchor AND ci.item = c.i "
+            f"JOIN {q(counts)} cj ON cj.anchor = c.anchor AND cj.item = c.j "
+            f"WHERE o.rnk <= {SEEDS} GROUP BY 1, 2)) WHERE rnk <= {COOC}"))
+        # candidates and their features
+        cands = s.create("cands", (
+            f"SELECT DISTINCT __row, item FROM (SELECT __row, item FROM {q(own_ranked)} UNION ALL "
+            f"SELECT b.__row, pr.item FROM {q(base)} b JOIN {q(pop)} pr ON pr.anchor = b.anchor "
+            f"WHERE pr.r1 <= {POPULAR} OR pr.r4 <= {POPULAR} UNION ALL "
+            f"SELECT __row, item FROM {q(scored)})"))
+        extra_cols, extra_joins = _item_features(s, bq, graph, base, columns)
+        days = "(epoch_us(b.anchor) - epoch_us(o.last_ts)) / 86400000000.0"
+        return s.arrow(
+            f"SELECT c.__row, c.item AS ITEM, "
+            f"coalesce(o.c1, 0) AS \"own.count_1\", coalesce(o.c4, 0) AS \"own.count_4\", "
+            f"coalesce(o.c12, 0) AS \"own.count_12\", coalesce(o.c_all, 0) AS \"own.count_all\", "
+            f"{days} AS \"own.days_since\", r.rnk AS \"own.rank\", "
+            f"coalesce(pr.s1, 0) AS \"pop.share_1\", coalesce(pr.s4, 0) AS \"pop.share_4\", "
+            f"coalesce(pr.s12, 0) AS \"pop.share_12\", pr.r1 AS \"pop.rank_1\", pr.r4 AS \"pop.rank_4\", "
+            f"pr.s1 / nullif(pr.s4, 0) AS \"pop.trend\", coalesce(cs.score, 0) AS \"cooc.score\", "
+            f"cs.rnk AS \"cooc.rank\", coalesce(e.items, 0) AS \"entity.items\", "
+            f"coalesce(e.rows_1, 0) AS \"entity.rows_1\", coalesce(e.rows_12, 0) AS \"entity.rows_12\", "
+            f"coalesce(e.rows_all, 0) AS \"entity.rows_all\", e.rep AS \"entity.repeat\", "
+            f"coalesce(o.c_all, 0) / greatest(e.rows_all, 1) AS \"own.share_all\", "
+            f"coalesce(o.c12, 0) / greatest(e.rows_12, 1) AS \"own.share_12\", "
+            f"coalesce(o.d1, 0) AS \"own.decay_1\", coalesce(o.d4, 0) AS \"own.decay_4\", "
+            f"ir.rep AS \"item.repeat\"{extra_cols} "
+            f"FROM {q(cands)} c JOIN {q(base)} b ON b.__row = c.__row{extra_joins} "
+            f"LEFT JOIN {q(own)} o ON o.__row = c.__row AND o.item = c.item "
+            f"LEFT JOIN {q(own_ranked)} r ON r.__row = c.__row AND r.item = c.item "
+            f"LEFT JOIN {q(pop)} pr ON pr.anchor = b.anchor AND pr.item = c.item "
+            f"LEFT JOIN {q(scored)} cs ON cs.__row = c.__row AND cs.item = c.item "
+            f"LEFT JOIN {q(entity)} e ON e.__row = c.__row "
+            f"LEFT JOIN {q(repeat)} ir ON ir.anchor = b.anchor AND ir.item = c.item ORDER BY c.__row, c.item")
+
+
+def _item_features(s: Scratch, bq: BoundQuery, graph: Graph, base: str, columns: ItemColumns) -> tuple[str, str]:
+    """SELECT columns and joins (over candidates ``c``) of the item-column features."""
+    if not columns.numeric and not columns.categorical:
+        return "", ""
+    table, pk = bq.item_table or "", graph[bq.item_table or ""].primary_key or ""
+    a = _Query(bq, graph)
+    it = a.it
+    item_join = f" LEFT JOIN {q(table)} i ON i.{q(pk)} = {it.item}"
+    rows = (f"(SELECT __row, key AS {ENTITY}, anchor AS {ANCHOR} FROM {q(base)}) x "
+            + a.facts(f"{it.fk} = x.{ENTITY} AND {it.time} <= x.{ANCHOR}", item_join))
+    means = ", ".join(f"avg(i.{q(c)}) AS {q('m_' + c)}" for c in columns.numeric)
+    cols, joins = [], f" LEFT JOIN {q(table)} ci ON ci.{q(pk)} = c.item"
+    if columns.numeric:
+        own = s.create("own_means", (
+            f"SELECT x.__row, {means} FROM {rows} GROUP BY 1"), a.p.values)
+        joins += f" LEFT JOIN {q(own)} om ON om.__row = c.__row"
+        for c in columns.numeric:
+            cols += [f"CAST(ci.{q(c)} AS DOUBLE) AS {q('item.' + c)}",
+                     f"CAST(om.{q('m_' + c)} AS DOUBLE) AS {q('own.mean.' + c)}",
+                     f"abs(CAST(ci.{q(c)} AS DOUBLE) - om.{q('m_' + c)}) AS {q('pair.diff.' + c)}"]
+    for n, c in enumerate(columns.categorical):
+        b = _Query(bq, graph)
+        it = b.it
+        rows_b = (f"(SELECT __row, key AS {ENTITY}, anchor AS {ANCHOR} FROM {q(base)}) x "
+                  + b.facts(f"{it.fk} = x.{ENTITY} AND {it.time} <= x.{ANCHOR}", item_join))
+        share = s.create(f"own_share{n}", (
+            f"SELECT __row, v, n / sum(n) OVER (PARTITION BY __row) AS share FROM (SELECT x.__row, "
+            f"i.{q(c)} AS v, count(*) AS n FROM "
+            f"{rows_b} GROUP BY 1, 2)"), b.p.values)
+        joins += f" LEFT JOIN {q(share)} os{n} ON os{n}.__row = c.__row AND os{n}.v = ci.{q(c)}"
+        cols.append(f"coalesce(os{n}.share, 0) AS {q('own.share.' + c)}")
+    return ", " + ", ".join(cols), joins
+
+
+__all__ = ["FEATURES", "ItemColumns", "Sample", "candidate_pairs", "item_columns"]

@@ -1,0 +1,266 @@
+"""Baselines: the obvious predictions that need no training, and that every model must beat.
+
+Each baseline reads only the query's own past labels at the example's anchor (``t - D, ...,
+t - kD``, from :func:`relpredict.features.history.history_and_past`, so no look-ahead) and a few
+constants of the training labels (the median, the mode, the positive rate). Training evaluates
+every candidate of the task type on validation, keeps the best one as a :class:`Baseline` in the
+model, offers it to ``auto`` beside the learners, and reports each candidate's validation and
+test metric (``models show``).
+
+Candidates per task type:
+
+- binary: the rate of positive past windows over the last 3 / 12 / k windows, the last window,
+  the recency of the last positive window;
+- regression: the last window's value, the mean and the median of the last 3 / 12 / k windows,
+  the training median;
+- multiclass: the last class, the most frequent class of the last 3 / 12 / k windows, the
+  training mode;
+- multilabel: each class's share of the last 3 / 12 / k windows.
+
+- link prediction (over the item candidates of :mod:`relpredict.model.ranker`): the entity's
+  own items by recency or by count then the popular ones, the popular items of the last window
+  or the last 4, the same minus what the entity already has, the items that co-occur with the
+  entity's recent items.
+
+An entity without past labels gets the training constant. A ranking baseline reads the
+candidate pairs (:class:`relpredict.model.ranker.Pairs`) instead of past labels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from relpredict.model import metrics, ranker
+from relpredict.model.targets import TargetCodec
+from relpredict.query.bound import TaskType
+
+Past = Sequence[Sequence[Any]]  # per example, its past labels most recent first (None = missing)
+SPANS = (3, 12)
+
+
+@dataclass
+class Baseline:
+    """One heuristic predictor: ``rule`` with ``span`` past windows and its training constants."""
+
+    task: TaskType
+    rule: str
+    span: int = 1
+    constants: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return describe(self.rule, self.span)
+
+    def predict(self, codec: TargetCodec, past: Past) -> np.ndarray:
+        """Predictions shaped as the learners': binary ``[N]`` scores in [0, 1], regression
+        ``[N]`` values, multiclass / multilabel ``[N, C]`` in the codec's class order."""
+        return RULES[(self.task, self.rule)](self, codec, past)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"task": self.task.value, "rule": self.rule, "span": self.span, "constants": self.constants}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Baseline:
+        return cls(TaskType(d["task"]), str(d["rule"]), int(d["span"]), dict(d["constants"]))
+
+
+def describe(rule: str, span: int) -> str:
+    """A readable name, e.g. ``mean of the last 3 windows``."""
+    if rule in ranker.RULES:
+        return ranker.RULES[rule][0]
+    windows = "window" if span == 1 else f"{span} windows"
+    return {
+        "rate": f"positive rate of the last {windows}",
+        "last": "last window's value",
+        "recency": "recency of the last positive window",
+        "mean": f"mean of the last {windows}",
+        "median": f"median of the last {windows}",
+        "constant": "training median",
+        "last_class": "last window's class",
+        "frequent": f"most frequent class of the last {windows}",
+        "mode": "training mode",
+        "share": f"class shares of the last {windows}",
+    }[rule]
+
+
+# -- the rules ------------------------------------------------------------------------------
+def _numbers(past: Past, span: int) -> np.ndarray:
+    """``[N, span]`` float64 of the first ``span`` past labels (NaN where missing)."""
+    out = np.full((len(past), span), np.nan)
+    for r, values in enumerate(past):
+        for i, v in enumerate(values[:span]):
+            if v is not None:
+                out[r, i] = float(v)
+    return out
+
+
+def _nan_reduce(x: np.ndarray, fn: Callable[..., np.ndarray], fallback: float) -> np.ndarray:
+    with np.errstate(all="ignore"), _quiet():
+        value = fn(x, axis=1) if x.shape[1] else np.full(len(x), np.nan)
+    return np.where(np.isnan(value), fallback, value)
+
+
+class _quiet:
+    """Silences numpy's 'mean of empty slice' warnings (all-NaN rows become the fallback)."""
+
+    def __enter__(self) -> None:
+        import warnings
+
+        self._w = warnings.catch_warnings()
+        self._w.__enter__()
+        warnings.simplefilter("ignore", RuntimeWarning)
+
+    def __exit__(self, *exc: object) -> None:
+        self._w.__exit__(*exc)
+
+
+def _binary_rate(b: Baseline, codec: TargetCodec, past: Past) -> np.ndarray:
+    return _nan_reduce(_numbers(past, b.span), np.nanmean, codec.prior)
+
+
+def _binary_recency(b: Baseline, codec: TargetCodec, past: Past) -> np.ndarray:
+    x = _numbers(past, b.span)
+    hit = np.nan_to_num(x) > 0
+    first = np.where(hit.any(1), hit.argmax(1) + 1, 0)
+    rate = _nan_reduce(x, np.nanmean, codec.prior)
+    return np.where(first > 0, 1.0 / np.maximum(first, 1), 0.0) * 0.999 + 0.001 * rate
+
+
+def _regression(fn: Callable[..., np.ndarray]) -> Callable[[Baseline, TargetCodec, Past], np.ndarray]:
+    def rule(b: Baseline, codec: TargetCodec, past: Past) -> np.ndarray:
+        return _nan_reduce(_numbers(past, b.span), fn, float(b.constants["median"]))
+    return rule
+
+
+def _constant(b: Baseline, codec: TargetCodec, past: Past) -> np.ndarray:
+    return np.full(len(past), float(b.constants["median"]))
+
+
+def _class_counts(codec: TargetCodec, past: Past, span: int, weights: np.ndarray | None = None) -> np.ndarray:
+    index = {str(c): i for i, c in enumerate(codec.classes)}
+    out = np.zeros((len(past), len(codec.classes)))
+    w = weights if weights is not None else np.ones(span)
+    for r, values in enumerate(past):
+        for i, v in enumerate(values[:span]):
+            for label in (v if isinstance(v, (list, tuple)) else [v]):
+                c = index.get(str(label)) if label is not None else None
+                if c is not None:
+                    out[r, c] += w[i]
+    return out
+
+
+def _prior(b: Baseline, codec: TargetCodec) -> np.ndarray:
+    prior = np.asarray(b.constants.get("prior") or [1.0] * len(codec.classes), dtype=np.float64)
+    return prior / max(prior.sum(), 1e-12)
+
+
+def _frequent(b: Baseline, codec: TargetCodec, past: Past) -> np.ndarray:
+    """Class shares of the last ``span`` windows, a little of the prior to break ties and to
+    speak for entities without past labels (more recent windows weigh slightly more)."""
+    weights = 1.0 + 0.01 / np.arange(1, b.span + 1)
+    counts = _class_counts(codec, past, b.span, weights)
+    prior = _prior(b, codec)
+    total = counts.sum(1, keepdims=True)
+    return (counts + 0.01 * prior) / (total + 0.01)
+
+
+def _last_class(b: Baseline, codec: TargetCodec, past: Past) -> np.ndarray:
+    latest = [[next((v for v in values if v is not None), None)] for values in past]
+    counts = _class_counts(codec, latest, 1)
+    prior = _prior(b, codec)
+    return (0.9 * counts + 0.1 * prior) / (0.9 * counts.sum(1, keepdims=True) + 0.1)
+
+
+def _mode(b: Baseline, codec: TargetCodec, past: Past) -> np.ndarray:
+    return np.tile(_prior(b, codec), (len(past), 1))
+
+
+def _share(b: Baseline, codec: TargetCodec, past: Past) -> np.ndarray:
+    counts = _class_counts(codec, past, b.span)
+    seen = np.asarray([sum(v is not None for v in values[:b.span]) for values in past], dtype=np.float64)
+    prior = _prior(b, codec) * float(b.constants.get("labels_per_row", 1.0))
+    return np.where(seen[:, None] > 0, counts / np.maximum(seen[:, None], 1), prior)
+
+
+def _link(b: Baseline, codec: TargetCodec, pairs: Any) -> np.ndarray:
+    return ranker.rule_scores(b.rule, pairs)
+
+
+RULES: dict[tuple[TaskType, str], Callable[[Baseline, TargetCodec, Any], np.ndarray]] = {
+    **{(TaskType.link_prediction, rule): _link for rule in ranker.RULES},
+    (TaskType.binary, "rate"): _binary_rate,
+    (TaskType.binary, "last"): _binary_rate,
+    (TaskType.binary, "recency"): _binary_recency,
+    (TaskType.regression, "last"): _regression(np.nanmean),
+    (TaskType.regression, "mean"): _regression(np.nanmean),
+    (TaskType.regression, "median"): _regression(np.nanmedian),
+    (TaskType.regression, "constant"): _constant,
+    (TaskType.multiclass, "last_class"): _last_class,
+    (TaskType.multiclass, "frequent"): _frequent,
+    (TaskType.multiclass, "mode"): _mode,
+    (TaskType.multilabel, "share"): _share,
+}
+
+
+# -- candidates and the choice on validation ------------------------------------------------
+def candidates(codec: TargetCodec, train_y: np.ndarray, k: int) -> list[Baseline]:
+    """Every baseline of the task type, with its constants fitted on the encoded training
+    targets ``train_y``; ``k`` is the number of past windows the model reads."""
+    task = codec.task
+    spans = sorted({s for s in SPANS if s < k} | {k}) if k > 0 else []
+    if task is TaskType.binary:
+        return ([Baseline(task, "last", 1)] + [Baseline(task, "rate", s) for s in spans]
+                + [Baseline(task, "recency", k)] if k > 0 else [])
+    if task is TaskType.regression:
+        const = {"median": float(np.median(train_y)) if len(train_y) else 0.0}
+        out = [Baseline(task, "constant", 0, const)]
+        if k > 0:
+            out += [Baseline(task, "last", 1, const)]
+            out += [Baseline(task, rule, s, const) for rule in ("mean", "median") for s in spans]
+        return out
+    if task is TaskType.multiclass:
+        y = train_y[train_y >= 0]
+        prior = np.bincount(y, minlength=len(codec.classes)).astype(float).tolist() if len(y) else None
+        const = {"prior": prior}
+        out = [Baseline(task, "mode", 0, const)]
+        if k > 0:
+            out += [Baseline(task, "last_class", 1, const)] + [Baseline(task, "frequent", s, const) for s in spans]
+        return out
+    if task is TaskType.link_prediction:
+        return [Baseline(task, rule, 1) for rule in ranker.RULES]
+    if task is TaskType.multilabel and k > 0:
+        prior = train_y.mean(0).tolist() if len(train_y) else None
+        return [Baseline(task, "share", s, {"prior": prior, "labels_per_row": 1.0}) for s in spans]
+    return []
+
+
+def evaluate(task: TaskType, y: Any, pred: np.ndarray, top_k: int = 10) -> float:
+    """The selection metric of the task type (the one ``auto`` chooses by); for link
+    prediction ``y`` holds each row's true item positions."""
+    if task is TaskType.link_prediction:
+        return ranker.map_at(pred, y, top_k)
+    if task is TaskType.binary:
+        return metrics.auroc(y, pred)
+    if task is TaskType.regression:
+        return metrics.mae(y, pred)
+    if task is TaskType.multiclass:
+        keep = y >= 0
+        return metrics.accuracy(y, pred.argmax(1)) if keep.all() else \
+            float(np.mean(np.where(keep, pred.argmax(1) == y, False)))
+    return metrics.multilabel_f1(y, pred >= 0.5)
+
+
+def choose(codec: TargetCodec, options: list[Baseline], past: Any, y: Any,
+           top_k: int = 10) -> tuple[Baseline | None, dict[str, float]]:
+    """The baseline with the best validation metric, and every candidate's metric by name."""
+    best, best_score, scores = None, None, {}
+    for b in options:
+        score = evaluate(codec.task, y, b.predict(codec, past), top_k)
+        scores[b.name] = score
+        if metrics.better(codec.task, score, best_score):
+            best, best_score = b, score
+    return best, scores
