@@ -62,6 +62,9 @@ def train(
     console.print(f"Trained [bold]{trained.ref}[/bold] ({trained.kind}, {trained.task_type.value}) "
                   f"in {trained.info['train_seconds']:.1f} s")
     _print_metrics(console, trained.metrics)
+    _print_margin(console, trained.metrics)
+    for warning in trained.info.get("warnings", []):
+        console.print(f"[yellow]Warning:[/yellow] {warning}", highlight=False)
 
 
 @app.command("list")
@@ -92,7 +95,9 @@ def show(ref: str = typer.Argument(..., help="NAME (latest version) or NAME@VERS
     console = make_console()
     if as_json:
         typer.echo(json.dumps({"ref": m.ref, "kind": m.kind, "task_type": m.task_type.value, "query": m.query_text,
-                               "seed": m.seed, "blend": m.blend, "metrics": m.metrics,
+                               "seed": m.seed, "blend": m.blend,
+                               "baseline": m.baseline.name if m.baseline else None,
+                               "baseline_weight": m.baseline_weight, "metrics": m.metrics,
                                "info": {k: v for k, v in m.info.items() if k != "graph"}}, indent=1, default=str))
         return
     console.print(f"[bold]{m.ref}[/bold]  {m.kind}, {m.task_type.value}, seed {m.seed}")
@@ -100,12 +105,51 @@ def show(ref: str = typer.Argument(..., help="NAME (latest version) or NAME@VERS
     console.print(f"Created   {m.info.get('created_at')}  in {m.info.get('train_seconds')} s")
     if m.kind == "blend":
         console.print(f"Blend     GNN weight {m.blend:.2f}, LightGBM {1 - m.blend:.2f} (chosen on validation)")
+    if m.baseline is not None and m.baseline_weight > 0:
+        console.print(f"Baseline  {m.baseline.name}, weight {m.baseline_weight:.2f} (chosen on validation)",
+                      highlight=False)
     if m.platt is not None:
         console.print(f"Calibration  Platt a={m.platt.a:.3f} b={m.platt.b:.3f}")
     _print_metrics(console, m.metrics)
-    top = m.info.get("lightgbm_top_features")
+    _print_candidates(console, m.metrics, m.task_type.value, m.top_k)
+    _print_margin(console, m.metrics)
+    recall = m.info.get("candidate_recall")
+    if recall:
+        console.print("Candidate recall (the ranker's ceiling): "
+                      + ", ".join(f"{k} {v:.3f}" for k, v in recall.items()), highlight=False)
+    for warning in m.info.get("warnings", []):
+        console.print(f"[yellow]Warning:[/yellow] {warning}", highlight=False)
+    top = m.info.get("lightgbm_top_features") or m.info.get("ranker_top_features")
     if top:
         console.print("LightGBM top features: " + ", ".join(f[0] for f in top[:8]), highlight=False)
+
+
+def _print_candidates(console, metrics: dict, task: str, top_k: int) -> None:
+    """Every candidate's selection metric on validation and test: learners, baselines, chosen."""
+    rows = metrics.get("candidates") or []
+    if not rows:
+        return
+    from relpredict.model.metrics import SELECTION
+    from relpredict.query.bound import TaskType
+
+    name, higher = SELECTION[TaskType(task)]
+    name = name.replace("@k", f"@{top_k}")
+    table = RichTable("candidate", "kind", f"validation {name}", f"test {name}",
+                      title=f"Candidates ({'higher' if higher else 'lower'} is better; chosen on validation)")
+    for r in rows:
+        table.add_row(r["name"], r["kind"], _number(r.get("val")), _number(r.get("test")))
+    console.print(table)
+
+
+def _print_margin(console, metrics: dict) -> None:
+    best = metrics.get("best_baseline")
+    if best:
+        console.print(f"Margin over the best baseline ({best['name']}) on validation: "
+                      f"{best['margin_val']:+.4f}", highlight=False)
+
+
+def _number(v: float | None) -> str:
+    return "-" if v is None or v != v else f"{v:.4f}"
 
 
 def _headline(d: dict | None) -> str:

@@ -59,6 +59,20 @@ def get_model(ws: Workspace, ref: str) -> dict[str, Any]:
     return {**chosen[0], "versions": [v["version"] for v in versions]}
 
 
+def model_page(ws: Workspace, ref: str) -> dict[str, Any]:
+    """:func:`get_model` plus what the model page shows: the selection metric's name and
+    direction, and the training warnings."""
+    from relpredict.model.artifact import load_model
+    from relpredict.model.metrics import SELECTION
+    from relpredict.query.bound import TaskType
+
+    view = get_model(ws, ref)
+    model = load_model(ws, view["ref"])
+    name, higher = SELECTION[TaskType(view["task_type"])]
+    return {**view, "selection_metric": name.replace("@k", f"@{model.top_k}"), "higher_is_better": higher,
+            "warnings": list(model.info.get("warnings", []))}
+
+
 def _unknown_model(ws: Workspace, ref: str) -> str:
     """The artifact store's own message for an unknown model (what the CLI prints)."""
     from relpredict.model.artifact import load_model

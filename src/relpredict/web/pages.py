@@ -48,6 +48,11 @@ def models(request: Request) -> HTMLResponse:
     return _page(request, "models.html", models=catalog.list_models(_ws(request)))
 
 
+@router.get("/models/{ref}", response_class=HTMLResponse)
+def model(ref: str, request: Request) -> HTMLResponse:
+    return _page(request, "model.html", model=catalog.model_page(_ws(request), ref))
+
+
 @router.get("/workflows", response_class=HTMLResponse)
 def workflows(request: Request) -> HTMLResponse:
     names = sorted({m["name"] for m in catalog.list_models(_ws(request))})
