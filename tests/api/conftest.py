@@ -24,9 +24,13 @@ def _loader_seam(model_loader_seam: None) -> None:
     """Every API test's jobs load the test double."""
 
 
+BASE = "http://127.0.0.1:8000"  # a name the server answers to (TestClient's own is testserver)
+
+
 @pytest.fixture()
 def client(store: Store) -> Iterator[TestClient]:
-    with TestClient(create_app(store.ws)) as test_client:
+    """A client of the app on 127.0.0.1 whose jobs may write under the test's folder."""
+    with TestClient(create_app(store.ws, output_roots=[store.out.parent]), base_url=BASE) as test_client:
         yield test_client
 
 

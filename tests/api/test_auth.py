@@ -13,6 +13,7 @@ from relpredict.api import create_app
 from relpredict.api.auth import COOKIE
 from relpredict.cli.serve_cmd import check_bind, is_loopback
 from relpredict.errors import ConfigError
+from tests.api.conftest import BASE
 from tests.conftest import Store
 
 TOKEN = "tok-4f9c2b7e1d0a"
@@ -23,7 +24,7 @@ GUARDED = ["/api/health", "/api/models", "/api/workflows", "/api/jobs", "/api/co
 
 @pytest.fixture()
 def guarded(store: Store) -> TestClient:
-    return TestClient(create_app(store.ws, token=TOKEN), follow_redirects=False)
+    return TestClient(create_app(store.ws, token=TOKEN), follow_redirects=False, base_url=BASE)
 
 
 @pytest.mark.parametrize("path", GUARDED)
@@ -61,7 +62,7 @@ def test_token_in_the_url_sets_a_cookie_and_leaves_the_url(guarded: TestClient) 
 
 
 def test_no_token_no_guard(store: Store) -> None:
-    assert TestClient(create_app(store.ws)).get("/api/health").status_code == 200
+    assert TestClient(create_app(store.ws), base_url=BASE).get("/api/health").status_code == 200
 
 
 def test_loopback_and_bind_rules() -> None:

@@ -9,7 +9,7 @@ page.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -20,6 +20,7 @@ from fastapi.staticfiles import StaticFiles
 
 from relpredict import __version__
 from relpredict.api.auth import install_token_guard, is_api_path
+from relpredict.api.guard import install_request_guard
 from relpredict.api.routes import router
 from relpredict.errors import (
     GENERAL,
@@ -32,7 +33,7 @@ from relpredict.errors import (
 from relpredict.service.jobs import recover_orphans
 from relpredict.workspace import Workspace
 
-__all__ = ["create_app", "error_status"]
+__all__ = ["create_app", "default_output_roots", "error_status"]
 
 STATIC = Path(__file__).resolve().parents[1] / "web" / "static"
 
@@ -50,9 +51,13 @@ def error_status(err: RelpredictError) -> int:
     return 400
 
 
-def create_app(workspace: Workspace, token: str | None = None) -> FastAPI:
+def create_app(workspace: Workspace, token: str | None = None, hosts: Sequence[str] = (),
+               output_roots: Sequence[str | Path] | None = None) -> FastAPI:
     """The app serving ``workspace``; with ``token``, every request must carry it.
 
+    It answers only to ``127.0.0.1``, ``localhost``, ``::1`` and ``hosts``, refuses state-changing
+    requests from other sites (:mod:`relpredict.api.guard`), and lets jobs write local outputs only
+    inside ``output_roots`` (default: the workspace's ``outputs/`` folder and the current folder).
     On start it marks jobs whose runner process is gone as failed, so they can be resumed.
     """
 
@@ -64,6 +69,8 @@ def create_app(workspace: Workspace, token: str | None = None) -> FastAPI:
     app = FastAPI(title="relpredict", version=__version__, lifespan=lifespan,
                   description="Workflows, batch prediction jobs, models, graphs and connectors.")
     app.state.workspace = workspace
+    app.state.output_roots = default_output_roots(workspace) if output_roots is None else [
+        Path(root).expanduser().resolve() for root in output_roots]
     app.state.recovered = []
     app.include_router(router)
     _pages(app)
@@ -71,7 +78,13 @@ def create_app(workspace: Workspace, token: str | None = None) -> FastAPI:
     app.add_exception_handler(RelpredictError, _library_error)
     app.add_exception_handler(RequestValidationError, _shape_error)
     install_token_guard(app, token)
+    install_request_guard(app, hosts)  # last installed runs first: Host before the token
     return app
+
+
+def default_output_roots(workspace: Workspace) -> list[Path]:
+    """Where a served job may write without ``--output-root``: ``<workspace>/outputs``, the cwd."""
+    return [(workspace.home / "outputs").resolve(), Path.cwd().resolve()]
 
 
 def _pages(app: FastAPI) -> None:

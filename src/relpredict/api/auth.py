@@ -2,7 +2,7 @@
 
 A script sends ``Authorization: Bearer TOKEN``. A browser opens any page once with ``?token=TOKEN``:
 the server answers with an HttpOnly, SameSite=Strict cookie and redirects to the same page without
-the token, so the token leaves the address bar and scripts on the page cannot read it. Tokens are
+the token (a path of this server only, never another site), so the token leaves the address bar and scripts on the page cannot read it. Tokens are
 compared in constant time.
 """
 
@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
-__all__ = ["COOKIE", "install_token_guard", "is_api_path"]
+__all__ = ["COOKIE", "install_token_guard", "is_api_path", "local_path"]
 
 COOKIE = "relpredict_token"
 MESSAGE = ("This relpredict server needs its access token: send the header 'Authorization: Bearer "
@@ -47,10 +47,19 @@ def _denied(request: Request) -> Response:
 def _enter_with_cookie(request: Request, token: str) -> Response:
     """``?token=`` was right: set the cookie and go to the same URL without the token."""
     query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "token"])
-    target = request.url.path + (f"?{query}" if query else "")
+    target = local_path(request.url.path) + (f"?{query}" if query else "")
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/")
     return response
+
+
+def local_path(path: str) -> str:
+    """``path`` when it is a path of this server; ``/`` for anything a browser could read as
+    another site (``//evil.example``, ``/\\evil.example``, a scheme, control characters)."""
+    if (not path.startswith("/") or path.startswith(("//", "/\\")) or "\\" in path
+            or any(ord(ch) < 32 or ch == "\x7f" for ch in path) or "://" in path):
+        return "/"
+    return path
 
 
 def install_token_guard(app: FastAPI, token: str | None) -> None:

@@ -7,6 +7,7 @@ sample downloaded, streamed, by job id only.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -27,6 +28,11 @@ router = APIRouter(prefix="/api", responses=ERRORS)
 
 def _ws(request: Request) -> Workspace:
     return request.app.state.workspace
+
+
+def _roots(request: Request) -> list[Path]:
+    """The folders jobs started through this server may write local outputs in."""
+    return request.app.state.output_roots
 
 
 @router.get("/health", tags=["server"])
@@ -91,13 +97,13 @@ def get_workflow(name: str, request: Request, form: bool = True) -> dict[str, An
 @router.post("/workflows/{name}/check", tags=["jobs"])
 def check_job(name: str, body: JobSettingsIn, request: Request) -> dict[str, Any]:
     """Validate job settings exactly as `relpredict job run` does; nothing is recorded."""
-    return service.check_settings(_ws(request), name, raw_settings(body.form()))
+    return service.check_settings(_ws(request), name, raw_settings(body.form()), _roots(request))
 
 
 @router.post("/workflows/{name}/jobs", status_code=201, tags=["jobs"])
 def run_job(name: str, body: JobSettingsIn, request: Request) -> dict[str, Any]:
     """Validate the settings, record the job and start it in the background."""
-    job = service.submit_job(_ws(request), name, raw_settings(body.form()))
+    job = service.submit_job(_ws(request), name, raw_settings(body.form()), _roots(request))
     return service.job_view(_ws(request), job.id)
 
 

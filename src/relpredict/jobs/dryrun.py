@@ -9,7 +9,9 @@ of the sample written in the job's file type (into memory).
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -64,9 +66,10 @@ def _encoded_bytes(table: pa.Table, file_type: str) -> int:
     return int(buffer.tell())
 
 
-def dry_run(ws: Workspace, workflow: str, raw: RawSettings, loader: str | None = None) -> DryRun:
+def dry_run(ws: Workspace, workflow: str, raw: RawSettings, loader: str | None = None,
+            output_roots: Sequence[str | Path] | None = None) -> DryRun:
     """Validate ``raw`` for ``workflow`` and estimate the job (see the module docstring)."""
-    prepared, settings, warnings = prepare(ws, workflow, raw, "dry-run", loader)
+    prepared, settings, warnings = prepare(ws, workflow, raw, "dry-run", loader, output_roots)
     entities = prediction_entities(prepared, settings)
     spec = SinkSpec("dry-run", settings.destination, settings.output_types)
     shards = _sample_shards(entities, settings, spec, prepared.model, str(ws.home))

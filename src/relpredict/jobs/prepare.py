@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import pyarrow as pa
 from relpredict.errors import ConfigError, NotFoundError, SettingsError
 from relpredict.graph.graph import Graph
 from relpredict.jobs import store
+from relpredict.jobs.destcheck import check_local_destination
 from relpredict.jobs.settings import (
     DataRange,
     JobSettings,
@@ -90,8 +92,13 @@ def data_range(bq: BoundQuery, graph: Graph) -> DataRange:
 
 
 def prepare(ws: Workspace, workflow: str, raw: RawSettings, job_id: str,
-            loader: str | None = None) -> tuple[Prepared, JobSettings, list[str]]:
-    """Load the workflow's model and graph and validate ``raw``; nothing is written."""
+            loader: str | None = None, output_roots: Sequence[str | Path] | None = None,
+            ) -> tuple[Prepared, JobSettings, list[str]]:
+    """Load the workflow's model and graph and validate ``raw``; nothing is written.
+
+    A local destination is checked too (:mod:`relpredict.jobs.destcheck`); ``output_roots``
+    (given by a server) confines it to those folders and the job's own.
+    """
     record = store.get_workflow(ws, workflow)
     loader = loader or default_loader()
     start = time.perf_counter()
@@ -101,12 +108,20 @@ def prepare(ws: Workspace, workflow: str, raw: RawSettings, job_id: str,
     seconds = time.perf_counter() - start
     default_output = job_dir(ws, job_id) / "output" / f"{workflow}.parquet"
     filtered: list[BoundQuery] = []
-    settings, warnings = validate_settings(
-        raw, task_info(model, base), data_range(base, graph), str(default_output),
-        check_filter=lambda text: filtered.append(filtered_query(model.query_text, text, graph)))
-    check_connector(ws, settings.destination)
-    bound = filtered[0] if filtered else base
-    return Prepared(model, graph, bound, loader, seconds), settings, warnings
+    prepared = Prepared(model, graph, base, loader, seconds)
+    try:
+        settings, warnings = validate_settings(
+            raw, task_info(model, base), data_range(base, graph), str(default_output),
+            check_filter=lambda text: filtered.append(filtered_query(model.query_text, text, graph)))
+        check_connector(ws, settings.destination)
+        check_local_destination(settings.destination, settings.output_types, graph,
+                                job_folder=job_dir(ws, job_id), workspace_home=ws.home,
+                                overwrite=raw.overwrite, output_roots=output_roots)
+    except BaseException:
+        prepared.close()
+        raise
+    prepared.bound = filtered[0] if filtered else base
+    return prepared, settings, warnings
 
 
 def check_connector(ws: Workspace, destination: Any) -> None:

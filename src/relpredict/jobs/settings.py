@@ -83,6 +83,7 @@ class RawSettings:
     sample_cap_bytes: int = DEFAULT_SAMPLE_CAP_BYTES
     shard_size: int | None = None  # None: see auto_shard_size
     connector: str | None = None  # workspace connector of an s3:// output (endpoint, credentials)
+    overwrite: bool = False  # replace an existing local file no relpredict job wrote
 
 
 @dataclass(frozen=True)

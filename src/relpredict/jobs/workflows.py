@@ -13,6 +13,7 @@ pages reach them through :mod:`relpredict.service.jobs`.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -163,12 +164,14 @@ def _convert(source: Path, out: Path, kind: str) -> Path:
 
 
 def create_job(workflow: str, settings: RawSettings, workspace: Workspace | str | Path | None = None,
-               loader: str | None = None) -> tuple[Job, Prepared]:
+               loader: str | None = None, output_roots: Sequence[str | Path] | None = None,
+               ) -> tuple[Job, Prepared]:
     """Validate settings and record a queued job; returns the job and its loaded model context
-    (kept on the job too, for :meth:`Job.start` in this process)."""
+    (kept on the job too, for :meth:`Job.start` in this process). ``output_roots``: the folders a
+    local output must lie in (a server's ``--output-root``; ``None``: anywhere writable)."""
     ws = _workspace(workspace)
     job_id = store.new_job_id()
-    prepared, validated, warnings = prepare(ws, workflow, settings, job_id, loader)
+    prepared, validated, warnings = prepare(ws, workflow, settings, job_id, loader, output_roots)
     store.create_job_record(ws, job_id, workflow, prepared.model.ref, prepared.loader, validated, warnings)
     job = Job(job_id, ws)
     job.prepared = prepared

@@ -12,10 +12,11 @@ a ``ConflictError``, bad settings one ``SettingsError`` naming every bad field.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from relpredict import jobs
@@ -152,9 +153,10 @@ def load_context(ws: Workspace, workflow: str) -> Iterator[ModelContext]:
         _close(graph)
 
 
-def check_settings(ws: Workspace, workflow: str, raw: RawSettings) -> dict[str, Any]:
+def check_settings(ws: Workspace, workflow: str, raw: RawSettings,
+                   output_roots: Sequence[str | Path] | None = None) -> dict[str, Any]:
     """Validate ``raw`` as ``job run`` would; the settings a job would get, or SettingsError."""
-    prepared, settings, warnings = prepare(ws, workflow, raw, "check")
+    prepared, settings, warnings = prepare(ws, workflow, raw, "check", output_roots=output_roots)
     prepared.close()
     out = settings.to_json()
     if not raw.output:
@@ -174,15 +176,18 @@ def dry_run(ws: Workspace, workflow: str, raw: RawSettings) -> DryRun:
 
 
 # ----------------------------------------------------------------------------------- jobs
-def create_job(ws: Workspace, workflow: str, raw: RawSettings) -> Job:
-    """Validate ``raw`` and record a queued job; :meth:`Job.start` runs it (here or detached)."""
-    job, _ = jobs.create_job(workflow, raw, ws)
+def create_job(ws: Workspace, workflow: str, raw: RawSettings,
+               output_roots: Sequence[str | Path] | None = None) -> Job:
+    """Validate ``raw`` and record a queued job; :meth:`Job.start` runs it (here or detached).
+    ``output_roots``: the folders a local output must lie in (a server's; ``None``: anywhere)."""
+    job, _ = jobs.create_job(workflow, raw, ws, output_roots=output_roots)
     return job
 
 
-def submit_job(ws: Workspace, workflow: str, raw: RawSettings) -> Job:
+def submit_job(ws: Workspace, workflow: str, raw: RawSettings,
+               output_roots: Sequence[str | Path] | None = None) -> Job:
     """Validate, record and start a job in a background process (it outlives the request)."""
-    return create_job(ws, workflow, raw).start(detach=True)  # as `job run --detach` does
+    return create_job(ws, workflow, raw, output_roots).start(detach=True)  # as `job run --detach`
 
 
 def cancel_job(ws: Workspace, job_id: str) -> dict[str, Any]:

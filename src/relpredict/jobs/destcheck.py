@@ -1,0 +1,179 @@
+"""A local destination checked before any work: what a job would write, and where, may be written.
+
+Called at setup (``job run``, ``--dry-run``, the REST API's check and submit) after the settings
+are valid, so a destination that cannot or must not be written is told before a job is recorded,
+never after scoring. For every place a job writes (each output file or part folder, its manifest
+and its staging folder beside them):
+
+* **Allowed roots** (jobs started through the server): the place resolves (symlinks and ``..``
+  followed) inside one of the server's ``--output-root`` folders or the job's own folder.
+* **Not the job's input.** No output is a file the graph reads, lies inside a folder it reads
+  (or a glob's folder), or is a part folder holding one.
+* **Writable.** The nearest existing folder above is a folder (not a file) and writable; the
+  output file is not an existing folder.
+* **Nothing clobbered.** An existing output file, or a part folder holding files, is replaced
+  only when a relpredict job wrote it (its manifest beside it names it) or with ``--overwrite``.
+
+Everything raises a :class:`~relpredict.errors.SettingsError` of the ``destination`` field.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from relpredict.errors import SettingsError
+from relpredict.sinks.naming import AnyDestination, Destination, output_destinations
+from relpredict.tables.table import DuckDBSource, FileSource, SQLiteSource
+
+__all__ = ["check_local_destination", "graph_inputs", "inside"]
+
+_GLOB = "*?["
+
+
+def _refuse(message: str) -> SettingsError:
+    return SettingsError({"destination": message})
+
+
+def inside(path: Path, folder: Path) -> bool:
+    """Whether ``path`` is ``folder`` or below it (both already resolved)."""
+    return path == folder or folder in path.parents
+
+
+def graph_inputs(graph: Any) -> tuple[list[Path], list[Path]]:
+    """The files and the folders a graph reads (a glob counts as the folder before its wildcard)."""
+    files: list[Path] = []
+    folders: list[Path] = []
+    for table in graph:
+        source = getattr(table, "source", None)
+        if isinstance(source, FileSource):
+            text = source.path
+            if any(ch in text for ch in _GLOB):
+                head = text[:min(text.index(ch) for ch in _GLOB if ch in text)]
+                folders.append(Path(head.rsplit(os.sep, 1)[0] if os.sep in head else ".").resolve())
+            elif Path(text).is_dir():
+                folders.append(Path(text).resolve())
+            else:
+                files.append(Path(text).resolve())
+        elif isinstance(source, DuckDBSource | SQLiteSource):
+            files.append(Path(source.path).resolve())
+    return files, folders
+
+
+def _written(dest: Destination) -> tuple[Path, Path]:
+    """(the output file or the part folder, the folder the manifest and staging go into)."""
+    if dest.partitioned:
+        parts = Path(dest.folder).resolve()
+        return parts, parts.parent
+    out = Path(dest.path).resolve()
+    return out, out.parent
+
+
+def check_local_destination(destination: AnyDestination, output_types: tuple[str, ...], graph: Any,
+                            *, job_folder: Path, workspace_home: Path | None = None,
+                            overwrite: bool = False,
+                            output_roots: Sequence[str | Path] | None = None) -> None:
+    """Check a local destination as the module docstring says; other destinations pass.
+
+    ``output_roots`` (a server's): the folders the job may write in, besides ``job_folder``.
+    Nothing but the job's folder and ``outputs/`` may be written inside ``workspace_home``.
+    """
+    if not isinstance(destination, Destination) or destination.scheme != "local":
+        return
+    files, folders = graph_inputs(graph) if graph is not None else ([], [])
+    roots = None if output_roots is None else [Path(r).resolve() for r in output_roots]
+    for dest in output_destinations(destination, output_types).values():
+        assert isinstance(dest, Destination)
+        target, home = _written(dest)
+        if roots is not None:
+            _check_roots(dest, target, home, [*roots, job_folder.resolve()])
+        if workspace_home is not None:
+            _check_workspace(dest, home, workspace_home.resolve(), job_folder.resolve())
+        _check_inputs(dest, target, home, files, folders)
+        _check_writable(dest, target, home)
+        if not overwrite:
+            _check_clobber(dest, target)
+
+
+def _check_roots(dest: Destination, target: Path, home: Path, roots: list[Path]) -> None:
+    if any(inside(home, root) for root in roots):
+        return
+    where = "the folder of the part files" if dest.partitioned else "the output file"
+    shown = ", ".join(str(r) for r in roots[:-1]) or "(none)"
+    raise _refuse(f"The destination {dest.path} is outside the folders this server may write to: "
+                  f"{where} and its manifest would go to {home}. Give a path inside {shown}, or "
+                  "start the server with --output-root FOLDER.")
+
+
+def _check_workspace(dest: Destination, home: Path, workspace: Path, job_folder: Path) -> None:
+    if inside(home, workspace) and not (inside(home, job_folder) or inside(home, workspace / "outputs")):
+        raise _refuse(f"The destination {dest.path} is inside the workspace {workspace}, which holds "
+                      "relpredict's own database and artifacts: choose a path outside it (or inside "
+                      f"{workspace / 'outputs'}).")
+
+
+def _check_inputs(dest: Destination, target: Path, home: Path, files: Iterable[Path],
+                  folders: Iterable[Path]) -> None:
+    for file in files:
+        if target == file or (dest.partitioned and inside(file, target)):
+            raise _refuse(f"The destination {dest.path} is {file}, which the model's graph reads: a "
+                          "job must never overwrite its own input. Choose another output path.")
+    for folder in folders:
+        if inside(target, folder) or inside(home, folder) or inside(folder, target):
+            raise _refuse(f"The destination {dest.path} is inside the folder {folder}, which the "
+                          "model's graph reads its table from: the output would become input. "
+                          "Choose an output path outside it.")
+
+
+def _check_writable(dest: Destination, target: Path, home: Path) -> None:
+    if not dest.partitioned and target.is_dir():
+        raise _refuse(f"The destination {dest.path} is an existing folder, not a file: give a file "
+                      f"name inside it, e.g. {Path(dest.path) / ('predictions' + dest.extension)}.")
+    if dest.partitioned and target.exists() and not target.is_dir():
+        raise _refuse(f"The part folder of {dest.path} ({target}) is an existing file: remove it or "
+                      "choose another folder.")
+    existing = home
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise _refuse(f"Cannot write {dest.path}: {existing} is a file, not a folder. Choose a path "
+                      "whose folders are folders.")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise _refuse(f"Cannot write {dest.path}: the folder {existing} is not writable by this user. "
+                      "Choose a folder you can write to, or change its permissions.")
+
+
+def _ours(dest: Destination, target: Path) -> bool:
+    """Whether the manifest beside the destination says a relpredict job wrote ``target``."""
+    manifest = Path(dest.manifest_path())
+    try:
+        data = json.loads(manifest.read_text())
+    except (OSError, ValueError):
+        return False
+    if not isinstance(data, dict) or "job_id" not in data:
+        return False
+    named = {Path(f.get("path", "")).resolve()
+             for out in (data.get("outputs") or {}).values() if isinstance(out, dict)
+             for f in out.get("files") or () if isinstance(f, dict)}
+    if dest.partitioned:
+        return any(inside(p, target) for p in named)
+    return target in named
+
+
+def _check_clobber(dest: Destination, target: Path) -> None:
+    if dest.partitioned:
+        if not target.is_dir():
+            return
+        found = [p.name for p in target.iterdir() if not p.name.startswith(".")]
+        if found and not _ours(dest, target):
+            raise _refuse(f"The part folder {target} of {dest.path} already holds files ({', '.join(sorted(found)[:3])}"
+                          f"{', ...' if len(found) > 3 else ''}) that no relpredict job wrote: choose an "
+                          "empty folder, or give --overwrite to replace its parts.")
+        return
+    if target.exists() and not _ours(dest, target):
+        raise _refuse(f"The destination {dest.path} already exists and no relpredict job wrote it (no "
+                      "manifest beside it names it): choose another path, or give --overwrite to "
+                      "replace it.")
