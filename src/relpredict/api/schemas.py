@@ -29,6 +29,7 @@ class DestinationIn(BaseModel):
     file_type: Literal["csv", "parquet"] | None = Field(None, description="Default: from the extension.")
     connector: str | None = Field(None, description="Workspace connector (Snowflake, BigQuery, optional for S3).")
     table: str | None = Field(None, description="[SCHEMA.]TABLE (Snowflake) or [DATASET.]TABLE (BigQuery).")
+    overwrite: bool = Field(False, description="Local: replace an existing file no relpredict job wrote.")
 
     def form(self) -> DestinationForm:
         return DestinationForm(**self.model_dump())

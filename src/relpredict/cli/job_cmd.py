@@ -43,6 +43,7 @@ def run(
     sample_cap_mb: int = typer.Option(1024, "--sample-cap-mb", help="Keep at most this much of each output in the workspace."),
     shard_size: int | None = typer.Option(None, "--shard-size", help="Entities per shard, the unit of work and of resume (default: one shard per worker, at most 20,000 entities)."),
     detach: bool = typer.Option(False, "--detach", help="Run in the background and print the job id."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing local output file that no relpredict job wrote (one a job wrote is replaced anyway)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Validate, count entities and estimate time and size; write nothing."),
     home: Path | None = HOME,
 ) -> None:
@@ -55,7 +56,7 @@ def run(
                       top_k=top_k, output_types=output_types, output=output, file_type=file_type,
                       partition_bytes=partition_size_mb * MB, workers=workers,
                       entity_filter=entity_filter, sample_cap_bytes=sample_cap_mb * MB,
-                      shard_size=shard_size, connector=connector)
+                      shard_size=shard_size, connector=connector, overwrite=overwrite)
     console = make_console()
     if dry_run:
         _print_dry_run(console, service.dry_run(ws, workflow, raw))

@@ -31,6 +31,7 @@ class DestinationForm:
     file_type: str | None = None
     connector: str | None = None
     table: str | None = None
+    overwrite: bool = False
 
 
 @dataclass(frozen=True)
@@ -60,11 +61,30 @@ def _output(dest: DestinationForm) -> tuple[str | None, str | None]:
     if kind not in DESTINATION_KINDS:
         raise SettingsError({"destination.kind": f"Unknown destination {kind!r}: choose "
                              f"{', '.join(DESTINATION_KINDS)}."})
+    _check_kind_fits_path(kind, _blank(dest.path))
     if kind == "local":
         return _blank(dest.path), _blank(dest.connector)
     if kind == "s3":
         return _s3(dest), _blank(dest.connector)
     return _table(dest), None
+
+
+def _check_kind_fits_path(kind: str, path: str | None) -> None:
+    """A path whose scheme names another kind (``kind: local`` with ``s3://…``) is refused."""
+    if path is None or "://" not in path:
+        return
+    scheme = path.split("://", 1)[0].lower()
+    fits = {"local": ("file",), "s3": ("s3",)}.get(kind, ())
+    if scheme in fits:
+        return
+    if kind in ("snowflake", "bigquery"):
+        message = (f"A {kind} destination takes a connector and a table, not a path ({path}): "
+                   "leave the path out, or choose the kind the path is for.")
+    else:
+        wanted = "a local path" if kind == "local" else "an s3:// URL"
+        message = (f"The destination kind is {kind}, but the path {path} is a {scheme}:// URL: "
+                   f"choose the kind that fits the URL, or give {wanted}.")
+    raise SettingsError({"destination.path": message})
 
 
 def _s3(dest: DestinationForm) -> str:
@@ -97,7 +117,7 @@ def raw_settings(form: JobForm) -> RawSettings:
         "output_types": list(form.output_types), "output": output,
         "file_type": _blank(form.destination.file_type) if form.destination.kind in ("local", "s3") else None,
         "workers": form.workers, "entity_filter": _blank(form.entity_filter),
-        "shard_size": form.shard_size,
+        "shard_size": form.shard_size, "overwrite": bool(form.destination.overwrite),
     }
     if form.partition_size_mb is not None:
         values["partition_bytes"] = form.partition_size_mb * MB

@@ -200,6 +200,9 @@ def parse_destination(path: str, file_type: str | None = None,
     text = (path or "").strip()
     if not text:
         raise ConfigError("The destination path is empty: give --output PATH, e.g. out/preds.parquet.")
+    if any(ord(ch) < 32 or ch == "\x7f" for ch in text):
+        raise ConfigError(f"The destination {text!r} holds a control character (a NUL byte, a newline, "
+                          "a tab): no file or table can be named so. Remove it.")
     scheme = _scheme(text)
     connector = (connector or "").strip() or None
     if scheme in TABLE_KINDS:

@@ -48,6 +48,7 @@ function settingsFromForm() {
       file_type: ["local", "s3"].includes(kind) ? text("dest_file_type") : null,
       connector: kind === "local" ? null : text("dest_connector"),
       table: ["snowflake", "bigquery"].includes(kind) ? text("dest_table") : null,
+      overwrite: kind === "local" && document.getElementById("dest_overwrite").checked,
     },
     workers: numberOrText(value("workers")),
     entity_filter: text("entity_filter"),
