@@ -31,7 +31,7 @@ def test_lists_and_create_form(client: TestClient, store: Store) -> None:
 def test_workflow_page_dialog_offers_this_tasks_settings(client: TestClient, store: Store) -> None:
     expected = {"binary": {"threshold"}, "regression": set(), "link": {"top_k"},
                 "multilabel": {"threshold", "num_classes"}}
-    common = {"anchor_time", "workers", "dest_path", "dest_file_type", "dest_connector", "dest_table",
+    common = {"anchor_time", "workers", "dest_path", "dest_file_type", "dest_overwrite", "dest_connector", "dest_table",
               "out-predictions", "out-embeddings", "entity_filter", "shard_size",
               "partition_size_mb", "sample_cap_mb"}
     for kind, task_fields in expected.items():
