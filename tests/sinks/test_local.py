@@ -114,3 +114,71 @@ def test_a_folder_destination_is_refused(tmp_path: Path) -> None:
     (tmp_path / "out" / "emb.parquet").mkdir(parents=True)
     with pytest.raises(ConfigError, match=r"emb\.parquet is a folder: give a file name"):
         _sink(tmp_path, "out/emb.parquet").publish("embeddings", _table(0, 1).schema, [])
+
+
+def _publish_all(sink: JobSink, shards: int, output: str = "embeddings") -> None:
+    batches = (b for s in range(shards) for b in sink.read_shard(s, output))
+    sink.publish(output, sink.shard_schema(0, output), batches)
+
+
+def _stage_job(sink: JobSink, ranges: list[tuple[int, int]]) -> None:
+    for shard, (lo, hi) in enumerate(ranges):
+        sink.write_shard(shard, "embeddings", _table(lo, hi))
+        sink.mark_done(shard, {"entities": hi - lo})
+
+
+def test_a_crash_between_two_renames_leaves_no_manifest_until_the_resume(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    dest = parse_destination(str(tmp_path / "out" / "{{PARTITION}}.parquet"), partition_bytes=1)
+    manifest = tmp_path / "out.manifest.json"
+    old = open_sink(SinkSpec("jobA", dest, ("embeddings",)))  # an earlier job: 4 parts + manifest
+    _stage_job(old, [(100, 101), (101, 102), (102, 103), (103, 104)])
+    _publish_all(old, 4)
+    old.write_manifest({"job_id": "jobA"})
+    assert manifest.is_file() and len(_visible(tmp_path / "out")) == 4
+
+    new = open_sink(SinkSpec("jobB", dest, ("embeddings",)))  # this job: 2 parts
+    _stage_job(new, [(0, 3), (3, 5)])
+    real_replace, renames = os.replace, []
+
+    def crash_on_the_second_rename(src: object, dst: object) -> None:
+        renames.append(dst)
+        if len(renames) == 2:
+            raise OSError("killed between two renames")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", crash_on_the_second_rename)
+    with pytest.raises(OSError, match="killed"):
+        _publish_all(new, 2)
+    monkeypatch.setattr(os, "replace", real_replace)
+    # Job B's part_000 now sits beside job A's part_001..003: no manifest says this is an output.
+    assert not manifest.exists()
+    assert len(_visible(tmp_path / "out")) == 4
+
+    resumed = open_sink(SinkSpec("jobB", dest, ("embeddings",)))  # `job resume`: a fresh process
+    assert sorted(resumed.done_shards()) == [0, 1]
+    _publish_all(resumed, 2)
+    assert not manifest.exists()  # still none until the manifest is written, last
+    resumed.write_manifest({"job_id": "jobB"})
+    assert json.loads(manifest.read_text())["job_id"] == "jobB"
+    assert _visible(tmp_path / "out") == ["part_000.parquet", "part_001.parquet"]  # A's stale parts gone
+    keys = pq.read_table(tmp_path / "out").column("ENTITY").to_pylist()
+    assert sorted(keys) == [0, 1, 2, 3, 4]
+
+
+def test_a_crash_between_two_outputs_leaves_no_manifest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    dest = parse_destination(str(tmp_path / "out" / "p.parquet"))
+    both = ("predictions", "embeddings")
+    old = open_sink(SinkSpec("jobA", dest, both))
+    for output in both:
+        old.write_shard(0, output, _table(100, 102))
+    old.mark_done(0, {"entities": 2})
+    for output in both:
+        _publish_all(old, 1, output)
+    old.write_manifest({"job_id": "jobA"})
+    new = open_sink(SinkSpec("jobB", dest, both))
+    for output in both:
+        new.write_shard(0, output, _table(0, 3))
+    new.mark_done(0, {"entities": 3})
+    _publish_all(new, 1, "predictions")  # killed here, before the embeddings are renamed in
+    assert not (tmp_path / "out" / "p.manifest.json").exists()

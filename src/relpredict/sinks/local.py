@@ -10,6 +10,13 @@ file systems::
 Every file is written under a hidden temporary name in its final folder and moved into place
 with ``os.replace``, which is atomic on POSIX: a reader sees the old file, the whole new file,
 or nothing.
+
+Publishing, as the S3 sink does it: (1) withdraw the destination's manifest (durably, before any
+output file changes), (2) write each output's files under temporary names and rename them in,
+(3) delete part files an earlier run left beyond this run's count, (4) write the manifest last.
+A crash anywhere before (4) leaves no manifest, so a mix of two jobs' files (one job's predictions
+beside another's embeddings, old parts beside new ones) is never presented as a complete output;
+``job resume`` repeats the publish and writes the manifest.
 """
 
 from __future__ import annotations
@@ -45,6 +52,7 @@ class LocalSink(JobSink):
                 on_batch: Callable[[pa.RecordBatch], None] | None = None) -> list[OutputFile]:
         dest = self.spec.targets()[output]
         _check_not_a_folder(dest)
+        self.manifest.withdraw()  # step 1: the old promise goes before any file changes
         return _RollingFiles(dest, schema).write_all(batches, on_batch)
 
     def write_manifest(self, manifest: dict[str, Any]) -> str:

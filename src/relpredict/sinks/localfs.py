@@ -24,7 +24,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-__all__ = ["JsonManifest", "LocalStaging", "atomic_write_bytes", "shard_file_name", "tmp_name"]
+__all__ = ["JsonManifest", "LocalStaging", "atomic_write_bytes", "fsync_folder", "shard_file_name", "tmp_name"]
 
 
 def shard_file_name(shard: int) -> str:
@@ -101,3 +101,24 @@ class JsonManifest:
 
     def read(self) -> dict[str, Any] | None:
         return json.loads(self.path.read_text()) if self.path.is_file() else None
+
+    def withdraw(self) -> None:
+        """Delete the manifest (if any) and make the deletion durable before anything else changes."""
+        if not self.path.exists():
+            return
+        self.path.unlink(missing_ok=True)
+        fsync_folder(self.path.parent)
+
+
+def fsync_folder(folder: Path) -> None:
+    """Make the entries of ``folder`` (a rename, a deletion) durable, where the OS allows it."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
