@@ -15,6 +15,7 @@ import psutil
 
 from relpredict.errors import ConflictError
 from relpredict.jobs import store
+from relpredict.jobs.lease import check_free, lease_lock, runner_alive
 from relpredict.jobs.prepare import job_dir
 from relpredict.jobs.status import CANCELABLE, FINISHED, JobStatus, Stage, resume_problem
 from relpredict.workspace import Workspace
@@ -87,19 +88,6 @@ def finish(ws: Workspace, job_id: str, status: JobStatus, error: str | None = No
     return store.update_job(ws, job_id, status, ended_at=store.now_iso(), error=error)
 
 
-def runner_alive(rec: store.JobRecord) -> bool:
-    """Whether the process recorded as the job's runner still runs (and is the same process)."""
-    if rec.runner_pid is None:
-        return False
-    try:
-        proc = psutil.Process(rec.runner_pid)
-        if proc.status() == psutil.STATUS_ZOMBIE:
-            return False
-        return rec.runner_started is None or abs(proc.create_time() - rec.runner_started) < 1.0
-    except psutil.Error:
-        return False
-
-
 def cancel_job(ws: Workspace, job_id: str) -> store.JobRecord:
     """Ask a queued or running job to stop; its runner stops the workers between shards.
 
@@ -121,8 +109,11 @@ def resume_job(ws: Workspace, job_id: str) -> store.JobRecord:
     if problem is not None:
         raise ConflictError(problem)
     status = None if rec.status is JobStatus.QUEUED else JobStatus.QUEUED
-    return store.update_job(ws, job_id, status, stage=Stage.QUEUED, cancel_requested=False,
-                            error=None, ended_at=None, runner_pid=None, runner_started=None)
+    with lease_lock(ws):  # its destination again, unless another job writes it now
+        check_free(ws, rec.settings, exclude=job_id)
+        return store.update_job(ws, job_id, status, stage=Stage.QUEUED, cancel_requested=False,
+                                error=None, ended_at=None, runner_pid=None, runner_started=None,
+                                stage_started_at=store.now_iso())
 
 
 def start_detached(ws: Workspace, job_id: str) -> int:

@@ -20,6 +20,7 @@ from relpredict.errors import ConfigError, NotFoundError, SettingsError
 from relpredict.graph.graph import Graph
 from relpredict.jobs import store
 from relpredict.jobs.destcheck import check_local_destination
+from relpredict.jobs.lease import check_free
 from relpredict.jobs.settings import (
     DataRange,
     JobSettings,
@@ -117,6 +118,7 @@ def prepare(ws: Workspace, workflow: str, raw: RawSettings, job_id: str,
         check_local_destination(settings.destination, settings.output_types, graph,
                                 job_folder=job_dir(ws, job_id), workspace_home=ws.home,
                                 overwrite=raw.overwrite, output_roots=output_roots)
+        check_free(ws, settings)  # told by check and dry-run too; create_job takes the lease
     except BaseException:
         prepared.close()
         raise

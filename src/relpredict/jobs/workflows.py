@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 from relpredict.errors import ConfigError, ConflictError, NotFoundError, QueryError, SettingsError
 from relpredict.jobs import control, store
 from relpredict.jobs.dryrun import DryRun, dry_run
+from relpredict.jobs.lease import check_free, lease_lock
 from relpredict.jobs.prepare import Prepared, default_loader, job_dir, load_workflow_model, prepare
 from relpredict.jobs.settings import RawSettings
 from relpredict.jobs.status import FINISHED, JobStatus
@@ -172,7 +173,14 @@ def create_job(workflow: str, settings: RawSettings, workspace: Workspace | str 
     ws = _workspace(workspace)
     job_id = store.new_job_id()
     prepared, validated, warnings = prepare(ws, workflow, settings, job_id, loader, output_roots)
-    store.create_job_record(ws, job_id, workflow, prepared.model.ref, prepared.loader, validated, warnings)
+    try:
+        with lease_lock(ws):  # the record is the job's lease on its destination
+            check_free(ws, validated)
+            store.create_job_record(ws, job_id, workflow, prepared.model.ref, prepared.loader,
+                                    validated, warnings)
+    except BaseException:
+        prepared.close()
+        raise
     job = Job(job_id, ws)
     job.prepared = prepared
     return job, prepared
