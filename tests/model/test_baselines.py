@@ -179,3 +179,24 @@ def test_baselines_and_ranker_features_ignore_rows_after_the_anchor(graph, store
     ents = rows.column("ENTITY")
     pa_, pb = model.predict(graph, ANCHOR, ents), model.predict(changed, ANCHOR, ents)
     assert pa_.equals(pb)
+
+
+def test_candidate_features_do_not_depend_on_the_batch(graph) -> None:
+    """A row's candidates and features are the same alone, in halves, or among other anchors
+    (the anchor-level tables come from the per-anchor cache or are computed with the batch)."""
+    bq = bind(QUERIES[TaskType.link_prediction], graph)
+    rows = _with_anchor(prediction_table(bq, graph, ANCHOR).slice(0, 60))
+    whole = candidate_pairs(bq, graph, rows).to_pandas()
+    halves = [candidate_pairs(bq, graph, rows.slice(0, 25)).to_pandas(),
+              candidate_pairs(bq, graph, rows.slice(25)).to_pandas()]
+    halves[1]["__row"] += 25
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(pd.concat(halves, ignore_index=True), whole)
+    others = [datetime(2024, m, 1) for m in (3, 4, 5, 6, 7)]  # more anchors than the cache takes
+    mixed = pa.concat_tables([rows] + [rows.set_column(1, "ANCHOR_TIMESTAMP", pa.array([a] * rows.num_rows,
+                                                                                       pa.timestamp("us")))
+                                       for a in others])
+    first = candidate_pairs(bq, graph, mixed).to_pandas()
+    first = first[first["__row"] < rows.num_rows].reset_index(drop=True)
+    pd.testing.assert_frame_equal(first, whole)

@@ -27,6 +27,7 @@ a job's output does not depend on how it is sharded.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -40,6 +41,9 @@ from .aggregates import Scratch, interval, prepare_rows
 from .history import _items
 
 OWN, POPULAR, COOC, BASKET, SEEDS = 50, 50, 50, 20, 10
+CACHE_ANCHORS, CACHE_ENTRIES = 4, 16
+ANCHOR_TABLES = ("pop", "repeat", "cooc", "counts")
+_ANCHOR_CACHE: dict[tuple, tuple[weakref.ref, dict[str, pa.Table]]] = {}
 MULTIPLES = (1, 4, 12)
 FEATURES = [
     "own.count_1", "own.count_4", "own.count_12", "own.count_all", "own.days_since", "own.rank",
@@ -121,7 +125,6 @@ def candidate_pairs(bq: BoundQuery, graph: Graph, rows: pa.Table, sample: Sample
     features (``columns.features()``) of every candidate, ordered by row then item."""
     with Scratch(graph.con) as s:
         base = prepare_rows(s, rows, None)
-        anchors = f"(SELECT DISTINCT anchor AS {ANCHOR} FROM {q(base)})"
         # the entity's own items, by row
         w_us = float(bq.horizon.length().total_seconds() * 1_000_000)
         a = _Query(bq, graph)
@@ -140,49 +143,7 @@ def candidate_pairs(bq: BoundQuery, graph: Graph, rows: pa.Table, sample: Sample
         entity = s.create("entity", (
             f"SELECT __row, count(*) AS items, sum(c1) AS rows_1, sum(c12) AS rows_12, sum(c_all) AS rows_all, "
             f"avg(CASE WHEN c_all > 1 THEN 1.0 ELSE 0.0 END) AS rep FROM {q(own)} GROUP BY 1"))
-        # popularity, by anchor: distinct entities per item, and active entities, per window
-        b = _Query(bq, graph)
-        it = b.it
-        pop_counts = s.create("pop", (
-            f"SELECT x.{ANCHOR} AS anchor, {it.item} AS item, "
-            + ", ".join(f"count(DISTINCT {it.fk}) FILTER (WHERE {it.time} > x.{ANCHOR} - {b.win(m)}) AS p{m}"
-                        for m in MULTIPLES)
-            + f" FROM {anchors} x " + b.facts(f"{it.time} <= x.{ANCHOR} AND {it.time} > x.{ANCHOR} - {b.win(12)}")
-            + " GROUP BY 1, 2"), b.p.values)
-        c = _Query(bq, graph)
-        it = c.it
-        active = s.create("active", (
-            f"SELECT x.{ANCHOR} AS anchor, "
-            + ", ".join(f"count(DISTINCT {it.fk}) FILTER (WHERE {it.time} > x.{ANCHOR} - {c.win(m)}) AS n{m}"
-                        for m in MULTIPLES)
-            + f" FROM {anchors} x " + c.facts(f"{it.time} <= x.{ANCHOR} AND {it.time} > x.{ANCHOR} - {c.win(12)}")
-            + " GROUP BY 1"), c.p.values)
-        pop = s.create("pop_ranked", (
-            "SELECT c.anchor, c.item, " + ", ".join(f"c.p{m} / greatest(a.n{m}, 1) AS s{m}" for m in MULTIPLES)
-            + ", row_number() OVER (PARTITION BY c.anchor ORDER BY c.p1 DESC, c.p4 DESC, c.item) AS r1, "
-            "row_number() OVER (PARTITION BY c.anchor ORDER BY c.p4 DESC, c.p12 DESC, c.item) AS r4 "
-            f"FROM {q(pop_counts)} c JOIN {q(active)} a USING (anchor)"))
-        r = _Query(bq, graph)
-        it = r.it
-        repeat = s.create("item_repeat", (
-            f"SELECT anchor, item, avg(CASE WHEN n >= 2 THEN 1.0 ELSE 0.0 END) AS rep FROM (SELECT "
-            f"x.{ANCHOR} AS anchor, {it.fk} AS e, {it.item} AS item, count(*) AS n FROM {anchors} x "
-            + r.facts(f"{it.time} <= x.{ANCHOR} AND {it.time} > x.{ANCHOR} - {r.win(12)}")
-            + " GROUP BY 1, 2, 3) GROUP BY 1, 2"), r.p.values)
-        # co-occurrence, by anchor, over the sampled entities' recent baskets
-        d = _Query(bq, graph)
-        it = d.it
-        basket = s.create("basket", (
-            f"SELECT * FROM (SELECT anchor, e, item, row_number() OVER (PARTITION BY anchor, e ORDER BY ts DESC, "
-            f"item) AS rnk FROM (SELECT x.{ANCHOR} AS anchor, {it.fk} AS e, {it.item} AS item, "
-            f"max({it.time}) AS ts FROM {anchors} x "
-            + d.facts(f"{it.time} <= x.{ANCHOR} AND {it.time} > x.{ANCHOR} - {d.win(12)}")
-            + f" AND hash({it.fk}) % 1000 < {int(sample.per_mille)} GROUP BY 1, 2, 3)) "
-            f"WHERE rnk <= {BASKET}"), d.p.values)
-        counts = s.create("basket_counts", f"SELECT anchor, item, count(*) AS n FROM {q(basket)} GROUP BY 1, 2")
-        cooc = s.create("cooc", (
-            f"SELECT a.anchor, a.item AS i, b.item AS j, count(*) AS n FROM {q(basket)} a JOIN {q(basket)} b "
-            "ON a.anchor = b.anchor AND a.e = b.e AND a.item != b.item GROUP BY 1, 2, 3"))
+        pop, repeat, cooc, counts = _anchor_tables(s, bq, graph, base, sample)
         scored = s.create("cooc_rows", (
             f"SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY __row ORDER BY score DESC, item) AS rnk "
             f"FROM (SELECT o.__row, c.j AS item, round(sum(c.n / sqrt(ci.n * cj.n)), 9) AS score FROM {q(own_ranked)} o "
@@ -220,6 +181,85 @@ def candidate_pairs(bq: BoundQuery, graph: Graph, rows: pa.Table, sample: Sample
             f"LEFT JOIN {q(scored)} cs ON cs.__row = c.__row AND cs.item = c.item "
             f"LEFT JOIN {q(entity)} e ON e.__row = c.__row "
             f"LEFT JOIN {q(repeat)} ir ON ir.anchor = b.anchor AND ir.item = c.item ORDER BY c.__row, c.item")
+
+
+def _anchor_tables(s: Scratch, bq: BoundQuery, graph: Graph, base: str, sample: Sample) -> tuple[str, str, str, str]:
+    """Popularity, item repeat rates, co-occurrence and basket counts at the anchors of ``base``.
+
+    They depend on the anchor alone, so with few anchors (a batch job has one) each anchor's
+    tables are computed once per graph connection and reused by every later batch.
+    """
+    found = [r[0] for r in s.con.execute(f"SELECT DISTINCT anchor FROM {q(base)} ORDER BY 1").fetchall()]
+    if not found or len(found) > CACHE_ANCHORS:
+        return _compute_anchor_tables(s, bq, graph, f"(SELECT DISTINCT anchor AS {ANCHOR} FROM {q(base)})", sample)
+    parts: list[dict[str, pa.Table]] = []
+    for anchor in found:
+        key = (id(s.con), bq.text, sample.per_mille, anchor)
+        hit = _ANCHOR_CACHE.get(key)
+        if hit is None or hit[0]() is not s.con:
+            with Scratch(s.con) as inner:
+                view = inner.register(pa.table({ANCHOR: pa.array([anchor], pa.timestamp("us"))}), "anchor")
+                names = _compute_anchor_tables(inner, bq, graph, f"(SELECT CAST({ANCHOR} AS TIMESTAMP) AS "
+                                                                 f"{ANCHOR} FROM {q(view)})", sample)
+                tables = {n: inner.arrow(f"SELECT * FROM {q(t)}") for n, t in zip(ANCHOR_TABLES, names, strict=True)}
+            if len(_ANCHOR_CACHE) >= CACHE_ENTRIES:
+                _ANCHOR_CACHE.pop(next(iter(_ANCHOR_CACHE)))
+            hit = _ANCHOR_CACHE[key] = (weakref.ref(s.con), tables)
+        parts.append(hit[1])
+    out = []
+    for name in ANCHOR_TABLES:
+        view = s.register(pa.concat_tables([p[name] for p in parts]), f"a_{name}")
+        out.append(s.create(name, f"SELECT * FROM {q(view)}"))
+    return out[0], out[1], out[2], out[3]
+
+
+def _compute_anchor_tables(s: Scratch, bq: BoundQuery, graph: Graph, anchors: str,
+                           sample: Sample) -> tuple[str, str, str, str]:
+    """:func:`_anchor_tables` computed for the anchors of the SQL relation ``anchors``."""
+    # popularity, by anchor: distinct entities per item, and active entities, per window
+    b = _Query(bq, graph)
+    it = b.it
+    pop_counts = s.create("pop", (
+        f"SELECT x.{ANCHOR} AS anchor, {it.item} AS item, "
+        + ", ".join(f"count(DISTINCT {it.fk}) FILTER (WHERE {it.time} > x.{ANCHOR} - {b.win(m)}) AS p{m}"
+                    for m in MULTIPLES)
+        + f" FROM {anchors} x " + b.facts(f"{it.time} <= x.{ANCHOR} AND {it.time} > x.{ANCHOR} - {b.win(12)}")
+        + " GROUP BY 1, 2"), b.p.values)
+    c = _Query(bq, graph)
+    it = c.it
+    active = s.create("active", (
+        f"SELECT x.{ANCHOR} AS anchor, "
+        + ", ".join(f"count(DISTINCT {it.fk}) FILTER (WHERE {it.time} > x.{ANCHOR} - {c.win(m)}) AS n{m}"
+                    for m in MULTIPLES)
+        + f" FROM {anchors} x " + c.facts(f"{it.time} <= x.{ANCHOR} AND {it.time} > x.{ANCHOR} - {c.win(12)}")
+        + " GROUP BY 1"), c.p.values)
+    pop = s.create("pop_ranked", (
+        "SELECT c.anchor, c.item, " + ", ".join(f"c.p{m} / greatest(a.n{m}, 1) AS s{m}" for m in MULTIPLES)
+        + ", row_number() OVER (PARTITION BY c.anchor ORDER BY c.p1 DESC, c.p4 DESC, c.item) AS r1, "
+        "row_number() OVER (PARTITION BY c.anchor ORDER BY c.p4 DESC, c.p12 DESC, c.item) AS r4 "
+        f"FROM {q(pop_counts)} c JOIN {q(active)} a USING (anchor)"))
+    r = _Query(bq, graph)
+    it = r.it
+    repeat = s.create("item_repeat", (
+        f"SELECT anchor, item, avg(CASE WHEN n >= 2 THEN 1.0 ELSE 0.0 END) AS rep FROM (SELECT "
+        f"x.{ANCHOR} AS anchor, {it.fk} AS e, {it.item} AS item, count(*) AS n FROM {anchors} x "
+        + r.facts(f"{it.time} <= x.{ANCHOR} AND {it.time} > x.{ANCHOR} - {r.win(12)}")
+        + " GROUP BY 1, 2, 3) GROUP BY 1, 2"), r.p.values)
+    # co-occurrence, by anchor, over the sampled entities' recent baskets
+    d = _Query(bq, graph)
+    it = d.it
+    basket = s.create("basket", (
+        f"SELECT * FROM (SELECT anchor, e, item, row_number() OVER (PARTITION BY anchor, e ORDER BY ts DESC, "
+        f"item) AS rnk FROM (SELECT x.{ANCHOR} AS anchor, {it.fk} AS e, {it.item} AS item, "
+        f"max({it.time}) AS ts FROM {anchors} x "
+        + d.facts(f"{it.time} <= x.{ANCHOR} AND {it.time} > x.{ANCHOR} - {d.win(12)}")
+        + f" AND hash({it.fk}) % 1000 < {int(sample.per_mille)} GROUP BY 1, 2, 3)) "
+        f"WHERE rnk <= {BASKET}"), d.p.values)
+    counts = s.create("basket_counts", f"SELECT anchor, item, count(*) AS n FROM {q(basket)} GROUP BY 1, 2")
+    cooc = s.create("cooc", (
+        f"SELECT a.anchor, a.item AS i, b.item AS j, count(*) AS n FROM {q(basket)} a JOIN {q(basket)} b "
+        "ON a.anchor = b.anchor AND a.e = b.e AND a.item != b.item GROUP BY 1, 2, 3"))
+    return pop, repeat, cooc, counts
 
 
 def _item_features(s: Scratch, bq: BoundQuery, graph: Graph, base: str, columns: ItemColumns) -> tuple[str, str]:
