@@ -32,6 +32,7 @@ from relpredict.query.ast import (
     IsNull,
     Literal,
     Not,
+    chain,
 )
 from relpredict.query.bound import UNIT_SECONDS, BoundQuery, TaskType
 from relpredict.sql import quote_ident as q
@@ -86,8 +87,8 @@ class _Compiler:
         if isinstance(node, Not):
             return f"(NOT {self.expr(node.expr, ctx, fact_parents)})"
         if isinstance(node, BoolOp):
-            left, right = self.expr(node.left, ctx, fact_parents), self.expr(node.right, ctx, fact_parents)
-            return f"({left} {node.op} {right})"
+            parts = [self.expr(x, ctx, fact_parents) for x in chain(node)]
+            return "(" + f" {node.op} ".join(parts) + ")"
         raise TypeError(f"cannot compile {type(node).__name__}")  # pragma: no cover
 
     def column(self, ref: ColumnRef, ctx: str, fact_parents: dict[str, str] | None) -> str:

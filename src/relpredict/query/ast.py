@@ -154,6 +154,20 @@ Expr: TypeAlias = Literal | ColumnRef | Aggregation | Comparison | InList | IsNu
 """Any expression: a target, a WHERE or ASSUMING condition, or a row filter."""
 
 
+def chain(expr: BoolOp) -> list[Expr]:
+    """The operands of ``a OP b OP c ...`` (a left-nested chain of one operator), in order.
+
+    Walked without recursion, so a generated filter of thousands of OR-ed conditions is fine:
+    every walker of expressions (printer, binder, SQL) goes through a chain with this.
+    """
+    right: list[Expr] = []
+    node: Expr = expr
+    while isinstance(node, BoolOp) and node.op == expr.op:
+        right.append(node.right)
+        node = node.left
+    return [node, *reversed(right)]
+
+
 @dataclass(frozen=True)
 class Query(Node):
     """A whole predictive query; its position is that of the ``PREDICT`` keyword.

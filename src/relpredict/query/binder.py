@@ -31,6 +31,7 @@ from relpredict.query.ast import (
     Not,
     Query,
     aggregations,
+    chain,
     column_refs,
 )
 from relpredict.query.bound import BoundQuery, TaskType, Window, _as_timedelta
@@ -82,6 +83,8 @@ class _Binder:
             if (table, column) == (node.table, node.column):
                 return node
             return replace(node, table=table, column=column)
+        if isinstance(node, BoolOp):
+            return self._resolve_chain(node)
         changes = {}
         for f in fields(node):
             value = getattr(node, f.name)
@@ -94,6 +97,19 @@ class _Binder:
             if new is not value:
                 changes[f.name] = new
         return replace(node, **changes) if changes else node
+
+    def _resolve_chain(self, node: BoolOp) -> Node:
+        """A chain ``a OP b OP c ...`` resolved without recursion down its left spine."""
+        spine = [node]
+        while isinstance(spine[-1].left, BoolOp) and spine[-1].left.op == node.op:
+            spine.append(spine[-1].left)
+        left = self._resolve(spine[-1].left)
+        for link in reversed(spine):
+            right = self._resolve(link.right)
+            if left is not link.left or right is not link.right:
+                link = replace(link, left=left, right=right)
+            left = link
+        return left
 
     def _match(self, name: str, names: list[str], what: str, ref: ColumnRef) -> str | None:
         """``name`` as stored: exact, else the one case-insensitive match (None: no match)."""
@@ -276,8 +292,8 @@ class _Binder:
             self._boolean(expr.expr, ctx, "NOT")
             return BOOLEAN
         if isinstance(expr, BoolOp):
-            self._boolean(expr.left, ctx, expr.op)
-            self._boolean(expr.right, ctx, expr.op)
+            for operand in chain(expr):
+                self._boolean(operand, ctx, expr.op)
             return BOOLEAN
         self.error(f"Unsupported expression {type(expr).__name__}.", expr)  # pragma: no cover
 

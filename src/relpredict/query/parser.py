@@ -57,6 +57,11 @@ _SYMBOL_OPS = {"=": "=", "!=": "!=", "<>": "!=", "<": "<", "<=": "<=", ">": ">",
 _WORD_OPS = {"LIKE": "LIKE", "CONTAINS": "CONTAINS", "STARTS": "STARTS WITH", "ENDS": "ENDS WITH"}
 _UNITS = {unit: unit for unit in TIME_UNITS} | {unit[:-1]: unit for unit in TIME_UNITS}
 _NAME_KINDS = (TokenKind.IDENT, TokenKind.QUOTED_IDENT, TokenKind.KEYWORD)
+MAX_CONDITIONS = 10_000
+"""The most AND / OR operators one query or filter may hold (a chain of them is walked without
+recursion; beyond this a long value list belongs in ``IN (...)``)."""
+MAX_NESTING = 100
+"""The deepest nesting of parentheses and NOTs an expression may have."""
 _EXAMPLE = "PREDICT COUNT(orders.*, 0, 30, days) > 0 FOR EACH customers.customer_id"
 _NO_DOT = "Expecting table.column; '{name}' needs its table, e.g. users.{name}."
 _FORECAST = (
@@ -85,6 +90,8 @@ class _Parser:
         self.lines = text.split("\n")
         self.tokens = tokenize(text)
         self.index = 0
+        self.depth = 0  # parentheses and NOTs open at the cursor
+        self.conditions = 0  # AND / OR operators so far
 
     # ----------------------------------------------------------------- cursor helpers
 
@@ -271,6 +278,7 @@ class _Parser:
         start = self.current
         expr = self._parse_and()
         while self._match_keyword("OR"):
+            self._count_condition()
             right = self._parse_operand_of("OR", self._parse_and)
             expr = BoolOp("OR", expr, right, **self._span(start))
         return expr
@@ -279,9 +287,23 @@ class _Parser:
         start = self.current
         expr = self._parse_not()
         while self._match_keyword("AND"):
+            self._count_condition()
             right = self._parse_operand_of("AND", self._parse_not)
             expr = BoolOp("AND", expr, right, **self._span(start))
         return expr
+
+    def _count_condition(self) -> None:
+        self.conditions += 1
+        if self.conditions >= MAX_CONDITIONS:
+            self.raise_error(f"The query combines more than {MAX_CONDITIONS:,} conditions with AND / OR, "
+                             "the most relpredict takes: for a long list of values write "
+                             "table.column IN (v1, v2, ...) instead.", self.previous)
+
+    def _nest(self, token: Token) -> None:
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            self.raise_error(f"The expression nests more than {MAX_NESTING} levels deep (parentheses "
+                             "or NOT): simplify it, e.g. drop redundant parentheses.", token)
 
     def _parse_operand_of(self, op: str, parse_next: Callable[[], Expr]) -> Expr:
         self._require_expr_start(f"Expecting a condition after {op}.")
@@ -291,8 +313,9 @@ class _Parser:
         start = self.current
         if not (start.is_keyword("NOT") and not self._peek().is_symbol(".")):
             return self._parse_comparison()
-        self._advance()
+        self._nest(self._advance())
         expr = self._parse_operand_of("NOT", self._parse_not)
+        self.depth -= 1
         return Not(expr, **self._span(start))
 
     # ----------------------------------------------------------------- comparisons
@@ -410,7 +433,9 @@ class _Parser:
 
     def _parse_parenthesised(self) -> Expr:
         opening = self._advance()
+        self._nest(opening)
         expr = self._parse_expr("Expecting an expression after (.")
+        self.depth -= 1
         where = f"line {opening.line}, col {opening.col}"
         self._expect_symbol(")", f"Expecting ) to close the ( at {where}.")
         return expr

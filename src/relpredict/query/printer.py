@@ -24,6 +24,7 @@ from relpredict.query.ast import (
     Not,
     Query,
     Value,
+    chain,
 )
 from relpredict.query.tokens import is_plain_name
 
@@ -89,7 +90,8 @@ def _expr(expr: Expr) -> str:
     if isinstance(expr, BoolOp):
         # Chains nest to the left, so a same-operator right operand needs parentheses.
         strength = _strength(expr)
-        return f"{_wrap(expr.left, strength)} {expr.op} {_wrap(expr.right, strength + 1)}"
+        first, *rest = chain(expr)
+        return f" {expr.op} ".join([_wrap(first, strength), *(_wrap(r, strength + 1) for r in rest)])
     if isinstance(expr, Not):
         return f"NOT {_wrap(expr.expr, _NOT)}"
     return _predicate(expr)
