@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from relpredict.errors import QuerySyntaxError
+from relpredict.errors import QueryBindError, QuerySyntaxError
 from relpredict.graph.graph import Graph
 from relpredict.query.ast import BoolOp, chain
 from relpredict.query.binder import bind
@@ -48,3 +48,23 @@ def test_nesting_deeper_than_the_limit_is_refused(opening: str) -> None:
         parse(HEAD + opening * depth + "customers.customer_id = 1" + closing)
     ok = MAX_NESTING // 2
     parse(HEAD + opening * ok + "customers.customer_id = 1" + (")" * ok if opening == "(" else ""))
+
+
+@pytest.mark.parametrize("window", ["0, 99999999999999, days", "0, 1201, months", "-40000, 0, days",
+                                    "0, 900000, hours"])
+def test_windows_beyond_100_years_are_refused(window: str) -> None:
+    with pytest.raises(QuerySyntaxError, match="100 years"):
+        parse(f"PREDICT COUNT(orders.*, {window}) > 0 FOR EACH customers.customer_id")
+
+
+@pytest.mark.parametrize("number", ["1e999", "-1e999", "1" + "0" * 40])
+def test_numbers_too_large_are_refused(number: str) -> None:
+    with pytest.raises(QuerySyntaxError, match=f"The number {number.lstrip('-')} is too large"):
+        parse(HEAD + f"customers.customer_id > {number}")
+
+
+@pytest.mark.parametrize("text", ["'yesterday'", "'now'", "'2024-13-01'", "'31/12/2024'"])
+def test_a_string_compared_with_a_time_must_be_a_time(graph: Graph, text: str) -> None:
+    with pytest.raises(QueryBindError, match="is not a date or time"):
+        bind(HEAD + f"customers.signup > {text}", graph)
+    bind(HEAD + "customers.signup > '2024-01-31 10:00:00'", graph)

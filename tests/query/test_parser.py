@@ -344,7 +344,8 @@ _values = st.one_of(
     st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31)),
 )
 _literals = st.builds(Literal, _values)
-_bounds = st.one_of(st.integers(-1000, 1000).map(float), st.floats(-1e6, 1e6))
+# Window bounds beyond 100 years (1,200 months) are refused (parser.MAX_WINDOW).
+_bounds = st.one_of(st.integers(-1000, 1000).map(float), st.floats(-1200, 1200))
 
 
 @st.composite

@@ -407,6 +407,9 @@ class _Binder:
             self.error(f"CONTAINS looks for text in text, not {right} in {left}.", cmp)
         if cmp.op in ("=", "!=") and not _comparable(left, right):
             self.error(f"{cmp.op} compares values of one kind, not {left} with {right}.", cmp)
+        for kind, other in ((left, cmp.right), (right, cmp.left)):
+            if kind == TIMESTAMP and isinstance(other, Literal) and isinstance(other.value, str):
+                _check_time_text(self, other)
         return BOOLEAN
 
     def _in_list(self, node: InList, ctx: str) -> str:
@@ -416,6 +419,17 @@ class _Binder:
                 self.error(f"IN compares values of one kind: {to_pql(value)} is "
                            f"{_literal_kind(value)}, the left side is {kind}.", value)
         return BOOLEAN
+
+
+def _check_time_text(binder: _Binder, lit: Literal) -> None:
+    """A string compared with a timestamp must read as one ('2024-01-31', '2024-01-31 10:00')."""
+    text = str(lit.value).strip()
+    try:
+        datetime.fromisoformat(text.replace(" ", "T", 1) if " " in text else text)
+    except ValueError:
+        binder.error(f"{to_pql(lit)} is compared with a timestamp but is not a date or time: write "
+                     "an ISO date or datetime such as '2024-01-31' or '2024-01-31 10:00:00' "
+                     "(relative times like 'yesterday' are not supported).", lit)
 
 
 def _fk_to(graph: Graph, table: str, parent: str) -> str:

@@ -28,6 +28,7 @@ Each ``_parse_*`` method reads one rule. Every error goes through ``raise_error`
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Callable
 from datetime import datetime
 from typing import NoReturn
@@ -60,6 +61,9 @@ _NAME_KINDS = (TokenKind.IDENT, TokenKind.QUOTED_IDENT, TokenKind.KEYWORD)
 MAX_CONDITIONS = 10_000
 """The most AND / OR operators one query or filter may hold (a chain of them is walked without
 recursion; beyond this a long value list belongs in ``IN (...)``)."""
+MAX_WINDOW = {"seconds": 3_155_760_000, "minutes": 52_596_000, "hours": 876_600, "days": 36_525,
+              "weeks": 5_218, "months": 1_200}
+"""The farthest a window bound may reach from the anchor time, per unit: 100 years."""
 MAX_NESTING = 100
 """The deepest nesting of parentheses and NOTs an expression may have."""
 _EXAMPLE = "PREDICT COUNT(orders.*, 0, 30, days) > 0 FOR EACH customers.customer_id"
@@ -474,6 +478,9 @@ class _Parser:
         self._advance()
         is_int = token.value.isdigit()
         number = int(token.value) if is_int else float(token.value)
+        if not math.isfinite(number) or (is_int and number.bit_length() > 126):
+            self.raise_error(f"The number {token.text} is too large: numbers in a query have at most "
+                             "38 digits (whole) or stay below 1.8e308 (decimal).", token)
         return -number if negative else number
 
     def _parse_column(self, star: str, no_dot: str = _NO_DOT) -> ColumnRef:
@@ -524,6 +531,13 @@ class _Parser:
         window_end = self._parse_window_end(func)
         unit = self._parse_unit() if self._match_symbol(",") else "days"
         self._expect_symbol(")", f"Expecting ) to close {func}(...).")
+        for bound in (window_start, window_end):
+            if bound is not None and not abs(bound) <= MAX_WINDOW[unit]:
+                self.error_at(
+                    f"The window bound {bound:g} {unit} in {func}(...) is beyond "
+                    f"{MAX_WINDOW[unit]:,} {unit} (100 years), the longest window relpredict "
+                    "takes: give a shorter window (a window start of -INF reaches all history).",
+                    **self._span(start))
         return Aggregation(
             func, column, row_filter, window_start, window_end, unit, **self._span(start)
         )
