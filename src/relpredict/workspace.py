@@ -120,6 +120,11 @@ class Workspace:
                 f"place with --home or {ENV_HOME}."
             ) from err
         ws = cls(path.resolve())
+        if ws.db_path.is_file() and ws.db_path.stat().st_size == 0:
+            raise WorkspaceError(
+                f"The workspace database {ws.db_path} is empty (0 bytes): it was truncated or is not a "
+                "relpredict workspace, and opening it would silently start a new, empty one. Restore "
+                "it from a backup, or delete the file to start afresh.")
         ws._migrate()
         return ws
 

@@ -77,6 +77,7 @@ def create_app(workspace: Workspace, token: str | None = None, hosts: Sequence[s
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_exception_handler(RelpredictError, _library_error)
     app.add_exception_handler(RequestValidationError, _shape_error)
+    app.add_exception_handler(Exception, _unexpected_error)
     install_token_guard(app, token)
     install_request_guard(app, hosts)  # last installed runs first: Host before the token
     return app
@@ -105,6 +106,17 @@ async def _library_error(request: Request, err: Exception) -> Response:
     return JSONResponse({"detail": str(err), "errors": errors}, status_code=status)
 
 
+async def _unexpected_error(request: Request, err: Exception) -> Response:
+    """A failure no check foresaw: JSON (or an error page) with its kind, never a bare 500."""
+    message = (f"The server failed unexpectedly ({type(err).__name__}) while answering "
+               f"{request.method} {request.url.path}. This is a bug: please report it.")
+    if not is_api_path(request.url.path):
+        from relpredict.web.pages import error_page
+
+        return error_page(request, message, 500)
+    return JSONResponse({"detail": message, "errors": {}}, status_code=500)
+
+
 async def _shape_error(request: Request, err: Exception) -> Response:
     """A body of the wrong shape (text where a number belongs): 422, each field named."""
     if not isinstance(err, RequestValidationError):
@@ -112,6 +124,13 @@ async def _shape_error(request: Request, err: Exception) -> Response:
     errors = {}
     for item in err.errors():
         loc = [str(p) for p in item.get("loc", ()) if p not in ("body", "query", "path")]
-        errors[".".join(loc) or GENERAL] = f"{item.get('msg', 'Invalid value')}: {item.get('input')!r}"
+        field = ".".join(loc) or GENERAL
+        if item.get("type") == "extra_forbidden":
+            errors[field] = (f"Unknown field {field!r}: this request has no such setting. Check its "
+                             "spelling against the API docs (/docs).")
+        elif item.get("type") == "json_invalid":
+            errors[field] = "The request body is not valid JSON: send a JSON object."
+        else:
+            errors[field] = f"{item.get('msg', 'Invalid value')}: {item.get('input')!r}"
     detail = next(iter(errors.values()), "The request is invalid.")
     return JSONResponse({"detail": detail, "errors": errors}, status_code=422)

@@ -8,19 +8,25 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from relpredict.service.forms import DestinationForm, JobForm
 
 
-class WorkflowIn(BaseModel):
+class _Strict(BaseModel):
+    """A request body: a field it does not know is a 422 naming that field (never ignored)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class WorkflowIn(_Strict):
     """A new workflow: its name and the model it runs (``NAME`` or ``NAME@VERSION``)."""
 
     name: str = Field(description="Letters, digits, '_', '.', '-'.")
     model: str = Field(description="Model NAME (its latest version at each job) or NAME@VERSION.")
 
 
-class DestinationIn(BaseModel):
+class DestinationIn(_Strict):
     """Where the outputs go; blank fields take the CLI's defaults."""
 
     kind: Literal["local", "s3", "snowflake", "bigquery"] = "local"
@@ -35,7 +41,7 @@ class DestinationIn(BaseModel):
         return DestinationForm(**self.model_dump())
 
 
-class JobSettingsIn(BaseModel):
+class JobSettingsIn(_Strict):
     """Every setting of `relpredict job run`; null means the CLI's default."""
 
     anchor_time: str | None = Field(None, description="ISO 8601 date or datetime; default: the latest data.")

@@ -84,6 +84,22 @@ def parse_secret_ref(name: str, ref: str) -> SecretRef:
                       f"variable or a file and give e.g. --secret {name}=env:MY_{name.upper()}.")
 
 
+def _refuse_url_credentials(kind: str, key: str, value: str) -> None:
+    """A URL setting with ``user:password@`` would keep a secret in plain text: refuse it (without
+    repeating it) and point to ``--secret``."""
+    if "://" not in value:
+        return
+    scheme, rest = value.split("://", 1)
+    authority = rest.split("/", 1)[0]
+    if "@" not in authority:
+        return
+    host = authority.rsplit("@", 1)[1]
+    secrets = " ".join(f"--secret {n}=env:VAR" for n in SECRETS[kind][:2]) or "--secret NAME=env:VAR"
+    raise ConfigError(f"The setting {key} holds credentials inside its URL ({scheme}://…@{host}): "
+                      "they would be stored and shown in plain text. Remove them from the URL "
+                      f"and give them as secret references instead, e.g. {secrets}.")
+
+
 def validate_connector(connector: Connector) -> Connector:
     """Check the name, kind, settings and secret references; return it with references normalised."""
     if not _NAME.match(connector.name or ""):
@@ -102,6 +118,8 @@ def validate_connector(connector: Connector) -> Connector:
     if missing:
         raise ConfigError(f"A {connector.kind} connector needs the setting(s) {', '.join(missing)}: "
                           f"give --set {missing[0]}=VALUE.")
+    for key, value in connector.settings.items():
+        _refuse_url_credentials(connector.kind, key, str(value or ""))
     names = SECRETS[connector.kind]
     for key in connector.secrets:
         if key not in names:

@@ -39,13 +39,30 @@ TABLE_KEYS = ("file", "format", "null_values", "duckdb", "sqlite", "sql", "prima
 TOP_KEYS = ("name", "data", "tables")
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """The safe loader, refusing a key given twice in one mapping (a table defined twice, two
+    ``tables:``), which plain YAML loading would silently resolve to the last one."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, Any] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the key {key!r} is given twice (line {seen[key].start_mark.line + 1} "
+                    f"and line {key_node.start_mark.line + 1}): each table, and each setting, once",
+                    key_node.start_mark)
+            seen[key] = key_node
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_graph(path: str | Path, data: str | Path | None = None) -> Graph:
     """Read a graph YAML file; ``data`` overrides the folder its file paths are relative to."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"Graph file {path} does not exist.")
     try:
-        doc = yaml.safe_load(path.read_text())
+        doc = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)  # a SafeLoader
     except yaml.YAMLError as err:
         raise ConfigError(f"Graph file {path} is not valid YAML: {err}") from err
     return graph_from_dict(doc, base=path.parent, data=data, where=str(path))

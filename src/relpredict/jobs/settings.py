@@ -232,10 +232,18 @@ def _blank(value: str | datetime | None) -> bool:
 def parse_output_types(value: str | Sequence[str]) -> tuple[str, ...]:
     """``"predictions,embeddings"`` (or a list) → the output types, in the canonical order."""
     items = value.split(",") if isinstance(value, str) else list(value)
-    names = {str(v).strip().lower() for v in items if str(v).strip()}
+    given = [str(v).strip().lower() for v in items]
+    names = {v for v in given if v}
     if not names:
         raise ConfigError("No output type given: choose predictions, embeddings, or both "
                           "(--output-types predictions,embeddings).")
+    if "" in given:
+        raise ConfigError(f"The output types {','.join(given)!r} have an empty entry (two commas, or a "
+                          "comma at an end): write predictions, embeddings or predictions,embeddings.")
+    doubled = sorted({v for v in given if given.count(v) > 1})
+    if doubled:
+        raise ConfigError(f"The output type {', '.join(repr(d) for d in doubled)} is given twice: name "
+                          "each output type once (predictions,embeddings).")
     unknown = sorted(names - set(OUTPUT_TYPES))
     if unknown:
         raise ConfigError(f"Unknown output type {', '.join(repr(u) for u in unknown)}: choose "

@@ -71,21 +71,50 @@ def anchor_schedule(bq: BoundQuery, graph: Graph, *, val_start: datetime | None 
     """
     if bq.horizon is None:
         raise ConfigError("A static query has no anchor times: its labels are one row per entity.")
+    if isinstance(max_eval, bool) or not isinstance(max_eval, int) or max_eval < 1:
+        raise ConfigError(f"The number of evaluation anchors (--max-eval) must be at least 1, not "
+                          f"{max_eval!r}: validation and test need one anchor each.")
     step = step_offset(bq.horizon)
     lo, hi = data_start(graph), fact_time_range(bq, graph)[1]
     if lo is None or hi is None:
         raise ConfigError(f"The target's tables {', '.join(bq.fact_tables)} have no rows with a time.")
     last = pd.Timestamp(hi) - step
+    _check_starts(val_start, test_start, lo, last.to_pydatetime(), hi)
     test0 = pd.Timestamp(test_start) if test_start is not None else last
     val0 = pd.Timestamp(val_start) if val_start is not None else test0 - step
     test = _forward(test0, last, step, max_eval)
     val = _forward(val0, test0 - step, step, max_eval)
+    if not val:
+        raise ConfigError(
+            f"No validation anchor fits between the validation start {val0} and the test start "
+            f"{test0}: a validation window must end by the test start. Move the validation start "
+            f"back to {(test0 - step).to_pydatetime()} or earlier.")
     train = _backward(val0 - step, pd.Timestamp(lo), step)
     if not train:
         raise ConfigError(
             f"No training anchor fits between the data start {lo} and the validation start {val0}: "
             "the data is shorter than two target windows. Use a shorter window or more data.")
     return Schedule(train, val, test)
+
+
+def _check_starts(val_start: datetime | None, test_start: datetime | None, lo: datetime,
+                  last: datetime, hi: datetime) -> None:
+    """The split starts in order and inside the data (each named as the option that set it)."""
+    for name, value in (("validation start (--val-start)", val_start),
+                        ("test start (--test-start)", test_start)):
+        if value is None:
+            continue
+        if value > last:
+            raise ConfigError(
+                f"The {name} {value} is after the last fully observed target window: the data ends "
+                f"{hi}, so the latest anchor with a known label is {last}. Choose a date on or "
+                "before it, or leave the option out.")
+        if value <= lo:
+            raise ConfigError(f"The {name} {value} is not after the data start {lo}: nothing would be "
+                              "left to train on. Choose a later date.")
+    if val_start is not None and test_start is not None and val_start >= test_start:
+        raise ConfigError(f"The validation start {val_start} is not before the test start "
+                          f"{test_start}: validation comes first. Swap them or move one.")
 
 
 def _forward(start: pd.Timestamp, end: pd.Timestamp, step: pd.DateOffset, limit: int) -> list[datetime]:

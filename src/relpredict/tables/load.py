@@ -89,6 +89,28 @@ def _file_paths(source: FileSource, table: str) -> list[str]:
     return [str(path)]
 
 
+def _check_csv_has_rows(paths: list[str], table: str) -> None:
+    """An empty CSV, or one holding only its header line, is told as such (DuckDB would read the
+    header as a row of data with made-up column names)."""
+    import glob
+    import gzip
+
+    files = [f for p in paths for f in (sorted(glob.glob(p)) if any(c in p for c in "*?[") else [p])]
+    for file in files:
+        opener = gzip.open if file.lower().endswith(".gz") else open
+        try:
+            with opener(file, "rt", errors="replace") as fh:
+                lines = [line for line in (fh.readline() for _ in range(2)) if line.strip()]
+        except OSError:
+            continue  # DuckDB's read tells the error
+        if not lines:
+            raise DataError(f"Table {table!r}: the CSV file {file} is empty. Give it a header line and "
+                            "rows, or leave the table out.")
+        if len(lines) == 1:
+            raise DataError(f"Table {table!r}: the CSV file {file} holds only a header line "
+                            f"({lines[0].strip()[:80]}) and no rows. Add its rows, or leave the table out.")
+
+
 def _register_file(con: duckdb.DuckDBPyConnection, name: str, source: FileSource, table: str) -> None:
     paths = _file_paths(source, table)
     try:
@@ -96,6 +118,7 @@ def _register_file(con: duckdb.DuckDBPyConnection, name: str, source: FileSource
             rel = con.sql("SELECT * FROM read_parquet($1)", params=[paths])
             rel.to_view(name, replace=True)
             return
+        _check_csv_has_rows(paths, table)
         nulls = ["", *source.null_values]
         # null_padding: short rows (fewer trailing fields) read as NULLs there, as pandas does.
         rel = con.sql("SELECT * FROM read_csv($1, nullstr = $2, null_padding = true, sample_size = -1)", params=[paths, nulls])

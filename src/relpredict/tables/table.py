@@ -101,6 +101,8 @@ class Table:
                 f"Table {self.name!r} has neither a source nor SQL; give it a file, a database "
                 "table, a DataFrame or a SELECT over other tables."
             )
+        if self.sql is not None:
+            check_single_select(self.sql, self.name)
         object.__setattr__(self, "foreign_keys", dict(self.foreign_keys))
         object.__setattr__(self, "stypes", {k: SType(v) for k, v in self.stypes.items()})
         object.__setattr__(self, "drop", tuple(self.drop))
@@ -142,6 +144,23 @@ class Table:
     def key_columns(self) -> list[str]:
         keys = [self.primary_key] if self.primary_key else []
         return keys + [c for c in self.foreign_keys if c not in keys]
+
+
+def check_single_select(sql: str, table: str) -> None:
+    """A table's ``sql:`` must be exactly one SELECT: no second statement (``; COPY ... TO``,
+    ``ATTACH``, ``INSTALL``) may run each time the graph loads."""
+    import duckdb
+
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ConfigError(f"Table {table!r}: its `sql:` does not parse: {first}. Fix the SELECT.") from None
+    if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
+        kinds = ", ".join(s.type.name for s in statements) or "nothing"
+        raise ConfigError(f"Table {table!r}: its `sql:` must be exactly one SELECT statement, but it holds "
+                          f"{len(statements)} ({kinds}). Keep only the SELECT; anything else would run "
+                          "every time the graph loads.")
 
 
 def file_format(path: str | Path) -> str:
