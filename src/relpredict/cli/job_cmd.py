@@ -141,8 +141,10 @@ def download(job_id: str = JOB_ID,
              output: str | None = typer.Option(None, "--output", help="predictions or embeddings (default: the job's first output)."),
              home: Path | None = HOME) -> None:
     """Write the sample a job kept in the workspace (its whole output when under the cap)."""
+    from relpredict.cli.outfile import check_out_file
     from relpredict.service import jobs as service
 
+    check_out_file(out, "--out")
     path = service.find_job(Workspace.open(home), job_id).download(out, file_format, output)
     make_console().print(f"Wrote {path}", highlight=False)
 

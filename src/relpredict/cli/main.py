@@ -7,6 +7,7 @@ message, without a traceback, and the command exits with status 1.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -35,6 +36,7 @@ app.add_typer(connector_cmd.app, name="connector")
 app.command("train")(model_cmd.train)
 app.command("serve")(serve)
 err_console = make_console(stderr=True)
+DEBUG_ENV = "RELPREDICT_DEBUG"
 
 
 def _version(value: bool) -> None:
@@ -58,8 +60,10 @@ def demo_data(
     seed: int = typer.Option(0, "--seed", help="Random seed: the same seed writes the same data."),
 ) -> None:
     """Write a synthetic online store (customers, products, transactions) and its graph.yaml."""
+    from relpredict.cli.outfile import check_out_folder
     from relpredict.demo.generator import generate
 
+    check_out_folder(out, "OUT")
     console = make_console()
     with console.status("Generating demo data…") as status:
         summary = generate(out, customers=customers, seed=seed, progress=lambda m: status.update(m))
@@ -91,7 +95,20 @@ def main() -> None:
         if isinstance(exc, (click.ClickException, typer.TyperException)) and hasattr(exc, "show"):
             exc.show()
             sys.exit(exc.exit_code)
-        raise
+        if os.environ.get(DEBUG_ENV):
+            raise
+        # A failure no check foresaw: still a message, not a traceback (RELPREDICT_DEBUG=1 shows it).
+        err_console.print(f"[bold red]Error:[/bold red] {escape(unexpected_message(exc))}",
+                          highlight=False, markup=True, soft_wrap=True)
+        sys.exit(1)
+
+
+def unexpected_message(exc: BaseException) -> str:
+    """What the user is told about an error no check of relpredict caught (no traceback)."""
+    first = (str(exc).strip().splitlines() or [""])[0][:300]
+    return (f"relpredict failed unexpectedly ({type(exc).__name__}{': ' + first if first else ''}). "
+            f"This is a bug: please report it with the command you ran; {DEBUG_ENV}=1 shows the "
+            "traceback.")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import pyarrow.parquet as pq
 import typer
 
 from relpredict.cli.console import make_console
+from relpredict.cli.outfile import check_out_file, write_atomically
 from relpredict.errors import ConfigError
 from relpredict.graph.yaml_io import load_graph
 from relpredict.labels.labels import anchor_schedule, labelled_splits, training_table
@@ -60,6 +61,7 @@ def labels(
 ) -> None:
     """Write the training table of a query: train / validation / test anchors by time."""
     graph = load_graph(graph_yaml, data=data)
+    check_out_file(out, "--out", graph)
     bq = bind(query, graph)
     if bq.is_temporal:
         schedule = anchor_schedule(bq, graph, val_start=_when(val_start, "--val-start"),
@@ -67,10 +69,7 @@ def labels(
         table = labelled_splits(bq, graph, schedule)
     else:
         table = training_table(bq, graph)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    pq.write_table(table, tmp)
-    tmp.replace(out)
+    write_atomically(out, lambda tmp: pq.write_table(table, tmp), "--out")
     console = make_console()
     if "SPLIT" in table.column_names:
         counts = table.group_by("SPLIT").aggregate([("SPLIT", "count")]).to_pydict()

@@ -153,14 +153,22 @@ def _format(out: Path, file_format: str | None) -> str:
 
 def _convert(source: Path, out: Path, kind: str) -> Path:
     """Stream a Parquet sample into ``out`` (written under a temporary name, then renamed)."""
+    if out.is_dir():
+        raise ConfigError(f"The download target {out} is an existing folder: give a file name inside "
+                          f"it, e.g. {out / ('sample.' + kind)}.")
     parquet = pq.ParquetFile(source)
-    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
-    writer = open_writer(str(tmp), kind, parquet.schema_arrow)
-    for batch in parquet.iter_batches(batch_size=65_536):
-        writer.write(batch)
-    writer.close()
-    tmp.replace(out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        writer = open_writer(str(tmp), kind, parquet.schema_arrow)
+        for batch in parquet.iter_batches(batch_size=65_536):
+            writer.write(batch)
+        writer.close()
+        tmp.replace(out)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise ConfigError(f"Cannot write the download to {out}: {err.strerror or err}. Check that its "
+                          "folders are folders you can write to.") from None
     return out
 
 
