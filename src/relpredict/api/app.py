@@ -128,6 +128,8 @@ async def _shape_error(request: Request, err: Exception) -> Response:
         if item.get("type") == "extra_forbidden":
             errors[field] = (f"Unknown field {field!r}: this request has no such setting. Check its "
                              "spelling against the API docs (/docs).")
+        elif item.get("type") == "missing":
+            errors[field] = f"The field {field!r} is required: give it in the request body."
         elif item.get("type") == "json_invalid":
             errors[field] = "The request body is not valid JSON: send a JSON object."
         else:

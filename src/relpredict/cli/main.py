@@ -76,7 +76,9 @@ def demo_data(
 def main() -> None:
     """Entry point of the console script: library errors become a message and exit status 1."""
     try:
-        app(standalone_mode=False, prog_name="relpredict")
+        code = app(standalone_mode=False, prog_name="relpredict")
+        if isinstance(code, int) and code:  # a command's typer.Exit(n), returned by click here
+            sys.exit(code)
     except RelpredictError as err:
         # The message may quote data values such as '[a]', which are not Rich markup.
         err_console.print(f"[bold red]Error:[/bold red] {escape(str(err))}", highlight=False,

@@ -299,7 +299,10 @@ def backtest_window(bq: BoundQuery, anchor: datetime | None, data_end: datetime 
     """The end of the anchor's target window when it is fully in the data, else why not."""
     if not bq.is_temporal or bq.horizon is None or anchor is None:
         return None, "a static query has no anchor time to look back on"
-    end = (pd.Timestamp(anchor) + step_offset(bq.horizon)).to_pydatetime()
+    try:
+        end = (pd.Timestamp(anchor) + step_offset(bq.horizon)).to_pydatetime()
+    except (OverflowError, pd.errors.OutOfBoundsDatetime):
+        return None, f"the target window after {anchor} ends beyond the times relpredict computes"
     if data_end is None or end > data_end:
         return None, (f"the target window ends {end}, after the latest data ({data_end}): what "
                       "happened is not known yet")

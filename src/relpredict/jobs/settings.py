@@ -34,6 +34,7 @@ MAX_CLASSES = 10
 MAX_TOP_K = 1000
 DEFAULT_SAMPLE_CAP_BYTES = 1024 * MB
 MAX_SHARD_SIZE = 20_000
+LATEST_ANCHOR = datetime(2200, 1, 1)  # anchor + a 100-year window stays within pandas' time range
 _ISO_EXAMPLE = "e.g. 2024-02-27 or 2024-02-27T13:00:00Z"
 
 __all__ = ["FIELDS", "DataRange", "JobSettings", "RawSettings", "TaskInfo", "auto_shard_size",
@@ -215,6 +216,11 @@ def _anchor(value: str | datetime | None, task: TaskInfo, data: DataRange,
                               f"({', '.join(data.fact_tables)}) have no rows with a time. Give one.")
         return data.end
     anchor = parse_anchor_time(value)
+    if anchor >= LATEST_ANCHOR:
+        raise ConfigError(f"The anchor time {anchor} is too far in the future: relpredict computes times "
+                          f"before {LATEST_ANCHOR.date()} only"
+                          + (f" (the latest data is {data.end})" if data.end else "")
+                          + ". Choose an anchor time near the data.")
     if data.start is not None and anchor < data.start:
         raise ConfigError(f"The anchor time {anchor} is before the data starts ({data.start}): no "
                           f"history exists then. Choose an anchor time on or after {data.start}.")
