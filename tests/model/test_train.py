@@ -193,3 +193,17 @@ def test_lightgbm_trains_a_ranker_for_ranking(graph) -> None:
     assert out.column_names == COLUMNS[TaskType.link_prediction]
     assert out.num_rows == 3 * len(ents)
     assert 0.0 < model.info["candidate_recall"]["val"] <= 1.0
+
+
+def test_a_table_named_like_a_torch_attribute_trains(store: Path, tmp_path: Path) -> None:
+    """Table names are keys of torch ModuleDicts: ``items`` (a ModuleDict method) must work."""
+    from relpredict.model.gnn import module_key
+
+    assert module_key("customers") == "customers" and module_key("items") != "items"
+    text = (store / "graph.yaml").read_text()
+    (tmp_path / "graph.yaml").write_text(text.replace("  products:", "  items:").replace(
+        "product_id: products", "product_id: items").replace("data: .", f"data: {store}"))
+    graph = load_graph(tmp_path / "graph.yaml")
+    query = QUERIES[TaskType.link_prediction].replace("products", "items")
+    model = train_model(graph, query, options("gnn"))
+    assert model.predict(graph, ANCHOR, entities(graph, TaskType.link_prediction, 5)).num_rows == 25

@@ -51,6 +51,14 @@ class GNNConfig:
     max_steps_per_epoch: int = 200
 
 
+def module_key(table: str) -> str:
+    """The key of a table's modules: its name, unless torch refuses it (a ``ModuleDict``
+    attribute such as ``items`` or ``keys``, a dot, an empty name), then ``table_<hex>``."""
+    if table and "." not in table and not hasattr(nn.ModuleDict, table):
+        return table
+    return "table_" + table.encode().hex()
+
+
 class TimeEncoder(nn.Module):
     """``anchor − row time`` (days, ``[N]``) → ``[N, channels]``; zero for rows without time."""
 
@@ -88,7 +96,7 @@ class RelationalGNN(nn.Module):
         c = config.channels
         self.config, self.entity_table, self.item_table = config, entity_table, item_table
         self.encoded, self.times = encoded, times
-        self.tables = nn.ModuleDict({t: TableEncoderModule.from_encoded(e, c) for t, e in encoded.items()})
+        self.tables = nn.ModuleDict({module_key(t): TableEncoderModule.from_encoded(e, c) for t, e in encoded.items()})
         self.time_enc = TimeEncoder(c)
         self.extra_dim = extra_dim
         self.extra_in = nn.Sequential(nn.Linear(extra_dim, c), nn.ReLU(), nn.Linear(c, c)) if extra_dim else None
@@ -96,7 +104,7 @@ class RelationalGNN(nn.Module):
             HeteroConv({et: SAGEConv((c, c), c, aggr="mean") for et in edge_types}, aggr="sum")
             for _ in range(config.layers))
         self.norms = nn.ModuleList(
-            nn.ModuleDict({t: nn.LayerNorm(c) for t in encoded}) for _ in range(config.layers))
+            nn.ModuleDict({module_key(t): nn.LayerNorm(c) for t in encoded}) for _ in range(config.layers))
         self.dropout = nn.Dropout(config.dropout)
         head_in = c + extra_dim
         self.head = nn.Sequential(nn.Linear(head_in, c), nn.ReLU(), nn.Dropout(config.dropout),
@@ -116,7 +124,7 @@ class RelationalGNN(nn.Module):
         for t, ids in out.node.items():
             if ids.numel() == 0:
                 continue
-            h = self.tables[t].encode(self.encoded[t].take(ids))
+            h = self.tables[module_key(t)].encode(self.encoded[t].take(ids))
             row_time = self.times[t][ids]
             timed = ((row_time != ALWAYS) & (row_time != NEVER)).float()
             delta = (seed_time[out.batch[t]] - torch.where(timed > 0, row_time, seed_time[out.batch[t]]))
@@ -134,7 +142,7 @@ class RelationalGNN(nn.Module):
                  if out.row[et].numel() and et[0] in x and et[2] in x}
         for conv, norms in zip(self.convs, self.norms):
             msg = conv(x, edges) if edges else {}
-            x = {t: self.dropout(torch.relu(norms[t](h + msg[t]))) if t in msg else h
+            x = {t: self.dropout(torch.relu(norms[module_key(t)](h + msg[t]))) if t in msg else h
                  for t, h in x.items()}
         h = x[self.entity_table][:num_seeds]
         if self.extra_dim:
@@ -148,7 +156,7 @@ class RelationalGNN(nn.Module):
         ids = torch.arange(self.item_id.num_embeddings)
         nodes = self.item_nodes.clamp(min=0) if self.item_nodes is not None else ids
         enc = self.encoded[self.item_table].take(nodes)
-        return self.item_proj(self.tables[self.item_table].encode(enc) + self.item_id(ids))
+        return self.item_proj(self.tables[module_key(self.item_table)].encode(enc) + self.item_id(ids))
 
     def item_scores(self, h: Tensor, recent: Tensor | None) -> Tensor:
         """Scores ``[B, num_items]``; ``recent`` ``[B, num_items]`` holds log1p(recent count)."""
