@@ -160,6 +160,8 @@ CLI_CASES: list[tuple[str, list[str], str]] = [
      "not a date or time"),
     ("'now' vs a time", ["query", "check", QW + "customers.created_at < 'now'", *G], "not a date or time"),
     ("month 13", ["query", "check", QW + "customers.created_at > '2024-13-01'", *G], "not a date or time"),
+    ("RANK TOP 1001", ["query", "check", "PREDICT LIST_DISTINCT(transactions.product_id, 0, 30, days) "
+                       "RANK TOP 1001 FOR EACH customers.customer_id", *G], "beyond 1,000"),
     ("unknown column", ["query", "check", QW + "customers.agee > 1", *G], "Unknown column"),
     ("unknown table", ["query", "check", QW + "clients.age > 1", *G], "clients"),
     ("PREDICT alone", ["query", "check", "PREDICT", *G], "Expecting"),

@@ -68,3 +68,9 @@ def test_a_string_compared_with_a_time_must_be_a_time(graph: Graph, text: str) -
     with pytest.raises(QueryBindError, match="is not a date or time"):
         bind(HEAD + f"customers.signup > {text}", graph)
     bind(HEAD + "customers.signup > '2024-01-31 10:00:00'", graph)
+
+
+@pytest.mark.parametrize("top", ["RANK TOP 1001", "CLASSIFY TOP 5000"])
+def test_top_k_beyond_the_limit_is_refused(top: str) -> None:
+    with pytest.raises(QuerySyntaxError, match="beyond 1,000"):
+        parse(f"PREDICT LIST_DISTINCT(orders.product_id, 0, 30, days) {top} FOR EACH customers.customer_id")

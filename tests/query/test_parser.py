@@ -381,7 +381,7 @@ _full_exprs = _exprs(st.one_of(_literals, _columns, _aggregations(_row_exprs)))
 _queries = st.builds(
     Query,
     target=_full_exprs,
-    rank_top=st.none() | st.integers(1, 10**6),
+    rank_top=st.none() | st.integers(1, 1000),  # parser.MAX_TOP
     classify=st.just(False),
     entity=_columns,
     where=st.none() | _full_exprs,

@@ -65,6 +65,8 @@ MAX_WINDOW = {"seconds": 3_155_760_000, "minutes": 52_596_000, "hours": 876_600,
               "weeks": 5_218, "months": 1_200}
 """The farthest a window bound may reach from the anchor time, per unit: 100 years."""
 MAX_NESTING = 100
+MAX_TOP = 1000
+"""The largest k of ``RANK TOP k`` / ``CLASSIFY TOP k`` (a job's ``--top-k`` has the same limit)."""
 """The deepest nesting of parentheses and NOTs an expression may have."""
 _EXAMPLE = "PREDICT COUNT(orders.*, 0, 30, days) > 0 FOR EACH customers.customer_id"
 _NO_DOT = "Expecting table.column; '{name}' needs its table, e.g. users.{name}."
@@ -198,6 +200,9 @@ class _Parser:
         token = self.current
         if token.kind is not TokenKind.NUMBER or not token.value.isdigit() or int(token.value) < 1:
             self.raise_error("TOP needs a positive whole number, e.g. RANK TOP 10.")
+        if int(token.value) > MAX_TOP:
+            self.raise_error(f"TOP {token.value} is beyond {MAX_TOP:,}, the most items or classes a "
+                             "query may return per entity: give a smaller k.")
         self._advance()
         return int(token.value)
 
