@@ -65,7 +65,7 @@ def test_a_cross_site_text_plain_post_to_cancel_is_refused(client: TestClient, s
         assert answer.status_code == 403, headers
         assert "Content-Type: application/json" in answer.json()["detail"]
     answer = client.post(f"/api/jobs/{JOB}/cancel", content=b"x",
-                         headers={"Content-Type": "text/plain", "Origin": "http://evil.example"})
+                         headers={"Content-Type": "text/plain", "Origin": "http://evil.example"}, timeout=30)
     assert answer.status_code == 403 and "http://evil.example" in answer.json()["detail"]
     answer = client.post(f"/api/jobs/{JOB}/resume",
                          headers={"Referer": "http://evil.example/page", "Content-Type": "text/plain"})
@@ -160,3 +160,53 @@ def test_token_login_redirects_only_to_this_server(store: Store) -> None:
     assert answer.status_code == 303
     location = answer.headers["location"]
     assert location.startswith("/") and not location.startswith("//")
+
+
+def test_an_unforeseen_failure_is_a_json_500_not_a_bare_one(store: Store) -> None:
+    app = create_app(store.ws)
+
+    @app.get("/api/boom")
+    def boom() -> None:  # a route that fails in a way no check foresaw
+        raise RuntimeError("internal detail")
+
+    answer = TestClient(app, base_url=BASE, raise_server_exceptions=False).get("/api/boom")
+    assert answer.status_code == 500
+    assert "failed unexpectedly (RuntimeError)" in answer.json()["detail"]
+    assert "Traceback" not in answer.text
+
+
+@pytest.mark.slow
+def test_a_real_server_refuses_foreign_hosts_and_cross_site_posts(tmp_path: Path) -> None:
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    relpredict = str(Path(sys.executable).with_name("relpredict"))
+    server = subprocess.Popen([relpredict, "serve", "--port", str(port), "--home", str(tmp_path / "ws")],
+                              cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.2)
+        assert httpx.get(f"{url}/api/health", headers={"Host": "rebind.example"}, timeout=30).status_code == 421
+        cancel = httpx.post(f"{url}/api/jobs/{JOB}/cancel", content=b"x",
+                            headers={"Content-Type": "text/plain", "Origin": "http://evil.example"}, timeout=30)
+        assert cancel.status_code == 403
+        assert httpx.post(f"{url}/api/jobs/{JOB}/cancel", json={}, timeout=30).status_code == 404  # a script
+        assert httpx.get(f"{url}/workflows", timeout=30).headers["x-frame-options"] == "DENY"
+    finally:
+        server.terminate()
+        server.wait(10)
