@@ -168,7 +168,14 @@ CLI_CASES: list[tuple[str, list[str], str]] = [
     ("empty query", ["query", "check", "", *G], "Empty query"),
     ("text after the query", ["query", "check", Q + " LIMIT 5", *G], "Unexpected text"),
     ("number compared with text", ["query", "check", QW + "customers.status > 3", *G], "compares"),
+    ("window start after its end", ["query", "check", "PREDICT COUNT(transactions.*, 30, 0, days) > 0 "
+                                    "FOR EACH customers.customer_id", *G], "start must be before its end"),
+    ("unknown time unit", ["query", "check", "PREDICT COUNT(transactions.*, 0, 30, years) > 0 "
+                           "FOR EACH customers.customer_id", *G], "Unknown time unit 'years'"),
+    ("entity not a primary key", ["query", "check", "PREDICT COUNT(transactions.*, 0, 30, days) > 0 "
+                                  "FOR EACH customers.age", *G], "primary key"),
     # --- graphs
+    ("infer a missing folder", ["graph", "infer", "{tmp}/nofolder", "--out", "{tmp}/g.yaml"], "is not a folder"),
     ("missing graph file", ["query", "check", Q, "--graph", "{tmp}/nope.yaml"], "does not exist"),
     ("graph not YAML", ["graph", "inspect", "{graphs}/notyaml.yaml"], "not valid YAML"),
     ("graph without tables", ["graph", "inspect", "{graphs}/notables.yaml"], "tables"),
@@ -221,6 +228,9 @@ CLI_CASES: list[tuple[str, list[str], str]] = [
     ("plain secret value", ["connector", "add", "m", "--kind", "s3", "--secret",
                             "aws_secret_access_key=hunter2", *H], "env:"),
     ("test an unknown connector", ["connector", "test", "nope", *H], "No connector named"),
+    ("user name inside a URL setting", ["connector", "add", "m", "--kind", "s3", "--set",
+                                        "endpoint_url=https://KEY@minio.example", *H], "credentials"),
+    ("connector missing a setting", ["connector", "add", "b", "--kind", "bigquery", *H], "needs the setting"),
     # --- workflows
     ("workflow with a bad name", ["workflow", "create", "a b", "--model", "m-wf", *H], "name"),
     ("workflow of an unknown model", ["workflow", "create", "w2", "--model", "nope", *H], "nope"),
@@ -254,6 +264,8 @@ CLI_CASES: list[tuple[str, list[str], str]] = [
     ("ftp:// destination", [*RUN, "--output", "ftp://h/p.parquet"], "Unknown destination scheme"),
     ("S3 without a key", [*RUN, "--output", "s3://bucket"], "needs a bucket and an object name"),
     ("S3 empty folder name", [*RUN, "--output", "s3://bucket/a//p.parquet"], "empty folder name"),
+    ("S3 parts without a folder", [*RUN, "--output", "s3://bucket/{{PARTITION}}.parquet"], "needs a folder"),
+    ("a file type on a table", [*RUN, "--output", "snowflake://wh/T", "--file-type", "csv"], "does not apply"),
     ("Snowflake without a table", [*RUN, "--output", "snowflake://wh"], "needs a connector and a table"),
     ("SQL in a table name", [*RUN, "--output", "snowflake://wh/x; DROP TABLE y"], "is not allowed"),
     ("BigQuery partition decorator", [*RUN, "--output", "bigquery://bq/t$1"], "partition decorator"),
@@ -282,6 +294,8 @@ CLI_CASES: list[tuple[str, list[str], str]] = [
     ("filter 1e999", [*RUN, "--filter", "customers.age < 1e999"], "too large"),
     # --- job control
     ("status of an unknown job", ["job", "status", "j20990101000000abcdef", *H], "No job"),
+    ("jobs of an unknown workflow", ["job", "list", "--workflow", "nope", *H], "No workflow named 'nope'"),
+    ("dry run of an unknown workflow", ["job", "run", "nope", "--dry-run", *H], "nope"),
     ("watch a failed job", ["job", "watch", "{failed}", *H], "failed"),
     ("resume a running job", ["job", "resume", "{running}", *H], "{running}"),
     ("cancel a failed job", ["job", "cancel", "{failed}", *H], "nothing to cancel"),
