@@ -136,3 +136,11 @@ def test_a_kind_that_contradicts_the_path_is_refused(kind: str, path: str, hint:
 def test_overwrite_travels_from_the_form(store: Store) -> None:
     form = JobForm(destination=DestinationForm(path="x.parquet", overwrite=True))
     assert raw_settings(form).overwrite is True
+
+
+def test_a_file_left_by_a_crashed_publish_is_replaced_without_overwrite(store: Store, tmp_path: Path) -> None:
+    store.workflow("binary", "wf")
+    out = tmp_path / "p.parquet"
+    out.write_bytes(b"half of a publish")  # the manifest was withdrawn, the staging folder is left
+    (tmp_path / ".relpredict-staging-j1" / "done").mkdir(parents=True)
+    service.check_settings(store.ws, "wf", RawSettings(anchor_time=APRIL, output=str(out)))

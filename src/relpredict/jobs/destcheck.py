@@ -147,7 +147,10 @@ def _check_writable(dest: Destination, target: Path, home: Path) -> None:
 
 
 def _ours(dest: Destination, target: Path) -> bool:
-    """Whether the manifest beside the destination says a relpredict job wrote ``target``."""
+    """Whether a relpredict job wrote ``target``: the manifest beside it names it, or a job's
+    staging folder is still beside it (a publish that crashed after withdrawing the manifest)."""
+    if any(target.parent.glob(".relpredict-staging-*")):
+        return True
     manifest = Path(dest.manifest_path())
     try:
         data = json.loads(manifest.read_text())
