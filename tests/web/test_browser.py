@@ -108,15 +108,18 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k != "RELPREDICT_MODEL_LOADER"}
     log = folder / "server.log"
+    out = folder / "out"
+    out.mkdir()  # the dialog's job writes here: an output root of the server (jobs may write nowhere else)
     with open(log, "wb") as sink:
-        proc = subprocess.Popen([RELPREDICT, "serve", "--port", str(port), "--home", str(home)],
+        proc = subprocess.Popen([RELPREDICT, "serve", "--port", str(port), "--home", str(home),
+                                 "--output-root", str(out)],
                                 stdout=sink, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(url, proc, log)
         downloads = folder / "downloads"
         downloads.mkdir()
-        yield Server(url, home, folder / "out", downloads)
+        yield Server(url, home, out, downloads)
     finally:
         proc.terminate()
         proc.wait(10)
