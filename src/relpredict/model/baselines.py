@@ -28,6 +28,7 @@ candidate pairs (:class:`relpredict.model.ranker.Pairs`) instead of past labels.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -99,23 +100,11 @@ def _numbers(past: Past, span: int) -> np.ndarray:
 
 
 def _nan_reduce(x: np.ndarray, fn: Callable[..., np.ndarray], fallback: float) -> np.ndarray:
-    with np.errstate(all="ignore"), _quiet():
+    """``fn`` over each row's present values; a row with none gets ``fallback``."""
+    with warnings.catch_warnings():  # numpy warns of an all-NaN row: it becomes the fallback
+        warnings.simplefilter("ignore", RuntimeWarning)
         value = fn(x, axis=1) if x.shape[1] else np.full(len(x), np.nan)
     return np.where(np.isnan(value), fallback, value)
-
-
-class _quiet:
-    """Silences numpy's 'mean of empty slice' warnings (all-NaN rows become the fallback)."""
-
-    def __enter__(self) -> None:
-        import warnings
-
-        self._w = warnings.catch_warnings()
-        self._w.__enter__()
-        warnings.simplefilter("ignore", RuntimeWarning)
-
-    def __exit__(self, *exc: object) -> None:
-        self._w.__exit__(*exc)
 
 
 def _binary_rate(b: Baseline, codec: TargetCodec, past: Past) -> np.ndarray:

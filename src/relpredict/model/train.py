@@ -44,7 +44,7 @@ from relpredict.model.encoders import fit_encoders
 from relpredict.model.gnn import GNNConfig
 from relpredict.model.gnn_train import Seeds
 from relpredict.model.ranker import MAX_GROUPS, Ranker
-from relpredict.model.seedfeatures import Standardizer
+from relpredict.model.seedfeatures import Standardizer, feature_matrix
 from relpredict.model.targets import TargetCodec
 from relpredict.model.trained import Frame, GNNPart, TrainedModel
 from relpredict.query.binder import bind
@@ -209,7 +209,7 @@ def _fit_regression(model: TrainedModel, bq: BoundQuery, graph: Graph, splits: d
         frames = {name: model.regression_frame(bq, graph, keys[name], hist[name]) for name in splits}
         model.codec.fit_relative(frames["train"].to_relative(y))
     if model.history is not None and hist["train"] is not None:
-        model.history = Standardizer.fit(*model.history_features(hist["train"]))
+        model.history = Standardizer.fit(*feature_matrix(hist["train"]))
     return frames
 
 

@@ -224,11 +224,7 @@ class TrainedModel:
         """The standardised history, ``[N, 2H]`` (no columns without history)."""
         if hist is None or self.history is None:
             return np.zeros((n, 0), dtype=np.float32)
-        return self.history.transform(self.history_features(hist, self.history.columns)[1])
-
-    def history_features(self, hist: pa.Table, columns: list[str] | None = None) -> tuple[list[str], np.ndarray]:
-        """The history columns as a matrix."""
-        return feature_matrix(hist, columns)
+        return self.history.transform(feature_matrix(hist, self.history.columns)[1])
 
     def regression_base(self, hist: pa.Table | None, n: int) -> np.ndarray | None:
         """Regression predicts the residual over the entity's recent mean target (MODELING.md #6):
