@@ -89,3 +89,15 @@ def test_query_check_f1_dnf() -> None:
     assert result.returncode == 0, result.stderr
     assert "binary_classification" in result.stdout
     assert "2025-10-05 12:00:00" in result.stdout  # latest result
+
+
+def test_query_starting_with_a_comment_line_is_the_query_not_an_option(demo: Path) -> None:
+    """A query pasted with its leading ``-- comment`` line, before or after the options."""
+    query = "-- churn, as pasted\nPREDICT COUNT(transactions.*, 0, 30, days) = 0 FOR EACH customers.customer_id"
+    for args in (("query", "check", query, "--graph", str(demo / "graph.yaml")),
+                 ("query", "check", "--graph", str(demo / "graph.yaml"), query)):
+        result = run(*args)
+        assert result.returncode == 0, result.stderr
+        assert "binary_classification" in result.stdout
+    result = run("query", "check", "--graph", str(demo / "graph.yaml"), "--grap", "x")
+    assert result.returncode == 2 and "No such option: --grap" in result.stderr  # typos still told

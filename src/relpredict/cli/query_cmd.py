@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 import typer
+from typer.core import TyperCommand
 
 from relpredict.cli.console import make_console
 from relpredict.cli.outfile import check_out_file, write_atomically
@@ -22,7 +24,24 @@ GRAPH = typer.Option(..., "--graph", "-g", help="The graph YAML file.")
 DATA = typer.Option(None, "--data", help="Folder the graph's files are read from (overrides `data:`).")
 
 
-@app.command("check")
+class QueryArgument(TyperCommand):
+    """A command whose positional query may start with a ``-- comment`` line.
+
+    Click reads any argument that starts with ``-`` as an option, so a query pasted with its
+    leading comment (``"-- churn\nPREDICT ..."``) would be refused as an unknown option. An
+    argument that starts with ``-`` and holds white space cannot be an option name: it is moved
+    behind a ``--`` separator, where Click takes it as the query.
+    """
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if "--" not in args:
+            texts = [a for a in args if a.startswith("-") and any(c.isspace() for c in a)]
+            if texts:
+                args = [a for a in args if a not in texts] + ["--", *texts]
+        return super().parse_args(ctx, args)
+
+
+@app.command("check", cls=QueryArgument)
 def check(
     query: str = typer.Argument(..., help='The query, e.g. "PREDICT COUNT(orders.*, 0, 30, days) > 0 FOR EACH customers.customer_id".'),
     graph_yaml: Path = GRAPH,
@@ -49,7 +68,7 @@ def check(
         out.print(f"  {key:<18} {value:.4g}" if isinstance(value, float) else f"  {key:<18} {value}")
 
 
-@app.command("labels")
+@app.command("labels", cls=QueryArgument)
 def labels(
     query: str = typer.Argument(..., help="The query."),
     graph_yaml: Path = GRAPH,
