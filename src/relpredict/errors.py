@@ -137,3 +137,8 @@ class QueryBindError(QueryError):
 
 class WorkspaceError(RelpredictError):
     """The workspace (metadata database or artifacts folder) cannot be used."""
+
+
+class ArtifactError(WorkspaceError):
+    """A stored model artifact cannot be used (corrupt, incomplete, or from an incompatible
+    version); the message names the artifact and says to retrain."""
