@@ -90,3 +90,51 @@ def test_two_setups_at_once_one_wins(store: Store) -> None:
         t.join(60)
     assert sorted(results) == ["created", "refused"]
     assert len(job_store.list_jobs(store.ws)) == 1
+
+
+def test_a_job_whose_runner_died_reads_failed_with_the_resume_hint_everywhere(store: Store) -> None:
+    store.workflow("binary", "wf")
+    job = service.create_job(store.ws, "wf", _raw(store.out / "p.parquet"))
+    pid = _dead_pid()
+    job_store.update_job(store.ws, job.id, JobStatus.RUNNING, runner_pid=pid, runner_started=0.0,
+                         started_at=job_store.now_iso())
+    (row,) = service.list_jobs(store.ws)  # job list: the first look records it
+    assert row["status"] == "failed"
+    view = service.job_view(store.ws, job.id)  # job status and GET /api/jobs/ID
+    assert view["status"] == "failed" and view["can_resume"] and view["progress"]["eta_seconds"] is None
+    assert f"(pid {pid}) is gone" in view["error"] and f"relpredict job resume {job.id}" in view["error"]
+    assert job_store.get_job(store.ws, job.id).status is JobStatus.FAILED
+
+
+def test_a_finished_job_is_not_settled_over(store: Store) -> None:
+    store.workflow("binary", "wf")
+    job = service.create_job(store.ws, "wf", _raw(store.out / "p.parquet"))
+    job_store.update_job(store.ws, job.id, JobStatus.RUNNING, runner_pid=_dead_pid(), runner_started=0.0)
+    stale = job_store.get_job(store.ws, job.id)
+    job_store.update_job(store.ws, job.id, JobStatus.CANCELLED)  # its runner ended it meanwhile
+    assert lease_mod.settle(store.ws, stale).status is JobStatus.CANCELLED
+
+
+def test_of_two_resumes_at_once_the_loser_gets_a_plain_message(store: Store) -> None:
+    store.workflow("binary", "wf")
+    job = service.create_job(store.ws, "wf", _raw(store.out / "p.parquet"))
+    cancel_job(store.ws, job.id)
+    results: list[str] = []
+
+    def resume() -> None:
+        try:
+            resume_job(store.ws, job.id)
+            results.append("queued")
+        except ConflictError as err:
+            results.append(str(err))
+
+    threads = [threading.Thread(target=resume) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(results)[-1] == "queued" and len(results) == 2
+    assert results.count("queued") == 1, results
+    loser = next(r for r in results if r != "queued")
+    assert loser == (f"Job {job.id} is queued already (another resume or run just queued it) and will "
+                     f"run without a resume; follow it with `relpredict job watch {job.id}`.")

@@ -15,7 +15,7 @@ import psutil
 
 from relpredict.errors import ConflictError
 from relpredict.jobs import store
-from relpredict.jobs.lease import check_free, lease_lock, runner_alive
+from relpredict.jobs.lease import check_free, lease_lock, live, runner_alive, settle
 from relpredict.jobs.prepare import job_dir
 from relpredict.jobs.status import CANCELABLE, FINISHED, JobStatus, Stage, resume_problem
 from relpredict.workspace import Workspace
@@ -67,8 +67,8 @@ def _seconds_since(iso: str | None, until: str | None = None) -> float | None:
 
 
 def progress(ws: Workspace, job_id: str) -> JobProgress:
-    """Where job ``job_id`` stands now."""
-    rec = store.get_job(ws, job_id)
+    """Where job ``job_id`` stands now (a job whose runner died is failed, see :func:`settle`)."""
+    rec = settle(ws, store.get_job(ws, job_id))
     done, shards = store.entities_done(ws, job_id)
     workers = tuple(store.workers(ws, job_id))
     eta = None
@@ -103,13 +103,16 @@ def cancel_job(ws: Workspace, job_id: str) -> store.JobRecord:
 
 
 def resume_job(ws: Workspace, job_id: str) -> store.JobRecord:
-    """Queue a failed, cancelled or orphaned job again; its finished shards are kept."""
-    rec = store.get_job(ws, job_id)
-    problem = resume_problem(job_id, rec.status, runner_alive(rec))
-    if problem is not None:
-        raise ConflictError(problem)
-    status = None if rec.status is JobStatus.QUEUED else JobStatus.QUEUED
+    """Queue a failed, cancelled or orphaned job again; its finished shards are kept.
+
+    Checked and queued under the lease lock: of two resumes at once, one queues the job and the
+    other is told it is queued already (a ConflictError), so only one runner ever starts."""
     with lease_lock(ws):  # its destination again, unless another job writes it now
+        rec = settle(ws, store.get_job(ws, job_id))
+        problem = resume_problem(job_id, rec.status, live(rec))
+        if problem is not None:
+            raise ConflictError(problem)
+        status = None if rec.status is JobStatus.QUEUED else JobStatus.QUEUED
         check_free(ws, rec.settings, exclude=job_id)
         return store.update_job(ws, job_id, status, stage=Stage.QUEUED, cancel_requested=False,
                                 error=None, ended_at=None, runner_pid=None, runner_started=None,

@@ -29,7 +29,8 @@ from relpredict.jobs.status import IN_PROGRESS, JobStatus
 from relpredict.sinks.naming import Destination, TableDestination, output_destinations
 from relpredict.workspace import Workspace
 
-__all__ = ["QUEUED_GRACE_SECONDS", "check_free", "destination_keys", "lease_lock", "runner_alive"]
+__all__ = ["QUEUED_GRACE_SECONDS", "check_free", "dead_runner_error", "destination_keys", "lease_lock",
+           "live", "runner_alive", "settle"]
 
 QUEUED_GRACE_SECONDS = 30.0
 
@@ -65,7 +66,22 @@ def runner_alive(rec: store.JobRecord) -> bool:
         return False
 
 
-def _live(rec: store.JobRecord) -> bool:
+def dead_runner_error(rec: store.JobRecord) -> str:
+    return (f"The job's runner process (pid {rec.runner_pid}) is gone: it was killed, or its machine "
+            f"stopped, while the job was {rec.status.value}. Finished shards are kept: run "
+            f"`relpredict job resume {rec.id}` to run the rest.")
+
+
+def settle(ws: Workspace, rec: store.JobRecord) -> store.JobRecord:
+    """``rec`` as it really is: a queued or running job whose runner died is failed (resumable),
+    recorded as soon as anyone looks, so no view shows it running with an ETA forever."""
+    if rec.status not in IN_PROGRESS or rec.runner_pid is None or runner_alive(rec):
+        return rec
+    return store.fail_dead_run(ws, rec, dead_runner_error(rec))
+
+
+def live(rec: store.JobRecord) -> bool:
+    """Whether a process works on the job, or (queued, no runner yet) is about to."""
     if rec.status not in IN_PROGRESS:
         return False
     if rec.runner_pid is not None:
@@ -82,7 +98,7 @@ def check_free(ws: Workspace, settings: JobSettings, exclude: str | None = None)
         if rec.id == exclude or rec.status not in IN_PROGRESS:
             continue
         shared = mine & destination_keys(rec.settings)
-        if shared and _live(rec):
+        if shared and live(rec):
             place = min(shared, key=lambda k: (k.endswith(".manifest.json"), k))
             raise ConflictError(
                 f"Job {rec.id} ({rec.status.value}) is writing {place}: two jobs writing one "

@@ -79,6 +79,7 @@ def resume_problem(job_id: str, status: JobStatus, runner_alive: bool) -> str | 
         return (f"Job {job_id} is running (its runner is alive); wait for it or cancel it with "
                 f"`relpredict job cancel {job_id}` first.") if runner_alive else None
     if status is JobStatus.QUEUED:
-        return (f"Job {job_id} is queued and has not started yet; it will run without a resume."
+        return (f"Job {job_id} is queued already (another resume or run just queued it) and will "
+                f"run without a resume; follow it with `relpredict job watch {job_id}`."
                 if runner_alive else None)
     return f"Job {job_id} already succeeded: there is nothing to resume."

@@ -169,7 +169,8 @@ def update_job(ws: Workspace, job_id: str, status: JobStatus | None = None, **ch
         raise TypeError(f"not job columns: {sorted(unknown)}")
     values = {k: _db_value(v) for k, v in changes.items()}
     with ws.db() as con:
-        if status is not None:
+        if status is not None:  # read and write under the write lock: two movers, one wins
+            con.execute("BEGIN IMMEDIATE")
             old = JobStatus(con.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()[0])
             check_transition(job_id, old, status)
             values["status"] = status.value
@@ -177,6 +178,17 @@ def update_job(ws: Workspace, job_id: str, status: JobStatus | None = None, **ch
             sets = ", ".join(f"{k} = ?" for k in values)
             con.execute(f"UPDATE jobs SET {sets} WHERE id = ?", (*values.values(), job_id))
     return get_job(ws, job_id)
+
+
+def fail_dead_run(ws: Workspace, rec: JobRecord, error: str) -> JobRecord:
+    """Mark ``rec`` failed with ``error`` unless its record changed since it was read (its runner
+    may have ended it, or a resume given it a new runner, in the meantime)."""
+    with ws.db() as con:
+        con.execute("UPDATE jobs SET status = ?, ended_at = ?, error = ? WHERE id = ? AND status = ? "
+                    "AND runner_pid IS ? AND runner_started IS ?",
+                    (JobStatus.FAILED.value, now_iso(), error, rec.id, rec.status.value,
+                     rec.runner_pid, rec.runner_started))
+    return get_job(ws, rec.id)
 
 
 def _db_value(value: Any) -> Any:
@@ -202,7 +214,8 @@ def cancel_requested(ws: Workspace, job_id: str) -> bool:
 # ----------------------------------------------------------------------------------- progress
 @dataclass(frozen=True)
 class WorkerProgress:
-    """Entities done of the entities given to one worker in the current run."""
+    """Entities done of the entities one worker took in the current run (it pulls shards from a
+    queue, so its total grows as it takes them)."""
 
     worker: int
     pid: int | None
@@ -217,6 +230,20 @@ def reset_workers(ws: Workspace, job_id: str, totals: dict[int, int]) -> None:
         con.execute("DELETE FROM job_workers WHERE job_id = ?", (job_id,))
         con.executemany("INSERT INTO job_workers VALUES (?, ?, NULL, 0, ?, NULL, ?)",
                         [(job_id, w, n, now_iso()) for w, n in totals.items()])
+
+
+def worker_took(ws: Workspace, job_id: str, worker: int, entities: int) -> None:
+    """Count a shard a worker took from the queue into its total (workers pull their work)."""
+    with ws.db() as con:
+        con.execute("UPDATE job_workers SET entities_total = entities_total + ?, updated_at = ? "
+                    "WHERE job_id = ? AND worker = ?", (entities, now_iso(), job_id, worker))
+
+
+def add_worker(ws: Workspace, job_id: str, worker: int, pid: int | None) -> None:
+    """A progress row for a worker that joined during the run (a Dask worker), nothing done yet."""
+    with ws.db() as con:
+        con.execute("INSERT OR IGNORE INTO job_workers VALUES (?, ?, ?, 0, 0, NULL, ?)",
+                    (job_id, worker, pid, now_iso()))
 
 
 def worker_started(ws: Workspace, job_id: str, worker: int, pid: int) -> None:

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from relpredict.errors import ConfigError, ConflictError, NotFoundError, QueryError, SettingsError
-from relpredict.jobs import control, store
+from relpredict.jobs import control, lease, store
 from relpredict.jobs.dryrun import DryRun, dry_run
 from relpredict.jobs.lease import check_free, lease_lock
 from relpredict.jobs.prepare import Prepared, default_loader, job_dir, load_workflow_model, prepare
@@ -64,7 +64,8 @@ class Job:
         return f"Job({self.id!r}, status={self.status().value!r})"
 
     def record(self) -> store.JobRecord:
-        return store.get_job(self.workspace, self.id)
+        """The job's record; a job whose runner died reads (and is recorded) as failed."""
+        return lease.settle(self.workspace, store.get_job(self.workspace, self.id))
 
     def status(self) -> JobStatus:
         return self.record().status
@@ -79,9 +80,6 @@ class Job:
             rec = self.record()
             if rec.status in FINISHED:
                 return rec.status
-            if rec.runner_pid is not None and not control.runner_alive(rec):
-                # Its runner is gone: it just finished, or it was killed (resume the job then).
-                return self.record().status
             if deadline is not None and time.monotonic() >= deadline:
                 return rec.status
             time.sleep(poll)

@@ -32,6 +32,7 @@ from relpredict.jobs import (
     RawSettings,
     Workflow,
     control,
+    lease,
     store,
 )
 from relpredict.jobs.prepare import (
@@ -208,7 +209,7 @@ def list_jobs(ws: Workspace, workflow: str | None = None) -> list[dict[str, Any]
     """Jobs, newest first (of one workflow when given), as short views."""
     if workflow is not None:
         find_workflow(ws, workflow)
-    return [_job_row(rec) for rec in store.list_jobs(ws, workflow)]
+    return [_job_row(lease.settle(ws, rec)) for rec in store.list_jobs(ws, workflow)]
 
 
 def _job_row(rec: store.JobRecord) -> dict[str, Any]:
