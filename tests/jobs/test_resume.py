@@ -117,6 +117,31 @@ def test_kill_9_of_one_worker_fails_the_job_and_resume_finishes_it(
     _assert_exactly_once(store, job, out)
 
 
+def test_a_paused_worker_does_not_hold_the_job(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Workers pull shards: while one is stopped (SIGSTOP) the other takes every other shard."""
+    wf = store.workflow("regression", name="wf")
+    monkeypatch.setenv("RELPREDICT_FIXTURE_DELAY", "0.3")
+    out = store.out / "p.parquet"
+    job = wf.run(detach=True, workers=2, shard_size=SHARD, output=str(out))
+
+    def taken() -> list[job_store.WorkerProgress] | None:
+        workers = job.progress().workers
+        return workers if len(workers) == 2 and all(w.pid and w.entities_total for w in workers) else None
+
+    slow = _until(taken, what="both workers holding a shard")[0]  # type: ignore[index]
+    os.kill(slow.pid, signal.SIGSTOP)
+    try:
+        # 12 shards: the other worker scores all but the one (or two) the stopped one took, where
+        # a fixed round-robin list would have left it 6.
+        _until(lambda: job.progress().shards_done == 11, timeout=60, what="11 shards done")
+        other = next(w for w in job.progress().workers if w.worker != slow.worker)
+        assert other.entities_done >= 10 * SHARD
+    finally:
+        os.kill(slow.pid, signal.SIGCONT)
+    assert job.wait(timeout=30) is JobStatus.SUCCEEDED
+    _assert_exactly_once(store, job, out)
+
+
 def test_cancel_a_running_job_then_resume(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     wf = store.workflow("binary", name="wf")
     monkeypatch.setenv("RELPREDICT_FIXTURE_DELAY", "0.2")

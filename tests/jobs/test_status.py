@@ -11,7 +11,7 @@ import pytest
 from relpredict.errors import ConflictError
 from relpredict.jobs.control import estimate_eta
 from relpredict.jobs.runner import backtest_window
-from relpredict.jobs.shards import Shard, assign_shards, expected_columns, own_slice, plan_shards
+from relpredict.jobs.shards import Shard, expected_columns, own_slice, plan_shards
 from relpredict.jobs.status import (
     CANCELABLE,
     FINISHED,
@@ -62,11 +62,9 @@ def test_eta() -> None:
     assert estimate_eta(10, 0, 1.0) == 0.0
 
 
-def test_shard_plan_and_assignment() -> None:
+def test_shard_plan() -> None:
     assert plan_shards(12, 5) == [(0, 5), (5, 10), (10, 12)]
     assert plan_shards(0, 5) == []
-    assert assign_shards([0, 1, 2, 3, 4], 2) == {0: [0, 2, 4], 1: [1, 3]}
-    assert assign_shards([3, 7], 4) == {0: [3], 1: [7]}  # no idle workers
     with pytest.raises(ValueError):
         plan_shards(3, 0)
 

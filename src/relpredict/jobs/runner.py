@@ -6,8 +6,8 @@
 
 The entity list is kept in the job's folder the first time it is built, so a resumed job scores
 exactly the same entities in exactly the same shards; shards whose done marker exists are not
-run again. Workers are separate ``spawn`` processes that write to the destination's staging area
-themselves. Publishing streams the staged shards in order into the final files, feeding the sample,
+run again. Workers are separate ``spawn`` processes that take the next shard from one queue (so a
+slow worker takes fewer) and write to the destination's staging area themselves. Publishing streams the staged shards in order into the final files, feeding the sample,
 the histogram and the backtest on the way; the manifest is written last.
 
 Run detached as ``python -m relpredict.jobs.runner --home HOME JOB_ID``.
@@ -43,7 +43,7 @@ from relpredict.jobs.prepare import (
     prediction_entities,
 )
 from relpredict.jobs.settings import JobSettings
-from relpredict.jobs.shards import Shard, assign_shards, own_slice, plan_shards, score_column
+from relpredict.jobs.shards import Shard, own_slice, plan_shards, score_column
 from relpredict.jobs.status import JobStatus, Stage
 from relpredict.jobs.summary import Backtest, Histogram, SampleWriter, histogram_edges
 from relpredict.jobs.worker import describe, worker_main
@@ -167,15 +167,20 @@ class _Run:
 
     # ------------------------------------------------------------------------------ workers
     def _predict(self, pending: list[Shard]) -> bool:
-        """Score the pending shards in worker processes; False when the job was cancelled."""
-        by_number = {s.number: s for s in pending}
-        plan = assign_shards(list(by_number), self.settings.workers)
-        store.reset_workers(self.ws, self.rec.id,
-                            {w: sum(len(by_number[n].entities) for n in nums) for w, nums in plan.items()})
+        """Score the pending shards in worker processes; False when the job was cancelled.
+
+        The shards go into one queue, in order, followed by an end mark per worker; each worker
+        takes the next one when it is free (:func:`relpredict.jobs.worker.worker_main`).
+        """
+        used = max(1, min(self.settings.workers, len(pending)))
+        store.reset_workers(self.ws, self.rec.id, dict.fromkeys(range(used), 0))
         context = multiprocessing.get_context("spawn")
+        queue = context.Queue()
+        for shard in [*pending, *[None] * used]:
+            queue.put(shard)
         procs = {w: context.Process(target=worker_main, name=f"relpredict-worker-{w}",
-                                    args=(w, [by_number[n] for n in nums], os.getpid()))
-                 for w, nums in plan.items()}
+                                    args=(w, queue, os.getpid(), str(self.ws.home), self.rec.id))
+                 for w in range(used)}
         for proc in procs.values():
             proc.start()
         try:
@@ -186,6 +191,8 @@ class _Run:
                     proc.terminate()
             for proc in procs.values():
                 proc.join(10)
+            queue.cancel_join_thread()  # shards left after a cancel or failure are dropped
+            queue.close()
 
     def _watch(self, procs: dict[int, Any]) -> bool:
         while True:

@@ -29,7 +29,7 @@ from relpredict.workspace import Workspace
 DEFAULT_LOADER = "relpredict.model.artifact:load_model"
 LOADER_ENV = "RELPREDICT_MODEL_LOADER"
 
-__all__ = ["DEFAULT_LOADER", "LOADER_ENV", "Shard", "assign_shards", "expected_columns", "own_slice",
+__all__ = ["DEFAULT_LOADER", "LOADER_ENV", "Shard", "expected_columns", "own_slice",
            "plan_shards", "predict_tables", "resolve_loader", "run_shard", "score_column"]
 
 
@@ -63,15 +63,6 @@ def own_slice(entities: pa.Array, start: int, stop: int) -> pa.Array:
     list once per shard.
     """
     return pa.concat_arrays([entities.slice(start, stop - start)])
-
-
-def assign_shards(shards: list[int], workers: int) -> dict[int, list[int]]:
-    """Shards per worker, round robin: equal-sized shards give each worker an equal share.
-
-    Fewer shards than workers leaves the extra workers out rather than idle.
-    """
-    used = max(1, min(workers, len(shards)))
-    return {w: shards[w::used] for w in range(used) if shards[w::used]}
 
 
 # ----------------------------------------------------------------------------------- model

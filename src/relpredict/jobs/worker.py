@@ -1,17 +1,21 @@
-"""A local worker process: runs its shards one after another and reports progress.
+"""A local worker process: takes the next shard from the runner's queue until none is left.
 
 Started by the runner with the ``spawn`` start method (a fresh interpreter: no inherited DuckDB
-connections or torch thread pools). It loads the graph and the model itself, writes each shard
-straight to the destination's staging area, and counts it in the workspace database. Between
-shards it stops when the job is cancelled or when its runner has died (its parent pid changed),
-so an orphaned worker never keeps writing after a ``kill -9`` of the runner.
+connections or torch thread pools). It loads the graph and the model itself (once), writes each
+shard straight to the destination's staging area, and counts it in the workspace database.
+Workers pull their work: a slow worker takes fewer shards, a fast one more, so no worker holds
+the job with a fixed list. Between shards it stops when the job is cancelled or when its runner
+has died (its parent pid changed), so an orphaned worker never keeps writing after a ``kill -9``
+of the runner.
 """
 
 from __future__ import annotations
 
 import os
+import queue
 import sys
 import traceback
+from typing import Any
 
 from relpredict.errors import RelpredictError
 from relpredict.jobs import store
@@ -21,23 +25,32 @@ from relpredict.workspace import Workspace
 __all__ = ["worker_main"]
 
 
-def worker_main(index: int, shards: list[Shard], parent_pid: int) -> None:
-    """Entry point of worker ``index``: exits 0 when done, cancelled or orphaned, else 1."""
+def worker_main(index: int, shards: Any, parent_pid: int, home: str, job_id: str) -> None:
+    """Entry point of worker ``index``: takes :class:`Shard` objects from the queue ``shards``
+    until it reads ``None`` (or finds it empty); exits 0 when done, cancelled or orphaned, else 1."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # read by torch when the model imports it
-    if not shards:
-        return
-    ws = Workspace.open(shards[0].home)
-    job_id = shards[0].job_id
+    ws = Workspace.open(home)
     store.worker_started(ws, job_id, index, os.getpid())
     try:
-        for shard in shards:
-            if os.getppid() != parent_pid or store.cancel_requested(ws, job_id):
+        while os.getppid() == parent_pid and not store.cancel_requested(ws, job_id):
+            shard = _next(shards)
+            if shard is None:
                 return
+            store.worker_took(ws, job_id, index, len(shard.entities))
             info = run_shard(shard)
             store.shard_finished(ws, job_id, index, shard.number, info["entities"], info["seconds"])
     except BaseException as err:  # report anything, then exit non-zero for the runner to see
         store.worker_failed(ws, job_id, index, describe(err))
         sys.exit(1)
+
+
+def _next(shards: Any) -> Shard | None:
+    """The next shard of the queue; ``None`` at its end (the runner puts one per worker)."""
+    try:
+        shard: Shard | None = shards.get(timeout=60)
+    except queue.Empty:  # every shard and end mark was put before the workers started
+        return None
+    return shard
 
 
 def describe(err: BaseException) -> str:
