@@ -29,7 +29,7 @@ import pyarrow as pa
 import torch
 
 from relpredict.demo.generator import generate
-from relpredict.features.aggregates import aggregate_features, fit_feature_spec
+from relpredict.features import aggregate_features, fit_feature_spec
 from relpredict.features.history import popular_items
 from relpredict.graph.yaml_io import load_graph
 from relpredict.labels.labels import anchor_schedule, split_tables

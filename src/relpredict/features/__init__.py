@@ -24,6 +24,10 @@ for other units)::
     F.<fk>>G.count  F.<fk>>G.<col>.mean_last10  F.<fk>>G.<col>.mean_<4x W>
     E.<fk>>G....                                      the same through E's own foreign key
 
+Modules: ``spec`` (the fitted spec, plain data), ``fit`` (choosing columns and vocabularies),
+``aggregates`` (computing them), ``history`` (the target at past anchors), ``candidates`` (RANK
+TOP k candidate pairs), ``scratch`` (the temporary DuckDB tables of one call).
+
 ``F.<fk>>G`` reads "the parent that ``F.fk`` points to in the entity's latest F row, and that
 parent's fact table G" (e.g. ``results.constructorId>constructor_results.points.mean_last10``).
 """
@@ -35,7 +39,8 @@ import pyarrow as pa
 from relpredict.graph.graph import Graph
 from relpredict.query.bound import BoundQuery
 
-from .aggregates import aggregate_features, fit_feature_spec
+from .aggregates import aggregate_features
+from .fit import fit_feature_spec
 from .history import fit_target_classes, popular_items, recent_items, target_history
 from .spec import FeatureSpec, RouteSpec
 

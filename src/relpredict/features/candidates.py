@@ -36,9 +36,11 @@ from relpredict.graph.graph import Graph
 from relpredict.labels.sql import ANCHOR, ENTITY, Params
 from relpredict.query.bound import BoundQuery
 from relpredict.sql import quote_ident as q
+from relpredict.tables.stypes import SType
 
-from .aggregates import Scratch, interval, prepare_rows
+from .fit import feature_columns
 from .history import _items
+from .scratch import Scratch, interval, prepare_rows
 
 OWN, POPULAR, COOC, BASKET, SEEDS = 50, 50, 50, 20, 10
 CACHE_ANCHORS, CACHE_ENTRIES = 4, 16
@@ -81,14 +83,10 @@ MAX_NUMERIC, MAX_CATEGORICAL, MAX_VALUES = 4, 3, 200
 def item_columns(bq: BoundQuery, graph: Graph) -> ItemColumns:
     """The item table's numeric columns and its categorical ones with at most
     :data:`MAX_VALUES` values (a near-unique name says nothing an ID does not)."""
-    from relpredict.tables.stypes import SType
-
-    from .aggregates import _feature_columns
-
     table = bq.item_table or ""
-    numeric = tuple(_feature_columns(graph, table, SType.numerical)[:MAX_NUMERIC])
+    numeric = tuple(feature_columns(graph, table, SType.numerical)[:MAX_NUMERIC])
     categorical = []
-    for col in _feature_columns(graph, table, SType.categorical):
+    for col in feature_columns(graph, table, SType.categorical):
         distinct, total = graph.con.execute(
             f"SELECT count(DISTINCT {q(col)}), count(*) FROM {q(table)}").fetchall()[0]
         if 1 < distinct <= MAX_VALUES and distinct < 0.5 * max(total, 1):

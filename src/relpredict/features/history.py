@@ -29,7 +29,7 @@ from relpredict.query.ast import Aggregation, aggregations
 from relpredict.query.bound import BoundQuery, TaskType, Window
 from relpredict.sql import quote_ident as q
 
-from .aggregates import Scratch, interval, prepare_rows
+from .scratch import Scratch, interval, prepare_rows
 
 PREFIX = "history."
 PAST = "__past"  # the list of past labels themselves (not a feature)

@@ -164,7 +164,7 @@ def from_document(doc: dict[str, Any], folder: Path) -> TrainedModel:
                       state, int(g["extra_dim"]))
     spec = None
     if doc["feature_spec"] is not None:
-        from relpredict.features.aggregates import FeatureSpec
+        from relpredict.features.spec import FeatureSpec
 
         spec = FeatureSpec.from_dict(doc["feature_spec"])
     return TrainedModel(

@@ -257,7 +257,7 @@ def _seeds(model: TrainedModel, bq: BoundQuery, graph: Graph, rows: pa.Table, hi
 def _train_booster(model: TrainedModel, bq: BoundQuery, graph: Graph, splits: dict[str, pa.Table],
                    hist: dict[str, pa.Table | None], frames: dict[str, Frame | None], opts: TrainOptions,
                    report: Progress) -> dict[str, np.ndarray]:
-    from relpredict.features.aggregates import fit_feature_spec
+    from relpredict.features.fit import fit_feature_spec
 
     report("aggregate features", 0, 1)
     model.feature_spec = fit_feature_spec(bq, graph, _keys(splits["train"]))
