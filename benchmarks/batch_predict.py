@@ -65,7 +65,7 @@ def train(ws, data: Path, customers: int, kind: str) -> str:
     from relpredict.demo.generator import generate
     from relpredict.graph.yaml_io import load_graph
     from relpredict.model.artifact import save_model
-    from relpredict.model.train import TrainOptions, train_model
+    from relpredict.model.fit import TrainOptions, train_model
 
     generate(data, customers=customers, seed=0)
     graph = load_graph(data / "graph.yaml")

@@ -36,9 +36,9 @@ from relpredict.labels.labels import anchor_schedule, split_tables
 from relpredict.labels.sql import ANCHOR, TARGET
 from relpredict.model import metrics
 from relpredict.model.boosting import Booster
+from relpredict.model.fit import TrainOptions, train_model
 from relpredict.model.seedfeatures import feature_matrix
 from relpredict.model.targets import TargetCodec
-from relpredict.model.train import TrainOptions, train_model
 from relpredict.query.binder import bind
 
 QUERIES = {

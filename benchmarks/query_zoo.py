@@ -45,7 +45,7 @@ from scipy.stats import rankdata
 from relpredict.demo.generator import generate as generate_demo
 from relpredict.graph.yaml_io import load_graph
 from relpredict.labels.labels import anchor_schedule, split_tables
-from relpredict.model.train import TrainOptions, train_model
+from relpredict.model.fit import TrainOptions, train_model
 from relpredict.query.binder import bind
 
 ROOT = Path(__file__).resolve().parents[1]

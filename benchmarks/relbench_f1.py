@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from relpredict.graph.yaml_io import load_graph
-from relpredict.model.train import TrainOptions, train_model
+from relpredict.model.fit import TrainOptions, train_model
 
 ROOT = Path(__file__).resolve().parents[1]
 TASKS = {

@@ -1,4 +1,4 @@
-"""A deterministic TEST DOUBLE of ``relpredict.model.trained.TrainedModel`` for job tests.
+"""A deterministic TEST DOUBLE of ``relpredict.model.predictor.TrainedModel`` for job tests.
 
 Not a model: its scores are a fixed function of the entity key (a CRC32 hash) and of the number of
 the entity's fact rows with time <= the anchor (so it reads data the way a real model must, with no

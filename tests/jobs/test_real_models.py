@@ -1,7 +1,7 @@
 """Jobs with real trained models (GNN and LightGBM) through the real loader, end to end.
 
 The rest of tests/jobs drives the runner with a model test double; here the workflow binds a model
-trained by :func:`relpredict.model.train.train_model` and saved in the workspace, and the job's
+trained by :func:`relpredict.model.fit.train_model` and saved in the workspace, and the job's
 workers load it with :func:`relpredict.model.artifact.load_model` in their own processes. The
 job's output must equal what the model predicts in this process, for any number of workers.
 """
@@ -20,8 +20,8 @@ import pytest
 from relpredict.graph.yaml_io import load_graph
 from relpredict.jobs import JobStatus, Workflow
 from relpredict.model.artifact import save_model
+from relpredict.model.fit import TrainOptions, train_model
 from relpredict.model.gnn import GNNConfig
-from relpredict.model.train import TrainOptions, train_model
 from tests.conftest import QUERIES, Store
 
 pytestmark = pytest.mark.slow  # trains real models, then runs jobs with workers

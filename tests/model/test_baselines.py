@@ -22,11 +22,11 @@ from relpredict.labels.labels import prediction_table
 from relpredict.model import baselines
 from relpredict.model.artifact import save_model
 from relpredict.model.boosting import Booster
+from relpredict.model.fit import TrainOptions, train_model
 from relpredict.model.gnn import GNNConfig
 from relpredict.model.metrics import SELECTION
 from relpredict.model.ranker import FILL, Pairs, rule_scores
 from relpredict.model.targets import TargetCodec
-from relpredict.model.train import TrainOptions, train_model
 from relpredict.query.binder import bind
 from relpredict.query.bound import TaskType
 from relpredict.workspace import Workspace

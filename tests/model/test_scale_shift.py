@@ -20,7 +20,7 @@ import pytest
 
 from relpredict.graph.yaml_io import load_graph
 from relpredict.labels.labels import anchor_schedule, split_tables
-from relpredict.model.train import TrainOptions, train_model
+from relpredict.model.fit import TrainOptions, train_model
 from relpredict.query.binder import bind
 
 pytestmark = pytest.mark.slow

@@ -74,7 +74,7 @@ def _workspace(folder: Path) -> Path:
     from relpredict.graph.yaml_io import load_graph
     from relpredict.jobs import Workflow
     from relpredict.model.artifact import load_model, save_model
-    from relpredict.model.train import TrainOptions, train_model
+    from relpredict.model.fit import TrainOptions, train_model
     from relpredict.workspace import Workspace
 
     graph_yaml = write_store(folder)

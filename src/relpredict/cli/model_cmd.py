@@ -37,7 +37,7 @@ def train(
     from dataclasses import replace
 
     from relpredict.model.artifact import check_name, save_model
-    from relpredict.model.train import TrainOptions, train_model
+    from relpredict.model.fit import TrainOptions, train_model
 
     check_name(name)
     ws = Workspace.open(home)

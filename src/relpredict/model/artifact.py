@@ -34,10 +34,10 @@ from relpredict.model.boosting import Booster
 from relpredict.model.calibration import Platt
 from relpredict.model.encoders import GraphEncoders
 from relpredict.model.gnn import GNNConfig
+from relpredict.model.predictor import GNNPart, TrainedModel
 from relpredict.model.ranker import Ranker
 from relpredict.model.seedfeatures import Standardizer
 from relpredict.model.targets import TargetCodec
-from relpredict.model.trained import GNNPart, TrainedModel
 from relpredict.query.bound import TaskType
 from relpredict.workspace import Workspace
 
@@ -228,12 +228,3 @@ def list_models(ws: Workspace, name: str | None = None) -> list[dict[str, Any]]:
         rows = con.execute(sql + " ORDER BY created_at DESC, name, version DESC", params).fetchall()
     return [{**dict(r), "metrics": json.loads(r["metrics"])} for r in rows]
 
-
-def load_graph_of(model: TrainedModel) -> Graph:
-    """The graph the model was trained on, from the schema recorded in its artifact."""
-    from relpredict.graph.yaml_io import graph_from_dict
-
-    spec = model.info.get("graph")
-    if not spec:
-        raise ConfigError(f"Model {model.ref} was trained on in-memory tables; pass the graph to predict on.")
-    return graph_from_dict(spec, base=Path("/"), where=f"graph of model {model.ref}")

@@ -34,7 +34,7 @@ class TargetCodec:
         low, high: regression clamp range (training 2 % and 98 % quantiles); not applied to a
             relative codec, whose predictions may leave the training range when the scale moves.
         relative: regression learners predict ``z = (y - base) / scale`` (see
-            :meth:`relpredict.model.trained.TrainedModel.regression_frame`).
+            :meth:`relpredict.model.predictor.TrainedModel.regression_frame`).
         floor: the smallest ``scale``.
         zlow, zhigh: clamp range of ``z`` (training 1 % and 99 % quantiles).
         prior: binary positive rate in training.

@@ -42,11 +42,11 @@ from relpredict.model.boosting import Booster
 from relpredict.model.calibration import Platt
 from relpredict.model.encoders import fit_encoders
 from relpredict.model.gnn import GNNConfig
-from relpredict.model.gnn_train import Seeds
+from relpredict.model.gnn_fit import Seeds
+from relpredict.model.predictor import Frame, GNNPart, TrainedModel
 from relpredict.model.ranker import MAX_GROUPS, Ranker
 from relpredict.model.seedfeatures import Standardizer, feature_matrix
 from relpredict.model.targets import TargetCodec
-from relpredict.model.trained import Frame, GNNPart, TrainedModel
 from relpredict.query.binder import bind
 from relpredict.query.bound import BoundQuery, TaskType
 

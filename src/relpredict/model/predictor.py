@@ -14,6 +14,7 @@ import hashlib
 import weakref
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,13 +23,14 @@ import torch
 
 from relpredict.errors import ConfigError
 from relpredict.graph.graph import Graph
+from relpredict.graph.yaml_io import graph_from_dict
 from relpredict.labels.sql import ANCHOR, ENTITY
 from relpredict.model.baselines import Baseline
 from relpredict.model.boosting import Booster
 from relpredict.model.calibration import Platt
 from relpredict.model.encoders import GraphEncoders, encode_graph
 from relpredict.model.gnn import GNNConfig, RelationalGNN
-from relpredict.model.gnn_train import GNNTrainer, Seeds
+from relpredict.model.gnn_fit import GNNTrainer, Seeds
 from relpredict.model.ranker import Ranker, row_standardize
 from relpredict.model.sampler import NO_TIME_LIMIT, TemporalSampler
 from relpredict.model.seedfeatures import Standardizer, feature_matrix
@@ -176,9 +178,10 @@ class TrainedModel:
 
     def load_graph(self) -> Graph:
         """The graph this model was trained on (its recorded sources, keys and links)."""
-        from relpredict.model.artifact import load_graph_of
-
-        return load_graph_of(self)
+        spec = self.info.get("graph")
+        if not spec:
+            raise ConfigError(f"Model {self.ref} was trained on in-memory tables; pass the graph to predict on.")
+        return graph_from_dict(spec, base=Path("/"), where=f"graph of model {self.ref}")
 
     def bound_query(self, graph: Graph) -> BoundQuery:
         return bind(self.query_text, graph)
