@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from relpredict.graph.graph import Graph
+from relpredict.model.encoder_module import TableEncoderModule
 from relpredict.model.encoders import (
     MULTI_BUCKETS,
     TEXT_BUCKETS,
@@ -25,15 +26,9 @@ from relpredict.model.encoders import (
     EncodedTable,
     GraphEncoders,
     NumericEncoder,
-    TableEncoderModule,
-    encode_graph,
-    feature_columns,
-    fit_encoders,
-    multicategorical_tokens,
-    pair_hash,
-    stable_hash,
-    text_ids,
 )
+from relpredict.model.graph_encoding import encode_graph, feature_columns, fit_encoders
+from relpredict.model.hashing import multicategorical_tokens, pair_hash, stable_hash, text_ids
 from relpredict.model.tensors import graph_to_hetero
 from relpredict.tables.stypes import SType
 from relpredict.tables.table import Table
@@ -207,7 +202,9 @@ def test_round_trip_through_json_gives_identical_encodings(shop: Graph, encoded)
 
 _HASH_SCRIPT = """
 import json, pyarrow as pa
-from relpredict.model.encoders import BagEncoder, SType, stable_hash
+from relpredict.model.encoders import BagEncoder
+from relpredict.model.hashing import stable_hash
+from relpredict.tables.stypes import SType
 text = BagEncoder.for_stype("t", SType.text).transform(pa.array(["Hello world, hello", "x y"]))
 multi = BagEncoder.for_stype("m", SType.multicategorical).transform(pa.array(["a|b", "c"]))
 print(json.dumps([stable_hash("hello"), text.ids.tolist(), multi.ids.tolist()]))

@@ -1,10 +1,12 @@
-"""Per-table column encoders: from a table's feature columns to tensors, and from tensors to vectors.
+"""Per-table column encoders: from a table's feature columns to tensors (fitted statistics, vocabularies, buckets).
 
-Fitting (:func:`fit_encoders`) learns each feature column's statistics from the rows known at a
-cutoff time only, so that training never sees the future through a normaliser or a vocabulary.
-Encoding (:func:`encode_graph`) turns every row into tensors, in the node order of
-:func:`relpredict.model.tensors.graph_to_hetero`; :class:`TableEncoderModule` maps them to one
-``[N, channels]`` vector per node.
+This module is the encoders themselves: pure functions of Arrow / NumPy columns, serialisable to
+JSON. Reading the graph lives in :mod:`relpredict.model.graph_encoding` (:func:`fit_encoders`
+learns each feature column's statistics from the rows known at a cutoff time only, so that
+training never sees the future through a normaliser or a vocabulary; :func:`encode_graph` turns
+every row into tensors, in the node order of :func:`relpredict.model.tensors.graph_to_hetero`),
+the token hashing in :mod:`relpredict.model.hashing` and the torch layer that maps encoded
+columns to one ``[N, channels]`` vector per node in :mod:`relpredict.model.encoder_module`.
 
 Per semantic type:
 
@@ -25,23 +27,20 @@ for model artifacts.
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, NamedTuple
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from relpredict.errors import ConfigError, GraphError
-from relpredict.graph.graph import Graph
-from relpredict.sql import quote_ident
-from relpredict.tables.stypes import SType, is_numeric_dtype, is_temporal_dtype
-from relpredict.tables.table import Table
+from relpredict.errors import ConfigError
+from relpredict.model.hashing import hash_strings, multicategorical_tokens, text_ids
+from relpredict.tables.stypes import SType
 
 FORMAT_VERSION = 1
 MAX_VOCAB = 1000
@@ -50,10 +49,6 @@ CLIP_PERCENTILES = (1.0, 99.0)
 MULTI_BUCKETS = 2**14
 TEXT_BUCKETS = 2**15
 MAX_TEXT_TOKENS = 64
-SECONDS_PER_YEAR = 365.25 * 86_400
-
-_WORD_SPLIT = r"[^\p{L}\p{N}_]+"  # RE2: anything but letters, digits and '_' separates words
-_MULTI_SPLIT = r"[|;]"  # the separators that make stype inference call a string multicategorical
 
 
 # -- encoded tensors ---------------------------------------------------------------------------
@@ -241,104 +236,6 @@ def column_encoder_from_dict(data: Mapping[str, Any]) -> ColumnEncoder:
     raise ConfigError(f"Unknown column encoder kind {kind!r} in a stored model artifact.")
 
 
-# -- tokens and hashing ------------------------------------------------------------------------
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_FMIX = (np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB9FE1A85EC53))
-
-
-def stable_hash(token: str) -> int:
-    """A 64-bit hash of ``token`` that is the same in every process and on every machine."""
-    return int.from_bytes(hashlib.blake2b(token.encode("utf-8"), digest_size=8).digest(), "little")
-
-
-def hash_strings(tokens: pa.Array) -> np.ndarray:
-    """:func:`stable_hash` of each string, uint64 ``[T]``; each distinct string is hashed once."""
-    if len(tokens) == 0:
-        return np.zeros(0, dtype=np.uint64)
-    encoded = pc.dictionary_encode(tokens)
-    table = np.fromiter((stable_hash(t) for t in encoded.dictionary.to_pylist()),
-                        dtype=np.uint64, count=len(encoded.dictionary))
-    return table[encoded.indices.to_numpy(zero_copy_only=False)]
-
-
-def _fmix64(h: np.ndarray) -> np.ndarray:
-    """MurmurHash3's 64-bit finaliser (uint64 ``[T]``, wrapping arithmetic): spreads every bit."""
-    h = h ^ (h >> np.uint64(33))
-    h = h * _FMIX[0]
-    h = h ^ (h >> np.uint64(33))
-    h = h * _FMIX[1]
-    return h ^ (h >> np.uint64(33))
-
-
-def pair_hash(first: np.ndarray, second: np.ndarray) -> np.ndarray:
-    """An order-sensitive hash of two hashes (uint64 ``[T]`` each): a bigram from its words."""
-    return _fmix64(first * _GOLDEN + second)
-
-
-def multicategorical_tokens(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
-    """Trimmed non-empty elements of lists (or ``|``/``;``-separated strings) and their row.
-
-    Returns the tokens (strings ``[T]``) and the row of each (int64 ``[T]``, non-decreasing).
-    """
-    lists = values if pa.types.is_list(values.type) or pa.types.is_large_list(values.type) \
-        else pc.split_pattern_regex(values, _MULTI_SPLIT)
-    tokens = pc.utf8_trim_whitespace(pc.cast(pc.list_flatten(lists), pa.string()))
-    rows = pc.list_parent_indices(lists).to_numpy(zero_copy_only=False).astype(np.int64)
-    keep = pc.fill_null(pc.greater(pc.utf8_length(tokens), 0), False)
-    return tokens.filter(keep), rows[keep.to_numpy(zero_copy_only=False)]
-
-
-def text_words(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
-    """Lowercased words of each string (runs of letters, digits and ``_``) and their row.
-
-    Returns the words (strings ``[W]``) and the row of each (int64 ``[W]``, non-decreasing).
-    """
-    lists = pc.split_pattern_regex(pc.utf8_lower(values), _WORD_SPLIT)
-    words = pc.list_flatten(lists)
-    rows = pc.list_parent_indices(lists).to_numpy(zero_copy_only=False).astype(np.int64)
-    keep = pc.greater(pc.utf8_length(words), 0).to_numpy(zero_copy_only=False)
-    return words.filter(pa.array(keep)), rows[keep]
-
-
-def text_ids(values: pa.Array, num_buckets: int, max_tokens: int) -> tuple[np.ndarray, np.ndarray]:
-    """Bucket ids of each row's word unigrams and bigrams, interleaved, at most ``max_tokens``.
-
-    Word ``p`` of a row is token ``2p`` and the bigram of words ``p, p+1`` token ``2p + 1``, so
-    a row of W words has tokens ``0 .. 2W-2`` and the cap keeps a prefix of the text. A unigram's
-    id comes from :func:`stable_hash` of the word, a bigram's from :func:`pair_hash` of its two
-    words' hashes (no bigram strings are built). Returns ids (int64 ``[T]``) and the row of each
-    (int64 ``[T]``), grouped by row in token order.
-    """
-    words, rows = text_words(values)
-    pos = _position_in_run(rows)
-    needed = pos <= max_tokens // 2  # later words give no kept unigram or bigram
-    words, rows, pos = words.filter(pa.array(needed)), rows[needed], pos[needed]
-    hashes = hash_strings(words)
-    token = np.concatenate([2 * pos, 2 * pos[:-1] + 1])
-    token_rows = np.concatenate([rows, rows[:-1]])
-    same_row = np.concatenate([np.ones(len(rows), bool), rows[:-1] == rows[1:]])
-    buckets = np.concatenate([hashes, pair_hash(hashes[:-1], hashes[1:])]) % np.uint64(num_buckets)
-    kept = same_row & (token < max_tokens)
-    token, token_rows, buckets = token[kept], token_rows[kept], buckets[kept]
-    counts = np.bincount(token_rows, minlength=len(values))
-    dest = (np.cumsum(counts) - counts)[token_rows] + token  # a row's tokens are 0..K-1
-    ids = np.empty(len(token), dtype=np.int64)
-    ids[dest] = buckets.astype(np.int64)
-    rows_out = np.empty(len(token), dtype=np.int64)
-    rows_out[dest] = token_rows
-    return ids, rows_out
-
-
-def _position_in_run(rows: np.ndarray) -> np.ndarray:
-    """For non-decreasing ``rows`` (int64 ``[M]``), each entry's index within its row's run."""
-    idx = np.arange(len(rows), dtype=np.int64)
-    if len(rows) == 0:
-        return idx
-    starts = np.ones(len(rows), dtype=bool)
-    starts[1:] = rows[1:] != rows[:-1]
-    return idx - np.maximum.accumulate(np.where(starts, idx, 0))
-
-
 # -- table and graph encoders ------------------------------------------------------------------
 @dataclass(frozen=True)
 class TableEncoder:
@@ -368,7 +265,7 @@ class TableEncoder:
         for i, enc in enumerate(self.columns):
             values = frame.column(i).combine_chunks()
             if isinstance(enc, NumericEncoder):
-                numeric.append(enc.transform(_floats(values)))
+                numeric.append(enc.transform(float_values(values)))
             elif isinstance(enc, CategoricalEncoder):
                 categorical.append(enc.transform(values))
             else:
@@ -411,151 +308,6 @@ class GraphEncoders:
         return cls({name: TableEncoder.from_dict(t) for name, t in data["tables"].items()}, cutoff)
 
 
-def feature_columns(graph: Graph, table: Table) -> dict[str, SType]:
-    """Column → stype of ``table``'s feature columns: all but keys, time columns and IDs."""
-    skip = set(table.key_columns) | {table.time_column, table.end_time_column}
-    return {c: s for c, s in graph.stypes(table.name).items() if c not in skip and s is not SType.ID}
-
-
-def fit_encoders(graph: Graph, cutoff: datetime | None = None) -> GraphEncoders:
-    """Fit every feature column of every table on the rows whose time is at most ``cutoff``.
-
-    Tables without a time column, or any table when ``cutoff`` is ``None``, fit on all rows;
-    with a cutoff, rows whose time is NULL are left out too (they are never visible).
-    """
-    return GraphEncoders({t.name: _fit_table(graph, t, cutoff) for t in graph}, cutoff)
-
-
-def encode_graph(graph: Graph, encoders: GraphEncoders) -> dict[str, EncodedTable]:
-    """Encode every table's rows in the node order of ``graph_to_hetero`` (PK order, else row order)."""
-    return {t.name: _encode_table(graph, t, encoders[t.name]) for t in graph}
-
-
-def _fit_table(graph: Graph, table: Table, cutoff: datetime | None) -> TableEncoder:
-    features = feature_columns(graph, table)
-    fitted = [c for c, s in features.items() if s not in (SType.multicategorical, SType.text)]
-    where, params = _cutoff_filter(table, cutoff)
-    frame = _select(graph, table.name, fitted, where, "", params)
-    out: list[ColumnEncoder] = []
-    for col, stype in features.items():
-        if stype in (SType.multicategorical, SType.text):
-            out.append(BagEncoder.for_stype(col, stype))
-            continue
-        values = frame.column(fitted.index(col)).combine_chunks()
-        if stype is SType.categorical:
-            out.append(CategoricalEncoder.fit(col, values))
-        else:
-            out.append(NumericEncoder.fit(col, stype, _floats(values)))
-    return TableEncoder(table.name, tuple(out))
-
-
-def _encode_table(graph: Graph, table: Table, encoder: TableEncoder) -> EncodedTable:
-    columns = graph.columns(table.name)
-    missing = [c.column for c in encoder.columns if c.column not in columns]
-    if missing:
-        raise GraphError(f"Table {table.name!r} lacks the column(s) {missing} that the model's "
-                         "encoders were fitted on.")
-    order = f" ORDER BY {quote_ident(table.primary_key)} NULLS LAST" if table.primary_key else ""
-    stypes = {c.column: _stype_of(c) for c in encoder.columns}
-    frame = _select(graph, table.name, list(stypes), "", order, [], stypes)
-    return encoder.transform(frame, frame.num_rows if stypes else graph.row_count(table.name))
-
-
-def _stype_of(enc: ColumnEncoder) -> SType:
-    return SType.categorical if isinstance(enc, CategoricalEncoder) else enc.stype
-
-
-def _select(graph: Graph, table: str, cols: list[str], where: str, order: str, params: list,
-            stypes: Mapping[str, SType] | None = None) -> pa.Table:
-    """One query for every column's SQL expression (see :func:`_expression`), in ``cols`` order."""
-    if not cols:
-        return pa.table({})
-    dtypes, stypes = graph.columns(table), stypes or graph.stypes(table)
-    select = ", ".join(f"{_expression(c, stypes[c], dtypes[c])} AS __rp_f{i}"
-                       for i, c in enumerate(cols))
-    sql = f"SELECT {select} FROM {quote_ident(table)}{where}{order}"
-    return graph.con.sql(sql, params=params or None).to_arrow_table()
-
-
-def _expression(column: str, stype: SType, dtype: str) -> str:
-    """SQL giving the column in the form its encoder reads: DOUBLE, VARCHAR or VARCHAR[]."""
-    q = quote_ident(column)
-    if stype is SType.numerical:
-        return f"TRY_CAST({q} AS DOUBLE)"
-    if stype is SType.timestamp:
-        if is_temporal_dtype(dtype):
-            seconds = f"epoch({q})"
-        elif is_numeric_dtype(dtype):
-            seconds = f"TRY_CAST({q} AS DOUBLE)"
-        else:
-            seconds = f"epoch(TRY_CAST(CAST({q} AS VARCHAR) AS TIMESTAMP))"
-        return f"CAST({seconds} AS DOUBLE) / {SECONDS_PER_YEAR!r}"
-    if stype is SType.multicategorical and dtype.upper().endswith("[]"):
-        return f"CAST({q} AS VARCHAR[])"
-    return f"CAST({q} AS VARCHAR)"
-
-
-def _cutoff_filter(table: Table, cutoff: datetime | None) -> tuple[str, list]:
-    """``WHERE time <= cutoff`` and its parameter.
-
-    The loader stores time columns as naive UTC TIMESTAMPs, so an aware cutoff is turned into
-    naive UTC first (DuckDB would otherwise compare it in the session's time zone).
-    """
-    if cutoff is None or table.time_column is None:
-        return "", []
-    if cutoff.tzinfo is not None:
-        cutoff = cutoff.astimezone(UTC).replace(tzinfo=None)
-    return f" WHERE {quote_ident(table.time_column)} <= ?", [cutoff]
-
-
-def _floats(values: pa.Array) -> np.ndarray:
+def float_values(values: pa.Array) -> np.ndarray:
     """float64 ``[N]`` with NaN for NULL."""
     return pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64)
-
-
-# -- the torch module --------------------------------------------------------------------------
-class TableEncoderModule(nn.Module):
-    """One table's encoded columns → one vector per node, ``[N, channels]``.
-
-    A Linear layer reads the numeric features, an Embedding each categorical column and a mean
-    EmbeddingBag each bag column; their sum goes through a LayerNorm. A table without feature
-    columns gets one learned vector for every node.
-    """
-
-    def __init__(self, num_numeric: int, cardinalities: Sequence[int], bag_buckets: Sequence[int],
-                 channels: int) -> None:
-        super().__init__()
-        self.channels = channels
-        self.numeric = nn.Linear(num_numeric, channels) if num_numeric > 0 else None
-        self.embeddings = nn.ModuleList(nn.Embedding(int(n), channels) for n in cardinalities)
-        self.bags = nn.ModuleList(nn.EmbeddingBag(int(n), channels, mode="mean")
-                                  for n in bag_buckets)
-        has_features = num_numeric > 0 or len(cardinalities) > 0 or len(bag_buckets) > 0
-        self.constant = None if has_features else nn.Parameter(torch.randn(channels) * 0.1)
-        self.norm = nn.LayerNorm(channels)
-
-    @classmethod
-    def from_encoded(cls, encoded: EncodedTable | TableEncoder, channels: int) -> TableEncoderModule:
-        """A module sized for ``encoded``'s feature widths, cardinalities and bucket counts."""
-        width = encoded.num_numeric if isinstance(encoded, TableEncoder) else encoded.numeric.shape[1]
-        return cls(int(width), encoded.cardinalities, encoded.bag_buckets, channels)
-
-    def forward(self, numeric: Tensor, categorical: Tensor, bags: Sequence[Bag | tuple[Tensor, ...]],
-                num_nodes: int | None = None) -> Tensor:
-        """``numeric`` float ``[N, F]``, ``categorical`` int64 ``[N, C]``, ``bags`` of
-        ``(ids [T], offsets [N])`` → float ``[N, channels]``. ``num_nodes`` defaults to N of
-        ``numeric``; it is the only source of N for a table without features."""
-        n = int(numeric.shape[0]) if num_nodes is None else int(num_nodes)
-        if self.constant is not None:
-            return self.norm(self.constant.expand(n, self.channels))
-        out = self.numeric(numeric) if self.numeric is not None else \
-            numeric.new_zeros((n, self.channels))
-        for c, emb in enumerate(self.embeddings):
-            out = out + emb(categorical[:, c])
-        for bag, emb in zip(bags, self.bags, strict=True):
-            out = out + emb(bag[0], bag[1])
-        return self.norm(out)
-
-    def encode(self, table: EncodedTable) -> Tensor:
-        """``forward`` on an :class:`EncodedTable`: float ``[N, channels]``."""
-        return self(table.numeric, table.categorical, table.bags, table.num_nodes)

@@ -40,9 +40,9 @@ from relpredict.labels.sql import ANCHOR, ENTITY, TARGET
 from relpredict.model import baselines, metrics
 from relpredict.model.boosting import Booster
 from relpredict.model.calibration import Platt
-from relpredict.model.encoders import fit_encoders
 from relpredict.model.gnn import GNNConfig
 from relpredict.model.gnn_fit import Seeds
+from relpredict.model.graph_encoding import fit_encoders
 from relpredict.model.predictor import Frame, GNNPart, TrainedModel
 from relpredict.model.ranker import MAX_GROUPS, Ranker
 from relpredict.model.seedfeatures import Standardizer, feature_matrix

@@ -27,7 +27,8 @@ from torch_geometric.nn import HeteroConv, SAGEConv
 from torch_geometric.sampler import HeteroSamplerOutput
 from torch_geometric.typing import EdgeType, NodeType
 
-from relpredict.model.encoders import EncodedTable, TableEncoderModule
+from relpredict.model.encoder_module import TableEncoderModule
+from relpredict.model.encoders import EncodedTable
 from relpredict.model.tensors import ALWAYS, NEVER
 
 DAY = 86_400.0

@@ -28,9 +28,10 @@ from relpredict.labels.sql import ANCHOR, ENTITY
 from relpredict.model.baselines import Baseline
 from relpredict.model.boosting import Booster
 from relpredict.model.calibration import Platt
-from relpredict.model.encoders import GraphEncoders, encode_graph
+from relpredict.model.encoders import GraphEncoders
 from relpredict.model.gnn import GNNConfig, RelationalGNN
 from relpredict.model.gnn_fit import GNNTrainer, Seeds
+from relpredict.model.graph_encoding import encode_graph
 from relpredict.model.ranker import Ranker, row_standardize
 from relpredict.model.sampler import NO_TIME_LIMIT, TemporalSampler
 from relpredict.model.seedfeatures import Standardizer, feature_matrix
