@@ -183,6 +183,19 @@ DEMO = [
       "FOR EACH customers.customer_id -- entity", R, id="comments-everywhere"),
     q("predict count(Transactions.*, 0, 30) > 0 for each Customers.Customer_Id", B,
       id="mixed-case-everything"),
+    q("-- weekly revenue, next 8 weeks\nPREDICT SUM(transactions.price, 0, 7, days)\n"
+      "FORECAST 8 TIMEFRAMES\nFOR EACH customers.customer_id", R, id="comment-then-forecast"),
+    # --- forecasting: FORECAST N TIMEFRAMES (KumoRFM's forecasting page, Kumo's forecast_length)
+    q("PREDICT SUM(transactions.price, 0, 7, days)\nFORECAST 4 TIMEFRAMES\n"
+      "FOR EACH customers.customer_id", R, id="forecast-4-weeks"),
+    q("PREDICT SUM(TRANSACTIONS.PRICE, 0, 7, days) FORECAST 8 TIMEFRAMES FOR customers.customer_id=42",
+      R, id="forecast-rfm-single-entity"),
+    q("PREDICT COUNT(transactions.*, 0, 1, months) FORECAST 12 TIMEFRAMES FOR EACH "
+      f"customers.customer_id {ACTIVE}", R, id="forecast-monthly-count-active"),
+    q("PREDICT SUM(transactions.quantity, 0, 1, days) FORECAST 10000 TIMEFRAMES FOR EACH "
+      "products.product_id", R, id="forecast-most-timeframes"),
+    q("PREDICT AVG(transactions.price, 0, 30) forecast 1 timeframe FOR EACH customers.customer_id",
+      R, id="forecast-one-timeframe-lower-case"),
 ]
 
 
@@ -320,10 +333,20 @@ def test_unquoted_dates_keep_their_time() -> None:
 # --------------------------------------------------------------------------- refused, with messages
 
 REFUSED = [
-    ("PREDICT SUM(transactions.price, 0, 7, days) FORECAST 4 TIMEFRAMES FOR EACH "
+    ("PREDICT SUM(transactions.price, 0, 7, days) FOR EACH customers.customer_id FORECAST 4 "
+     "TIMEFRAMES",
+     "FORECAST N TIMEFRAMES comes right after the target (and RANK / CLASSIFY), before FOR: "
+     "PREDICT SUM(orders.amount, 0, 7, days) FORECAST 4 TIMEFRAMES FOR EACH customers.customer_id.",
+     "FORECAST"),
+    ("PREDICT SUM(transactions.price, 0, 7, days) FORECAST 10001 TIMEFRAMES FOR EACH "
      "customers.customer_id",
-     "FORECAST is not supported yet (FORECAST N TIMEFRAMES is planned): write one query per time "
-     "window instead, e.g. PREDICT SUM(orders.amount, 0, 30, days)", "FORECAST"),
+     "FORECAST 10001 TIMEFRAMES is beyond 10,000, the most timeframes a forecast may have: give "
+     "a smaller number.", "10001"),
+    ("PREDICT SUM(transactions.price, 0, 7, days) FORECAST 0 TIMEFRAMES FOR EACH "
+     "customers.customer_id",
+     "FORECAST needs a positive whole number of timeframes, e.g. FORECAST 4 TIMEFRAMES.", "0"),
+    ("PREDICT SUM(transactions.price, 0, 7, days) FORECAST 4 WEEKS FOR EACH customers.customer_id",
+     "FORECAST 4 needs the word TIMEFRAMES after it, e.g. FORECAST 4 TIMEFRAMES.", "WEEKS"),
     ("PREDICT LIST_DISTINCT(transactions.product_id) RANK TOP 10 FOR EACH customers.customer_id",
      "LIST_DISTINCT without a time window (static link prediction) is not supported yet: its "
      "labels would be the very links the model reads. Give it a window ahead of the anchor time "
@@ -396,6 +419,20 @@ REFUSED = [
      "TRANSACTIONS.PRIZE"),
     ("PREDICT COUNT(returns.*, 0, 30) > 0 FOR EACH customers.customer_id",
      "Table 'returns' is not linked to the entity table 'customers'", "returns.*"),
+    ("PREDICT COUNT(transactions.*, 0, 7, days) > 0 FORECAST 4 TIMEFRAMES FOR EACH "
+     "customers.customer_id",
+     "FORECAST N TIMEFRAMES forecasts a number per time window, but this target is a condition "
+     "(binary classification): forecast a numeric aggregation, e.g. SUM(orders.amount, 0, 7, "
+     "days) or COUNT(orders.*, 0, 7, days), without a comparison.",
+     "COUNT(transactions.*, 0, 7, days) > 0"),
+    ("PREDICT FIRST(transactions.channel, 0, 7) FORECAST 2 TIMEFRAMES FOR EACH "
+     "customers.customer_id",
+     "FORECAST N TIMEFRAMES forecasts a number per time window, but this target is category "
+     "(multiclass classification)", "FIRST(transactions.channel, 0, 7)"),
+    ("PREDICT customers.age FORECAST 4 TIMEFRAMES FOR EACH customers.customer_id",
+     "FORECAST N TIMEFRAMES repeats the target's time window N times, but this target has no "
+     "window: forecast an aggregation over one, e.g. SUM(orders.amount, 0, 7, days) FORECAST 4 "
+     "TIMEFRAMES.", "customers.age"),
 ]
 
 

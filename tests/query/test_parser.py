@@ -387,6 +387,7 @@ _queries = st.builds(
     where=st.none() | _full_exprs,
     assuming=st.none() | _full_exprs,
     entity_keys=st.none() | st.lists(_literals, min_size=1, max_size=3).map(tuple),
+    forecast=st.none() | st.integers(1, 10_000),  # parser.MAX_TIMEFRAMES
 )
 
 
@@ -395,9 +396,9 @@ _queries = st.builds(
 def test_printed_random_trees_parse_back_to_the_same_tree(query: Query, classify: bool) -> None:
     if classify and query.rank_top is None:
         top = query.entity_keys[0].value if query.entity_keys else None  # some CLASSIFY TOP k
-        k = top if isinstance(top, int) and not isinstance(top, bool) and top > 0 else None
+        k = top if isinstance(top, int) and not isinstance(top, bool) and 0 < top <= 1000 else None
         query = Query(query.target, None, True, query.entity, query.where, query.assuming,
-                      query.entity_keys, k)
+                      query.entity_keys, k, query.forecast)
     text = to_pql(query)
     assert parse(text) == query
     assert to_pql(parse(text)) == text

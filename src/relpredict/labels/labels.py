@@ -5,22 +5,31 @@ every target window is fully observed; validation anchors run forward from ``val
 their window ends by ``test_start``, test anchors from ``test_start`` while their window ends by
 the last fact timestamp (at most ``max_eval`` each), and training anchors run backward from
 ``val_start − δ`` to the first timestamp of the data.
+
+``FORECAST N TIMEFRAMES`` stacks one label table per timeframe (:func:`forecast_table`): the
+example of timeframe h at anchor ``t`` has the label of the window ``(t + (h-1)L, t + hL]`` (L the
+window's length) and reads features at ``t``. Each split takes its timeframe-h examples at its own
+anchors moved back by ``(h-1)L``, so their label windows are exactly the split's timeframe-1
+windows: no label crosses from one split into the next.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pandas as pd
 import pyarrow as pa
 
 from relpredict.errors import ConfigError
 from relpredict.graph.graph import Graph
-from relpredict.labels.sql import ANCHOR, prediction_sql, training_sql
-from relpredict.query.bound import BoundQuery, Window
+from relpredict.labels.sql import ANCHOR, TIMEFRAME, prediction_sql, training_sql
+from relpredict.query.bound import UNIT_SECONDS, BoundQuery, Window, timeframe, timeframe_length
 
 SPLITS = ("train", "val", "test")
+MAX_TRAINED_TIMEFRAMES = 12
+"""A forecast trains on at most this many of its timeframes, spread from 1 to the farthest the
+data reaches (timeframes in between, and beyond, are predicted through the timeframe feature)."""
 
 
 @dataclass(frozen=True)
@@ -144,8 +153,57 @@ def training_table(bq: BoundQuery, graph: Graph, anchors: list[datetime] | None 
 
 
 def split_tables(bq: BoundQuery, graph: Graph, schedule: Schedule) -> dict[str, pa.Table]:
-    """Training tables per split of a schedule."""
+    """Training tables per split of a schedule (a forecast's with a ``TIMEFRAME`` column)."""
+    if bq.forecast is not None:
+        lo = data_start(graph)
+        steps = forecast_steps(bq, schedule.train, lo)
+        return {name: forecast_table(bq, graph, anchors, steps, lo)
+                for name, anchors in schedule.items() if anchors}
     return {name: training_table(bq, graph, anchors) for name, anchors in schedule.items() if anchors}
+
+
+def timeframe_offset(bq: BoundQuery, h: int) -> pd.DateOffset | timedelta:
+    """How far timeframe ``h`` lies beyond timeframe 1: ``(h - 1)`` window lengths."""
+    length, unit = timeframe_length(bq)
+    if unit == "months":
+        return pd.DateOffset(months=int((h - 1) * length))
+    return timedelta(seconds=(h - 1) * length * UNIT_SECONDS[unit])
+
+
+def forecast_steps(bq: BoundQuery, anchors: list[datetime], lo: datetime | None) -> list[int]:
+    """The timeframes a forecast trains on: every one from 1 to the farthest whose moved-back
+    training anchors still start in the data (at most ``forecast``), or
+    :data:`MAX_TRAINED_TIMEFRAMES` of them spread evenly over that range, 1 and the last included."""
+    n, top = bq.forecast or 1, 1
+    latest = max(anchors) if anchors else None
+    while top < n and latest is not None and lo is not None and (
+            pd.Timestamp(latest) - timeframe_offset(bq, top + 1) >= pd.Timestamp(lo)):
+        top += 1
+    if top <= MAX_TRAINED_TIMEFRAMES:
+        return list(range(1, top + 1))
+    spread = (1 + i * (top - 1) / (MAX_TRAINED_TIMEFRAMES - 1) for i in range(MAX_TRAINED_TIMEFRAMES))
+    return sorted({round(x) for x in spread})
+
+
+def forecast_table(bq: BoundQuery, graph: Graph, anchors: list[datetime], steps: list[int],
+                   lo: datetime | None = None) -> pa.Table:
+    """``ENTITY, ANCHOR_TIMESTAMP, TIMEFRAME, TARGET`` of a forecast: for each timeframe h of
+    ``steps``, the labels of :func:`~relpredict.query.bound.timeframe` ``(bq, h)`` at ``anchors``
+    moved back by ``(h-1)`` window lengths (those not before ``lo``), so the label windows are
+    those of timeframe 1 at ``anchors`` and the features are read ``(h-1)`` lengths earlier."""
+    parts = []
+    for h in steps:
+        moved = [(pd.Timestamp(a) - timeframe_offset(bq, h)).to_pydatetime() for a in anchors]
+        moved = [a for a in moved if lo is None or a >= lo]
+        if not moved:
+            continue
+        table = training_table(timeframe(bq, h), graph, moved)
+        step = pa.array([h] * table.num_rows, pa.int64())
+        parts.append(table.add_column(table.schema.get_field_index("TARGET"), TIMEFRAME, step))
+    if not parts:
+        raise ConfigError("No anchor time of this forecast lies inside the data: the data is shorter "
+                          "than one target window. Use a shorter window or more data.")
+    return pa.concat_tables(parts)
 
 
 def labelled_splits(bq: BoundQuery, graph: Graph, schedule: Schedule) -> pa.Table:
@@ -164,5 +222,6 @@ def prediction_table(bq: BoundQuery, graph: Graph, anchor: datetime | None = Non
     return graph.con.sql(sql.sql, params=sql.params).to_arrow_table()
 
 
-__all__ = ["ANCHOR", "Schedule", "anchor_schedule", "default_anchor_time", "labelled_splits",
-           "prediction_table", "split_tables", "training_table"]
+__all__ = ["ANCHOR", "TIMEFRAME", "Schedule", "anchor_schedule", "default_anchor_time",
+           "forecast_steps", "forecast_table", "labelled_splits", "prediction_table", "split_tables",
+           "training_table"]

@@ -38,6 +38,7 @@ from relpredict.query.bound import UNIT_SECONDS, BoundQuery, TaskType
 from relpredict.sql import quote_ident as q
 
 ENTITY, ANCHOR, TARGET = "ENTITY", "ANCHOR_TIMESTAMP", "TARGET"
+TIMEFRAME = "TIMEFRAME"  # the timeframe of a FORECAST N TIMEFRAMES example, 1 to N
 EMPTY_IS_ZERO = ("COUNT", "COUNT_DISTINCT", "SUM")
 
 

@@ -13,6 +13,7 @@ Parentheses leave no node behind; the printer puts them back where precedence ne
     ├── target: Expr
     ├── entity: ColumnRef
     ├── entity_keys: tuple[Literal, ...] | None   (FOR t.pk = v / FOR t.pk IN (...))
+    ├── forecast: int | None                      (FORECAST N TIMEFRAMES)
     ├── where / assuming: Expr | None
     Expr = Literal | ColumnRef | Aggregation | Comparison | InList | IsNull | Not | BoolOp
 """
@@ -177,7 +178,8 @@ class Query(Node):
     (or the key of ``FOR table.primary_key = v`` / ``IN (...)``); ``where`` filters entities with
     data known at the anchor time (or ``None``); ``assuming`` is a forward-looking condition (or
     ``None``). ``entity_keys`` holds the listed keys of ``FOR t.pk = v`` / ``FOR t.pk IN (...)``
-    (``None`` for ``FOR EACH``); ``classify_top`` is ``k`` of ``CLASSIFY TOP k``.
+    (``None`` for ``FOR EACH``); ``classify_top`` is ``k`` of ``CLASSIFY TOP k``; ``forecast``
+    is ``N`` of ``FORECAST N TIMEFRAMES`` (``None``: one target window).
     """
 
     target: Expr
@@ -188,6 +190,7 @@ class Query(Node):
     assuming: Expr | None = None
     entity_keys: tuple[Literal, ...] | None = None
     classify_top: int | None = None
+    forecast: int | None = None
 
 
 AnyNode: TypeAlias = Query | Expr

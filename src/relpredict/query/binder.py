@@ -152,6 +152,7 @@ class _Binder:
         self._condition(q.where, "where", temporal)
         self._condition(q.assuming, "assuming", temporal)
         task, item = self._task_type(kind)
+        self._forecast(q, task, temporal, kind)
         facts = tuple(dict.fromkeys(a.column.table for a in aggregations(q.target)))
         ranked = task is TaskType.link_prediction
         return BoundQuery(
@@ -161,8 +162,22 @@ class _Binder:
             horizon=self._horizon(), target_kind=kind, rank_top=q.rank_top if ranked else None,
             item_table=item[0] if item else None, item_key=item[1] if item else None,
             entity_keys=keys,
-            num_classes=None if ranked else (q.classify_top or q.rank_top),
+            num_classes=None if ranked else (q.classify_top or q.rank_top), forecast=q.forecast,
         )
+
+    def _forecast(self, q: Query, task: TaskType, temporal: bool, kind: str) -> None:
+        """``FORECAST N TIMEFRAMES`` needs a number over a time window (regression)."""
+        if q.forecast is None:
+            return
+        if not temporal:
+            self.error("FORECAST N TIMEFRAMES repeats the target's time window N times, but this "
+                       "target has no window: forecast an aggregation over one, e.g. "
+                       "SUM(orders.amount, 0, 7, days) FORECAST 4 TIMEFRAMES.", q.target)
+        if task is not TaskType.regression or not isinstance(q.target, Aggregation):
+            self.error(f"FORECAST N TIMEFRAMES forecasts a number per time window, but this target "
+                       f"is {'a condition' if kind == BOOLEAN else kind} ({task.value.replace('_', ' ')}): "
+                       "forecast a numeric aggregation, e.g. SUM(orders.amount, 0, 7, days) or "
+                       "COUNT(orders.*, 0, 7, days), without a comparison.", q.target)
 
     def _entity(self, ref: ColumnRef) -> str:
         table = self._table(ref)

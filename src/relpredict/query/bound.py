@@ -6,11 +6,12 @@ task type; :mod:`relpredict.labels` turns it into SQL.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from enum import Enum
 
 from relpredict.query.ast import Aggregation, Expr, Query
+from relpredict.query.printer import to_pql
 
 
 class TaskType(str, Enum):
@@ -73,6 +74,8 @@ class BoundQuery:
         num_classes: for multiclass / multilabel, the classes to return per entity, from
             ``CLASSIFY TOP k`` or ``RANK TOP k`` over categories (None: every class, up to the
             job's limit).
+        forecast: N of ``FORECAST N TIMEFRAMES`` (None: one window). ``target`` and ``horizon``
+            are those of timeframe 1; :func:`timeframe` gives the query of timeframe h.
     """
 
     text: str
@@ -92,8 +95,35 @@ class BoundQuery:
     item_key: str | None = None
     entity_keys: tuple | None = None
     num_classes: int | None = None
+    forecast: int | None = None
 
     @property
     def is_temporal(self) -> bool:
         """A temporal query aggregates over time windows and has an anchor time per example."""
         return self.horizon is not None
+
+
+def timeframe_length(bq: BoundQuery) -> tuple[float, str]:
+    """The length of one forecast timeframe, ``(end - start, unit)`` of the target's window."""
+    agg = bq.target
+    if not isinstance(agg, Aggregation) or agg.start is None:
+        raise ValueError("a forecast's target is one aggregation over a forward window")
+    return agg.end - agg.start, agg.unit
+
+
+def timeframe(bq: BoundQuery, h: int) -> BoundQuery:
+    """The query of forecast timeframe ``h`` (1-based): the target's window moved ``h - 1``
+    window lengths ahead, ``(start + (h-1)L, end + (h-1)L]``; WHERE and ASSUMING unchanged.
+
+    The result is a plain one-window query (``forecast`` None); timeframe 1 is ``bq`` itself.
+    """
+    if bq.forecast is None:
+        return bq
+    length, _ = timeframe_length(bq)
+    agg = bq.target
+    assert isinstance(agg, Aggregation) and agg.start is not None
+    shift = (h - 1) * length
+    moved = replace(agg, start=agg.start + shift, end=agg.end + shift)
+    query = replace(bq.query, target=moved, forecast=None)
+    return replace(bq, text=to_pql(query), target=moved, query=query, horizon=Window.of(moved),
+                   forecast=None)

@@ -2,8 +2,8 @@
 
 Grammar (keywords case-insensitive; precedence OR < AND < NOT < comparison)::
 
-    query       := PREDICT expr [[RANK] TOP int | CLASSIFY [TOP int]] entities
-                   [WHERE expr] [ASSUMING expr]
+    query       := PREDICT expr [[RANK] TOP int | CLASSIFY [TOP int]]
+                   [FORECAST int TIMEFRAMES] entities [WHERE expr] [ASSUMING expr]
     entities    := FOR EACH column | FOR column = literal | FOR column IN (literal, ...)
     expr        := and (OR and)*
     and         := not (AND not)*
@@ -70,11 +70,11 @@ MAX_TOP = 1000
 """The deepest nesting of parentheses and NOTs an expression may have."""
 _EXAMPLE = "PREDICT COUNT(orders.*, 0, 30, days) > 0 FOR EACH customers.customer_id"
 _NO_DOT = "Expecting table.column; '{name}' needs its table, e.g. users.{name}."
-_FORECAST = (
-    "FORECAST is not supported yet (FORECAST N TIMEFRAMES is planned): write one query per time "
-    "window instead, e.g. PREDICT SUM(orders.amount, 0, 30, days) FOR EACH customers.customer_id "
-    "for the next 30 days and PREDICT SUM(orders.amount, 30, 60, days) ... for the 30 after."
-)
+MAX_TIMEFRAMES = 10_000
+"""The most consecutive target windows ``FORECAST N TIMEFRAMES`` may ask for."""
+_FORECAST = ("FORECAST N TIMEFRAMES comes right after the target (and RANK / CLASSIFY), before "
+             "FOR: PREDICT SUM(orders.amount, 0, 7, days) FORECAST 4 TIMEFRAMES FOR EACH "
+             "customers.customer_id.")
 _VALUES = "numbers, 'strings', \"strings\", dates (2024-01-01), TRUE, FALSE, NULL"
 
 
@@ -134,7 +134,7 @@ class _Parser:
     def raise_error(self, message: str, token: Token | None = None) -> NoReturn:
         """Raise a ``QuerySyntaxError`` underlining ``token`` (default: the current one)."""
         token = token or self.current
-        if token.is_keyword("FORECAST"):
+        if token.is_keyword("FORECAST") and not message.startswith("FORECAST"):
             message = _FORECAST
         self.error_at(message, token.line, token.col, token.length)
 
@@ -156,12 +156,14 @@ class _Parser:
         start = self._parse_predict()
         target = self._parse_expr(f"Expecting the target after PREDICT, e.g. {_EXAMPLE}.")
         rank_top, classify, classify_top = self._parse_task_modifier()
+        forecast = self._parse_forecast()
         entity, keys = self._parse_entity()
         where = self._parse_optional_clause("WHERE")
         assuming = self._parse_optional_clause("ASSUMING")
         self._parse_end(after_assuming=assuming is not None)
         pos = self._span(start)
-        return Query(target, rank_top, classify, entity, where, assuming, keys, classify_top, **pos)
+        return Query(target, rank_top, classify, entity, where, assuming, keys, classify_top,
+                     forecast, **pos)
 
     def parse_lone_expression(self) -> Expr:
         if self.current.kind is TokenKind.EOF:
@@ -195,6 +197,24 @@ class _Parser:
             self.raise_error("Use either RANK TOP k or CLASSIFY, not both; to return k classes "
                              "write CLASSIFY TOP k.")
         return k, False, None
+
+    def _parse_forecast(self) -> int | None:
+        """``FORECAST N TIMEFRAMES`` (N consecutive target windows), or nothing."""
+        if not self._match_keyword("FORECAST"):
+            return None
+        token = self.current
+        example = "e.g. FORECAST 4 TIMEFRAMES"
+        if token.kind is not TokenKind.NUMBER or not token.value.isdigit() or int(token.value) < 1:
+            self.raise_error(f"FORECAST needs a positive whole number of timeframes, {example}.")
+        if int(token.value) > MAX_TIMEFRAMES:
+            self.raise_error(f"FORECAST {token.value} TIMEFRAMES is beyond {MAX_TIMEFRAMES:,}, the most "
+                             "timeframes a forecast may have: give a smaller number.")
+        self._advance()
+        word = self.current
+        if word.kind is not TokenKind.IDENT or word.value.upper() not in ("TIMEFRAMES", "TIMEFRAME"):
+            self.raise_error(f"FORECAST {token.value} needs the word TIMEFRAMES after it, {example}.")
+        self._advance()
+        return int(token.value)
 
     def _parse_top_k(self) -> int:
         token = self.current

@@ -50,6 +50,8 @@ def _query(query: Query) -> str:
         parts.append("CLASSIFY")
         if query.classify_top is not None:
             parts.append(f"TOP {query.classify_top}")
+    if query.forecast is not None:
+        parts.append(f"FORECAST {query.forecast} TIMEFRAMES")
     if query.entity_keys is None:
         parts += ["FOR EACH", _column(query.entity)]
     elif len(query.entity_keys) == 1:

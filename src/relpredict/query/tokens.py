@@ -19,7 +19,7 @@ KEYWORDS = frozenset(
     "PREDICT FOR EACH WHERE ASSUMING RANK TOP CLASSIFY AND OR NOT IN IS NULL LIKE STARTS "
     "WITH ENDS CONTAINS TRUE FALSE INF FORECAST".split()
 )
-"""Reserved words. FORECAST is reserved only so the parser can say it is unsupported."""
+"""Reserved words (``TIMEFRAMES`` after ``FORECAST N`` is read as a plain word)."""
 
 SYMBOLS = ("!=", "<>", "<=", ">=", "=", "<", ">", "(", ")", ",", ".", "*", "-")
 """Operators and punctuation, longest first so that ``<=`` wins over ``<``."""
