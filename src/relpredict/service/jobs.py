@@ -1,5 +1,7 @@
 """Workflows and jobs for every front end: lookups, settings checks, runs, views, recovery.
 
+The plain-data views themselves (pure functions of records) are :mod:`relpredict.service.views`.
+
 The CLI, the REST API and the web pages call these functions (over :mod:`relpredict.jobs`), so
 each action is written once: create and list workflows, check settings, create, run (in this
 process or detached), cancel and resume jobs, and plain-data views of records (what ``job list``
@@ -42,8 +44,8 @@ from relpredict.jobs.prepare import (
     prepare,
     task_info,
 )
-from relpredict.jobs.settings import MAX_WORKERS, DataRange, TaskInfo
-from relpredict.query.bound import TaskType
+from relpredict.jobs.settings import DataRange, TaskInfo
+from relpredict.service.views import job_row, progress_view, task_form
 from relpredict.workspace import Workspace
 
 __all__ = ["ModelContext", "cancel_job", "check_settings", "create_job", "create_workflow",
@@ -113,32 +115,7 @@ class ModelContext:
     data: DataRange
 
     def form(self) -> dict[str, Any]:
-        task = self.task.task_type
-        return {
-            "model_ref": self.model.ref, "query": self.model.query_text, "task_type": task.value,
-            "is_temporal": self.task.is_temporal,
-            "default_anchor_time": _iso(self.data.end) if self.task.is_temporal else None,
-            "data_start": _iso(self.data.start), "data_end": _iso(self.data.end),
-            "task_settings": _task_settings(self.task), "max_workers": MAX_WORKERS,
-            "default_top_k": self.task.rank_top if task is TaskType.link_prediction else None,
-            "num_classes": self.task.num_classes,
-        }
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat(sep=" ") if value else None
-
-
-def _task_settings(task: TaskInfo) -> list[str]:
-    """The per-task settings that apply to this task type (the others are refused)."""
-    out = []
-    if task.task_type in (TaskType.binary, TaskType.multilabel):
-        out.append("threshold")
-    if task.task_type in (TaskType.multiclass, TaskType.multilabel):
-        out.append("num_classes")
-    if task.task_type is TaskType.link_prediction:
-        out.append("top_k")
-    return out
+        return task_form(self.model.ref, self.model.query_text, self.task, self.data)
 
 
 @contextmanager
@@ -209,14 +186,7 @@ def list_jobs(ws: Workspace, workflow: str | None = None) -> list[dict[str, Any]
     """Jobs, newest first (of one workflow when given), as short views."""
     if workflow is not None:
         find_workflow(ws, workflow)
-    return [_job_row(lease.settle(ws, rec)) for rec in store.list_jobs(ws, workflow)]
-
-
-def _job_row(rec: store.JobRecord) -> dict[str, Any]:
-    return {"id": rec.id, "workflow": rec.workflow, "model": rec.model_ref,
-            "status": rec.status.value, "stage": rec.stage.value,
-            "entities_total": rec.entities_total, "created_at": rec.created_at,
-            "ended_at": rec.ended_at}
+    return [job_row(lease.settle(ws, rec)) for rec in store.list_jobs(ws, workflow)]
 
 
 def job_view(ws: Workspace, job_id: str) -> dict[str, Any]:
@@ -225,8 +195,8 @@ def job_view(ws: Workspace, job_id: str) -> dict[str, Any]:
     rec, progress = job.record(), job.progress()
     alive = control.runner_alive(rec)
     orphaned = rec.status in IN_PROGRESS and rec.runner_pid is not None and not alive
-    return {**_job_row(rec), "settings": rec.settings.to_json(), "warnings": list(rec.warnings),
-            "error": rec.error, "started_at": rec.started_at, "progress": _progress(progress),
+    return {**job_row(rec), "settings": rec.settings.to_json(), "warnings": list(rec.warnings),
+            "error": rec.error, "started_at": rec.started_at, "progress": progress_view(progress),
             "runner_alive": alive, "can_cancel": rec.status in CANCELABLE and not orphaned,
             "can_resume": rec.status in RESUMABLE or orphaned,
             "finished": rec.status not in IN_PROGRESS,
@@ -237,14 +207,6 @@ def job_result(ws: Workspace, job_id: str) -> dict[str, Any]:
     """A succeeded job's manifest and summary (``job summary``); otherwise a ConflictError."""
     result = find_job(ws, job_id).result()
     return {"manifest": result.manifest, "summary": result.summary}
-
-
-def _progress(p: control.JobProgress) -> dict[str, Any]:
-    return {"entities_done": p.entities_done, "entities_total": p.entities_total,
-            "fraction": p.fraction, "shards_done": p.shards_done, "shards_total": p.shards_total,
-            "eta_seconds": p.eta_seconds, "elapsed_seconds": p.elapsed_seconds,
-            "workers": [{"worker": w.worker, "entities_done": w.entities_done,
-                         "entities_total": w.entities_total, "error": w.error} for w in p.workers]}
 
 
 # ----------------------------------------------------------------------------------- recovery
