@@ -56,6 +56,8 @@ class JobSettingsIn(_Strict):
     partition_size_mb: int | None = Field(None, description="Target size of one part file.")
     sample_cap_mb: int | None = Field(None, description="Keep at most this much of each output.")
     shard_size: int | None = Field(None, description="Entities per shard (unit of work and resume).")
+    dask: str | None = Field(None, description="Dask scheduler tcp://HOST:PORT (or local): run the "
+                             "shards as tasks on that cluster; null: local worker processes.")
 
     def form(self) -> JobForm:
         values = self.model_dump(exclude={"destination", "output_types"})

@@ -38,7 +38,8 @@ def run(
     connector: str | None = typer.Option(None, "--connector", help="Workspace connector with the endpoint and credentials of an s3:// output (default: the standard AWS chain)."),
     file_type: str | None = typer.Option(None, "--file-type", help="csv or parquet (default: from the extension)."),
     partition_size_mb: int = typer.Option(256, "--partition-size-mb", help="Target size of one part file."),
-    workers: int = typer.Option(1, "--workers", "-w", help="Parallel worker processes, 1 to 4."),
+    workers: int = typer.Option(1, "--workers", "-w", help="Parallel worker processes, 1 to 4 (with --dask local: the LocalCluster's workers)."),
+    dask: str | None = typer.Option(None, "--dask", help="Run the shards as tasks on a Dask cluster: its scheduler tcp://HOST:PORT, or local for a LocalCluster of --workers processes on 127.0.0.1 (needs relpredict[dask])."),
     entity_filter: str | None = typer.Option(None, "--filter", help="Extra WHERE on the entities, evaluated at the anchor time, e.g. \"customers.status = 'ACTIVE'\"."),
     sample_cap_mb: int = typer.Option(1024, "--sample-cap-mb", help="Keep at most this much of each output in the workspace."),
     shard_size: int | None = typer.Option(None, "--shard-size", help="Entities per shard, the unit of work and of resume (default: one shard per worker, at most 20,000 entities)."),
@@ -56,7 +57,7 @@ def run(
                       top_k=top_k, output_types=output_types, output=output, file_type=file_type,
                       partition_bytes=partition_size_mb * MB, workers=workers,
                       entity_filter=entity_filter, sample_cap_bytes=sample_cap_mb * MB,
-                      shard_size=shard_size, connector=connector, overwrite=overwrite)
+                      shard_size=shard_size, connector=connector, overwrite=overwrite, dask=dask)
     console = make_console()
     if dry_run:
         _print_dry_run(console, service.dry_run(ws, workflow, raw))
@@ -237,6 +238,8 @@ def _print_status(console: Console, job: Any) -> None:
     rec, p = job.record(), job.progress()
     console.print(f"[bold]{rec.id}[/bold]  workflow {rec.workflow}  model {rec.model_ref}", highlight=False)
     console.print(f"Status  {rec.status.value}   stage {rec.stage.value}", highlight=False)
+    if rec.settings.dask:
+        console.print(f"Dask scheduler {escape(rec.settings.dask)}", highlight=False)
     if p.entities_total:
         console.print(f"Entities {p.entities_done:,} / {p.entities_total:,} ({p.shards_done} of "
                       f"{p.shards_total} shards)", highlight=False)

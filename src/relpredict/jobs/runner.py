@@ -170,8 +170,11 @@ class _Run:
         """Score the pending shards in worker processes; False when the job was cancelled.
 
         The shards go into one queue, in order, followed by an end mark per worker; each worker
-        takes the next one when it is free (:func:`relpredict.jobs.worker.worker_main`).
+        takes the next one when it is free (:func:`relpredict.jobs.worker.worker_main`). With a
+        Dask scheduler they are tasks on its cluster instead (:mod:`relpredict.jobs.cluster`).
         """
+        if self.settings.dask:
+            return self._predict_on_dask(pending)
         used = max(1, min(self.settings.workers, len(pending)))
         store.reset_workers(self.ws, self.rec.id, dict.fromkeys(range(used), 0))
         context = multiprocessing.get_context("spawn")
@@ -193,6 +196,14 @@ class _Run:
                 proc.join(10)
             queue.cancel_join_thread()  # shards left after a cancel or failure are dropped
             queue.close()
+
+    def _predict_on_dask(self, pending: list[Shard]) -> bool:
+        from relpredict.jobs.cluster import DaskRun
+        from relpredict.jobs.remote import pack_model
+
+        pack = pack_model(self.ws, self.rec.model_ref, self.rec.loader)
+        address = self.settings.dask or "local"
+        return DaskRun(self.ws, self.rec.id, address, self.settings.workers, self._report).run(pending, pack)
 
     def _watch(self, procs: dict[int, Any]) -> bool:
         while True:

@@ -38,10 +38,10 @@ LATEST_ANCHOR = datetime(2200, 1, 1)  # anchor + a 100-year window stays within 
 _ISO_EXAMPLE = "e.g. 2024-02-27 or 2024-02-27T13:00:00Z"
 
 __all__ = ["FIELDS", "DataRange", "JobSettings", "RawSettings", "TaskInfo", "auto_shard_size",
-           "parse_anchor_time", "validate_settings"]
+           "parse_anchor_time", "parse_dask_address", "validate_settings"]
 
 FIELDS = ("anchor_time", "threshold", "num_classes", "top_k", "output_types", "destination",
-          "workers", "entity_filter", "sample_cap_mb", "shard_size")
+          "workers", "entity_filter", "sample_cap_mb", "shard_size", "dask")
 """The keys of :attr:`SettingsError.errors`, in order: the job dialog's fields (the CLI's options).
 ``destination`` covers the output, its file type, partition size and connector together."""
 
@@ -85,6 +85,7 @@ class RawSettings:
     shard_size: int | None = None  # None: see auto_shard_size
     connector: str | None = None  # workspace connector of an s3:// output (endpoint, credentials)
     overwrite: bool = False  # replace an existing local file no relpredict job wrote
+    dask: str | None = None  # a Dask scheduler (tcp://HOST:PORT) or "local"; None: local workers
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,7 @@ class JobSettings:
     sample_cap_bytes: int = DEFAULT_SAMPLE_CAP_BYTES
     shard_size: int | None = None
     anchor_given: bool = field(default=False)
+    dask: str | None = None  # the Dask scheduler's address (never credentials), "local" or None
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -197,6 +199,7 @@ def validate_settings(raw: RawSettings, task: TaskInfo, data: DataRange, default
         "sample_cap_bytes": checked("sample_cap_mb", lambda: _positive(raw.sample_cap_bytes, "The sample cap", "bytes")),
         "shard_size": checked("shard_size", lambda: None if raw.shard_size is None
                             else _positive(raw.shard_size, "The shard size", "entities")),
+        "dask": checked("dask", lambda: _dask(raw.dask)),
     }
     if errors:
         raise SettingsError({name: errors[name] for name in FIELDS if name in errors})
@@ -263,6 +266,53 @@ def _destination(raw: RawSettings, default_output: str) -> AnyDestination:
     if not isinstance(dest, Destination) or dest.scheme != "local":
         return dest  # a URL: nothing to make absolute
     return replace(dest, path=str(Path(dest.path).expanduser().absolute()))
+
+
+_DASK_SCHEMES = ("tcp", "tls", "ws", "wss")
+
+
+def parse_dask_address(value: str | None) -> str | None:
+    """``local``, a Dask scheduler address ``tcp://HOST:PORT`` (or ``HOST:PORT``, read as tcp), or
+    ``None`` for local worker processes. An address with a user name or password is refused: the
+    address is kept on the job's record, and Dask's TLS settings carry credentials, not the URL."""
+    if value is None or not str(value).strip():
+        return None
+    text = str(value).strip()
+    if text.lower() == "local":
+        return "local"
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        scheme, rest = "tcp", text
+    scheme = scheme.lower()
+    if scheme not in _DASK_SCHEMES:
+        raise ConfigError(f"The Dask scheduler {scheme}:// is not a Dask address: give "
+                          "tcp://HOST:PORT (e.g. tcp://10.0.0.5:8786) or local.")
+    if "@" in rest:
+        raise ConfigError("The Dask scheduler address holds a user name or password: give only "
+                          "tcp://HOST:PORT; configure TLS credentials in Dask's own settings.")
+    host, colon, port = rest.rstrip("/").rpartition(":")
+    if not colon or not host or not port.isdigit() or not 1 <= int(port) <= 65535 or "/" in rest.rstrip("/"):
+        raise ConfigError(f"The Dask scheduler {text!r} needs a host and a port 1-65535: give "
+                          "tcp://HOST:PORT, e.g. tcp://10.0.0.5:8786, or local.")
+    return f"{scheme}://{host}:{int(port)}"
+
+
+def _dask(value: str | None) -> str | None:
+    """The address, once Dask distributed is known to be installed (told before any job exists)."""
+    address = parse_dask_address(value)
+    if address is not None and not _installed("distributed"):
+        raise ConfigError("--dask needs Dask distributed: pip install 'relpredict[dask]' (or run the "
+                          "job without --dask, on local worker processes).")
+    return address
+
+
+def _installed(module: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a module set to None in sys.modules, or a broken one
+        return False
 
 
 def _workers(value: int) -> int:

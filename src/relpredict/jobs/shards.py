@@ -162,14 +162,15 @@ def _score_range(table: pa.Table, column: str | None) -> list[float] | None:
     return [lo, hi]
 
 
-def run_shard(shard: Shard) -> dict[str, Any]:
+def run_shard(shard: Shard, context: tuple[Any, Any] | None = None) -> dict[str, Any]:
     """Score a shard and stage its outputs, then mark it done; returns the done marker's info.
 
-    Safe to run again for the same shard (a retry or a resume): the staged files are replaced
-    whole and the marker is written last.
+    ``context`` is the model and its graph (default: loaded from the shard's workspace, once
+    per process). Safe to run again for the same shard (a retry or a resume): the staged files
+    are replaced whole and the marker is written last.
     """
     start = time.perf_counter()
-    model, graph = _context(shard)
+    model, graph = context or _context(shard)
     tables = predict_tables(model, graph, shard)
     sink = open_sink(shard.sink)
     for output, table in tables.items():

@@ -49,6 +49,7 @@ class JobForm:
     partition_size_mb: int | None = None
     sample_cap_mb: int | None = None
     shard_size: int | None = None
+    dask: str | None = None  # a Dask scheduler's address, or "local"
 
 
 def _blank(value: str | None) -> str | None:
@@ -118,6 +119,7 @@ def raw_settings(form: JobForm) -> RawSettings:
         "file_type": _blank(form.destination.file_type) if form.destination.kind in ("local", "s3") else None,
         "workers": form.workers, "entity_filter": _blank(form.entity_filter),
         "shard_size": form.shard_size, "overwrite": bool(form.destination.overwrite),
+        "dask": _blank(form.dask),
     }
     if form.partition_size_mb is not None:
         values["partition_bytes"] = form.partition_size_mb * MB

@@ -51,6 +51,7 @@ function settingsFromForm() {
       overwrite: kind === "local" && document.getElementById("dest_overwrite").checked,
     },
     workers: numberOrText(value("workers")),
+    dask: text("dask"),
     entity_filter: text("entity_filter"),
     shard_size: numberOrText(value("shard_size")),
     partition_size_mb: numberOrText(value("partition_size_mb")),
