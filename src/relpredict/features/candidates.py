@@ -39,12 +39,12 @@ from relpredict.sql import quote_ident as q
 from relpredict.tables.stypes import SType
 
 from .fit import feature_columns
-from .history import _items
+from .history import _items, _ranked
 from .scratch import Scratch, interval, prepare_rows
 
 OWN, POPULAR, COOC, BASKET, SEEDS = 50, 50, 50, 20, 10
 CACHE_ANCHORS, CACHE_ENTRIES = 4, 16
-ANCHOR_TABLES = ("pop", "repeat", "cooc", "counts")
+ANCHOR_TABLES = ("pop", "repeat", "cooc", "counts", "any_pop")
 _ANCHOR_CACHE: dict[tuple, tuple[weakref.ref, dict[str, pa.Table]]] = {}
 MULTIPLES = (1, 4, 12)
 FEATURES = [
@@ -52,7 +52,13 @@ FEATURES = [
     "pop.share_1", "pop.share_4", "pop.share_12", "pop.rank_1", "pop.rank_4", "pop.trend",
     "cooc.score", "cooc.rank", "entity.items", "entity.rows_1", "entity.rows_12", "entity.rows_all",
     "entity.repeat", "own.share_all", "own.share_12", "own.decay_1", "own.decay_4", "item.repeat",
+    "any.count_all", "any.days_since", "any.share_1", "any.share_4",
 ]
+"""``any.*``: the same as ``own.count_all``, ``own.days_since``, ``pop.share_1`` and
+``pop.share_4`` over every fact row with an item, the target's row filter ignored (for
+``LIST_DISTINCT(ratings.item_id WHERE ratings.rating >= 4, ...)``: the items the entity rated at
+all, and how many entities rated the item), so a ranker can tell "had it, but not as the target
+counts" from "never had it". Without a row filter they equal their filtered twins."""
 
 
 @dataclass(frozen=True)
@@ -98,9 +104,9 @@ class _Query:
     """One statement's parameters: the ranked rows' SQL pieces and window lengths, bound once
     each (DuckDB wants exactly the parameters a statement uses)."""
 
-    def __init__(self, bq: BoundQuery, graph: Graph) -> None:
+    def __init__(self, bq: BoundQuery, graph: Graph, filtered: bool = True) -> None:
         self.p = Params()
-        self.it = _items(bq, graph, self.p)
+        self.it = _items(bq, graph, self.p, filtered)
         self.bq = bq
         self._win: dict[int, str] = {}
 
@@ -135,13 +141,20 @@ def candidate_pairs(bq: BoundQuery, graph: Graph, rows: pa.Table, sample: Sample
             + f", max({it.time}) AS last_ts, any_value(x.{ANCHOR}) AS anchor FROM "
             f"(SELECT __row, key AS {ENTITY}, anchor AS {ANCHOR} FROM {q(base)}) x "
             + a.facts(f"{it.fk} = x.{ENTITY} AND {it.time} <= x.{ANCHOR}") + " GROUP BY 1, 2"), a.p.values)
+        filtered = _ranked(bq).filter is not None
+        if filtered:
+            u = _Query(bq, graph, filtered=False)
+            any_own = s.create("any_own", (
+                f"SELECT x.__row, {u.it.item} AS item, count(*) AS c_all, max({u.it.time}) AS last_ts FROM "
+                f"(SELECT __row, key AS {ENTITY}, anchor AS {ANCHOR} FROM {q(base)}) x "
+                + u.facts(f"{u.it.fk} = x.{ENTITY} AND {u.it.time} <= x.{ANCHOR}") + " GROUP BY 1, 2"), u.p.values)
         own_ranked = s.create("own_ranked", (
             f"SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY __row ORDER BY last_ts DESC, item) "
             f"AS rnk FROM {q(own)}) WHERE rnk <= {OWN}"))
         entity = s.create("entity", (
             f"SELECT __row, count(*) AS items, sum(c1) AS rows_1, sum(c12) AS rows_12, sum(c_all) AS rows_all, "
             f"avg(CASE WHEN c_all > 1 THEN 1.0 ELSE 0.0 END) AS rep FROM {q(own)} GROUP BY 1"))
-        pop, repeat, cooc, counts = _anchor_tables(s, bq, graph, base, sample)
+        pop, repeat, cooc, counts, any_pop = _anchor_tables(s, bq, graph, base, sample)
         scored = s.create("cooc_rows", (
             f"SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY __row ORDER BY score DESC, item) AS rnk "
             f"FROM (SELECT o.__row, c.j AS item, round(sum(c.n / sqrt(ci.n * cj.n)), 9) AS score FROM {q(own_ranked)} o "
@@ -157,6 +170,11 @@ def candidate_pairs(bq: BoundQuery, graph: Graph, rows: pa.Table, sample: Sample
             f"SELECT __row, item FROM {q(scored)})"))
         extra_cols, extra_joins = _item_features(s, bq, graph, base, columns)
         days = "(epoch_us(b.anchor) - epoch_us(o.last_ts)) / 86400000000.0"
+        ao = "ao" if filtered else "o"
+        any_cols = (f"coalesce({ao}.c_all, 0) AS \"any.count_all\", "
+                    f"(epoch_us(b.anchor) - epoch_us({ao}.last_ts)) / 86400000000.0 AS \"any.days_since\", "
+                    f"coalesce(ap.s1, 0) AS \"any.share_1\", coalesce(ap.s4, 0) AS \"any.share_4\"")
+        any_joins = (f"LEFT JOIN {q(any_own)} ao ON ao.__row = c.__row AND ao.item = c.item " if filtered else "")
         return s.arrow(
             f"SELECT c.__row, c.item AS ITEM, "
             f"coalesce(o.c1, 0) AS \"own.count_1\", coalesce(o.c4, 0) AS \"own.count_4\", "
@@ -171,17 +189,19 @@ def candidate_pairs(bq: BoundQuery, graph: Graph, rows: pa.Table, sample: Sample
             f"coalesce(o.c_all, 0) / greatest(e.rows_all, 1) AS \"own.share_all\", "
             f"coalesce(o.c12, 0) / greatest(e.rows_12, 1) AS \"own.share_12\", "
             f"coalesce(o.d1, 0) AS \"own.decay_1\", coalesce(o.d4, 0) AS \"own.decay_4\", "
-            f"ir.rep AS \"item.repeat\"{extra_cols} "
+            f"ir.rep AS \"item.repeat\", {any_cols}{extra_cols} "
             f"FROM {q(cands)} c JOIN {q(base)} b ON b.__row = c.__row{extra_joins} "
             f"LEFT JOIN {q(own)} o ON o.__row = c.__row AND o.item = c.item "
             f"LEFT JOIN {q(own_ranked)} r ON r.__row = c.__row AND r.item = c.item "
             f"LEFT JOIN {q(pop)} pr ON pr.anchor = b.anchor AND pr.item = c.item "
             f"LEFT JOIN {q(scored)} cs ON cs.__row = c.__row AND cs.item = c.item "
             f"LEFT JOIN {q(entity)} e ON e.__row = c.__row "
-            f"LEFT JOIN {q(repeat)} ir ON ir.anchor = b.anchor AND ir.item = c.item ORDER BY c.__row, c.item")
+            f"LEFT JOIN {q(repeat)} ir ON ir.anchor = b.anchor AND ir.item = c.item {any_joins}"
+            f"LEFT JOIN {q(any_pop)} ap ON ap.anchor = b.anchor AND ap.item = c.item ORDER BY c.__row, c.item")
 
 
-def _anchor_tables(s: Scratch, bq: BoundQuery, graph: Graph, base: str, sample: Sample) -> tuple[str, str, str, str]:
+def _anchor_tables(s: Scratch, bq: BoundQuery, graph: Graph, base: str,
+                   sample: Sample) -> tuple[str, str, str, str, str]:
     """Popularity, item repeat rates, co-occurrence and basket counts at the anchors of ``base``.
 
     They depend on the anchor alone, so with few anchors (a batch job has one) each anchor's
@@ -208,11 +228,11 @@ def _anchor_tables(s: Scratch, bq: BoundQuery, graph: Graph, base: str, sample: 
     for name in ANCHOR_TABLES:
         view = s.register(pa.concat_tables([p[name] for p in parts]), f"a_{name}")
         out.append(s.create(name, f"SELECT * FROM {q(view)}"))
-    return out[0], out[1], out[2], out[3]
+    return out[0], out[1], out[2], out[3], out[4]
 
 
 def _compute_anchor_tables(s: Scratch, bq: BoundQuery, graph: Graph, anchors: str,
-                           sample: Sample) -> tuple[str, str, str, str]:
+                           sample: Sample) -> tuple[str, str, str, str, str]:
     """:func:`_anchor_tables` computed for the anchors of the SQL relation ``anchors``."""
     # popularity, by anchor: distinct entities per item, and active entities, per window
     b = _Query(bq, graph)
@@ -257,7 +277,29 @@ def _compute_anchor_tables(s: Scratch, bq: BoundQuery, graph: Graph, anchors: st
     cooc = s.create("cooc", (
         f"SELECT a.anchor, a.item AS i, b.item AS j, count(*) AS n FROM {q(basket)} a JOIN {q(basket)} b "
         "ON a.anchor = b.anchor AND a.e = b.e AND a.item != b.item GROUP BY 1, 2, 3"))
-    return pop, repeat, cooc, counts
+    return pop, repeat, cooc, counts, _shares(s, bq, graph, anchors) if _ranked(bq).filter is not None else pop
+
+
+def _shares(s: Scratch, bq: BoundQuery, graph: Graph, anchors: str) -> str:
+    """``anchor, item, s1, s4``: the share of the entities with any fact row of the item (the
+    target's row filter ignored) among those with any, over the last 1 and 4 windows."""
+    u = _Query(bq, graph, filtered=False)
+    it = u.it
+    inside = f"{it.time} <= x.{ANCHOR} AND {it.time} > x.{ANCHOR} - {u.win(4)}"
+    per_window = ", ".join(f"count(DISTINCT {it.fk}) FILTER (WHERE {it.time} > x.{ANCHOR} - {u.win(m)}) AS p{m}"
+                           for m in (1, 4))
+    counts = s.create("any_pop_counts", (f"SELECT x.{ANCHOR} AS anchor, {it.item} AS item, {per_window} FROM "
+                                         f"{anchors} x " + u.facts(inside) + " GROUP BY 1, 2"), u.p.values)
+    v = _Query(bq, graph, filtered=False)
+    it = v.it
+    active = s.create("any_active", (
+        f"SELECT x.{ANCHOR} AS anchor, " + ", ".join(
+            f"count(DISTINCT {it.fk}) FILTER (WHERE {it.time} > x.{ANCHOR} - {v.win(m)}) AS n{m}" for m in (1, 4))
+        + f" FROM {anchors} x " + v.facts(f"{it.time} <= x.{ANCHOR} AND {it.time} > x.{ANCHOR} - {v.win(4)}")
+        + " GROUP BY 1"), v.p.values)
+    return s.create("any_pop", (
+        "SELECT c.anchor, c.item, c.p1 / greatest(a.n1, 1) AS s1, c.p4 / greatest(a.n4, 1) AS s4 "
+        f"FROM {q(counts)} c JOIN {q(active)} a USING (anchor)"))
 
 
 def _item_features(s: Scratch, bq: BoundQuery, graph: Graph, base: str, columns: ItemColumns) -> tuple[str, str]:

@@ -304,13 +304,15 @@ class _Items:
     where: str
 
 
-def _items(bq: BoundQuery, graph: Graph, p: Params) -> _Items:
+def _items(bq: BoundQuery, graph: Graph, p: Params, filtered: bool = True) -> _Items:
+    """The ranked rows; with ``filtered=False`` every fact row with an item, the target's row
+    filter ignored (what the entity interacted with at all, e.g. rated but not liked)."""
     agg = _ranked(bq)
     fact = graph[agg.column.table]
     fk = graph.links_between(fact.name, bq.entity_table)[0].column
     where = [f"f.{q(agg.column.column)} IS NOT NULL"]
     comp, parents = _Compiler(bq, graph, p), {}
-    if agg.filter is not None:
+    if agg.filter is not None and filtered:
         where.append(comp.expr(agg.filter, f"fact:{fact.name}", parents))
     joins = comp.parent_joins(fact.name, parents, "f", visible_at_anchor=True, anchor="x")
     return _Items(q(fact.name), f"f.{q(fk)}", f"f.{q(fact.time_column or '')}",

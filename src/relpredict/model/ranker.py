@@ -24,6 +24,7 @@ import lightgbm as lgb
 import numpy as np
 import pyarrow as pa
 
+from relpredict.errors import ArtifactError
 from relpredict.features.candidates import (
     FEATURES,
     ItemColumns,
@@ -99,6 +100,11 @@ def _own(p: Pairs) -> np.ndarray:
     return p.col("own.count_all") > 0
 
 
+def _had(p: Pairs) -> np.ndarray:
+    """The entity had the item in any fact row, counted by the target or not."""
+    return p.col("any.count_all") > 0 if "any.count_all" in p.names else _own(p)
+
+
 def _recent(p: Pairs) -> np.ndarray:
     """The entity's own items by recency (rank 1 = most recent) in (1, 2], others 0."""
     rank = np.nan_to_num(p.col("own.rank"), nan=np.inf)
@@ -127,11 +133,11 @@ def _rule_popular_4(p: Pairs) -> np.ndarray:
 
 
 def _rule_popular_new(p: Pairs) -> np.ndarray:
-    return np.where(_own(p), -1.0, _popular(p))
+    return np.where(_had(p), -1.0, _popular(p))
 
 
 def _rule_popular_new_4(p: Pairs) -> np.ndarray:
-    return np.where(_own(p), -1.0, _popular(p, "pop.share_4", "pop.share_1"))
+    return np.where(_had(p), -1.0, _popular(p, "pop.share_4", "pop.share_1"))
 
 
 def _rule_cooc(p: Pairs) -> np.ndarray:
@@ -140,7 +146,7 @@ def _rule_cooc(p: Pairs) -> np.ndarray:
 
 
 def _rule_cooc_new(p: Pairs) -> np.ndarray:
-    return np.where(_own(p), -1.0, _rule_cooc(p))
+    return np.where(_had(p), -1.0, _rule_cooc(p))
 
 
 RULES: dict[str, tuple[str, Callable[[Pairs], np.ndarray]]] = {
@@ -170,6 +176,7 @@ class Ranker:
     model: str | None = None
     best_iteration: int = 0
     top_features: list[tuple[str, float]] = field(default_factory=list)
+    trained_on: list[str] = field(default_factory=list)  # the booster's feature columns, in order
     _loaded: lgb.Booster | None = field(default=None, repr=False)
 
     @classmethod
@@ -205,6 +212,7 @@ class Ranker:
         gain = booster.feature_importance("gain", iteration=self.best_iteration)
         order = np.argsort(-gain)[:10]
         self.top_features = [(self.features[i], float(gain[i])) for i in order]
+        self.trained_on = list(self.features)
         self._loaded = None
 
     def predict(self, pairs: Pairs) -> np.ndarray:
@@ -213,19 +221,27 @@ class Ranker:
             raise ValueError("this ranker is not trained")
         if self._loaded is None:
             self._loaded = lgb.Booster(model_str=self.model)
-        raw = self._loaded.predict(pairs.x) if len(pairs.row) else np.zeros(0)
+        names = self.trained_on or pairs.names
+        missing = [n for n in names if n not in pairs.names]
+        if missing:
+            raise ArtifactError(f"this model's ranker was trained on pair features this version does not "
+                                f"compute ({', '.join(missing[:3])}); retrain the model")
+        x = pairs.x[:, [pairs.names.index(n) for n in names]] if names != pairs.names else pairs.x
+        raw = self._loaded.predict(x) if len(pairs.row) else np.zeros(0)
         return pairs.dense(1.0 / (1.0 + np.exp(-np.asarray(raw, np.float64))))
 
     def to_dict(self) -> dict[str, Any]:
         return {"sample": self.sample, "numeric": list(self.columns.numeric),
                 "categorical": list(self.columns.categorical), "model": self.model,
-                "best_iteration": self.best_iteration, "top_features": self.top_features}
+                "best_iteration": self.best_iteration, "top_features": self.top_features,
+                "trained_on": self.trained_on}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Ranker:
         columns = ItemColumns(tuple(d.get("numeric", [])), tuple(d.get("categorical", [])))
         return cls(int(d["sample"]), columns, d.get("model"), int(d.get("best_iteration", 0)),
-                   [tuple(f) for f in d.get("top_features", [])])
+                   [tuple(f) for f in d.get("top_features", [])],
+                   list(d.get("trained_on") or list(FEATURES)[:24] + columns.features()))
 
 
 def _groups(pairs: Pairs, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -1,0 +1,52 @@
+"""Pair features of ranking candidates on the tiny store (see conftest.py), computed by hand."""
+
+from __future__ import annotations
+
+from relpredict.features.candidates import Sample, candidate_pairs
+from relpredict.graph.graph import Graph
+from relpredict.query.binder import bind
+
+from .conftest import T
+from .test_aggregates import rows_of
+
+WEB = ("PREDICT LIST_DISTINCT(transactions.product_id WHERE transactions.channel = 'web', 0, 30, days) "
+       "RANK TOP 2 FOR EACH customers.customer_id")
+
+
+def _pairs(g: Graph, query: str) -> dict[tuple[int, int], dict]:
+    out = candidate_pairs(bind(query, g), g, rows_of([(1, T), (2, T)])).to_pylist()
+    return {(r["__row"], r["ITEM"]): r for r in out}
+
+
+def test_any_features_count_rows_the_target_filter_leaves_out(g: Graph) -> None:
+    pairs = _pairs(g, WEB)
+    # Only web items are candidates (p12 was bought in the store only): 10 and 11 for both rows.
+    assert sorted(pairs) == [(0, 10), (0, 11), (1, 10), (1, 11)]
+    c1_11, c2_11 = pairs[(0, 11)], pairs[(1, 11)]
+    # c1 had p11 by web once (row 4, 02-25) and by app once (row 2): counted 1 vs 2.
+    assert (c1_11["own.count_all"], c1_11["any.count_all"]) == (1, 2)
+    assert c1_11["any.days_since"] == 5.0  # 02-25 → 03-01 in a leap year
+    # c2 bought p11 by app only (row 8): not an own item, but one it had.
+    assert (c2_11["own.count_all"], c2_11["any.count_all"]) == (0, 1)
+    assert c2_11["own.days_since"] is None and c2_11["any.days_since"] == 2.0
+    # In (01-31, 03-01]: web rows 3 (c1 p10), 4 (c1 p11), 7 (c2 p10): p11 by 1 of 2 web buyers;
+    # any rows: p11 by c1 (row 4) and c2 (row 8), of 2 active customers.
+    assert (c1_11["pop.share_1"], c1_11["any.share_1"]) == (0.5, 1.0)
+    assert (pairs[(0, 10)]["pop.share_1"], pairs[(0, 10)]["any.share_1"]) == (1.0, 1.0)
+
+
+def test_any_features_equal_their_filtered_twins_without_a_filter(g: Graph) -> None:
+    query = WEB.replace(" WHERE transactions.channel = 'web'", "")
+    for r in _pairs(g, query).values():
+        assert r["any.count_all"] == r["own.count_all"]
+        assert r["any.days_since"] == r["own.days_since"]
+        assert (r["any.share_1"], r["any.share_4"]) == (r["pop.share_1"], r["pop.share_4"])
+
+
+def test_minus_own_rules_leave_out_items_had_in_rows_the_target_does_not_count(g: Graph) -> None:
+    from relpredict.model.ranker import pairs_of, rule_scores
+
+    pairs = pairs_of(bind(WEB, g), g, rows_of([(2, T)]), [10, 11, 12], Sample())
+    # c2's web item is p10 and it bought p11 by app: "popular minus own" proposes neither.
+    scores = rule_scores("popular_new", pairs)[0]
+    assert scores[0] == scores[1] == -1.0
