@@ -366,7 +366,8 @@ class _FakeBigQuery:
             raise NotFound(f"Not found: Job {job_id}")
         return self.jobs[job_id]
 
-    def load_table_from_file(self, fh: Any, ref: str, job_id: str, location: Any, job_config: Any) -> _FakeJob:
+    def load_table_from_file(self, fh: Any, ref: str, job_id: str, location: Any, job_config: Any,
+                             num_retries: int = 6, timeout: Any = None) -> _FakeJob:
         from google.api_core.exceptions import Conflict
 
         if job_id in self.jobs:

@@ -252,6 +252,8 @@ def _print_status(console: Console, job: Any) -> None:
         console.print(f"ETA {p.eta_seconds:.0f} s")
     for warning in rec.warnings:
         console.print(f"[yellow]Warning:[/yellow] {escape(warning)}")
+    for event in job.events(5):
+        console.print(f"Event {event.get('at', '')}  {escape(str(event.get('message', '')))}", highlight=False)
     if rec.error:
         console.print(f"[red]Error:[/red] {escape(rec.error)}")
 

@@ -30,6 +30,7 @@ from relpredict.jobs.settings import RawSettings
 from relpredict.jobs.status import FINISHED, JobStatus
 from relpredict.sinks.formats import open_writer
 from relpredict.workspace import Workspace
+from relpredict.sinks.network import read_events
 
 __all__ = ["DryRun", "Job", "JobResult", "Workflow", "create_job"]
 
@@ -74,6 +75,10 @@ class Job:
         return control.progress(self.workspace, self.id)
 
     def wait(self, timeout: float | None = None, poll: float = 0.2) -> JobStatus:
+    def events(self, limit: int = 50) -> list[dict[str, Any]]:
+        """The job's last events (retries of network calls, ...): ``at``, ``kind``, ``message``."""
+        return read_events(job_dir(self.workspace, self.id), limit)
+
         """Block until the job finishes (or ``timeout`` seconds pass); return its status."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:

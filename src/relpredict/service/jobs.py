@@ -199,7 +199,7 @@ def job_view(ws: Workspace, job_id: str) -> dict[str, Any]:
             "error": rec.error, "started_at": rec.started_at, "progress": progress_view(progress),
             "runner_alive": alive, "can_cancel": rec.status in CANCELABLE and not orphaned,
             "can_resume": rec.status in RESUMABLE or orphaned,
-            "finished": rec.status not in IN_PROGRESS,
+            "finished": rec.status not in IN_PROGRESS, "events": job.events(20),
             "summary": rec.summary if rec.status is JobStatus.SUCCEEDED else None}
 
 

@@ -52,6 +52,7 @@ error message (errors name the secret and its reference, never its value).
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 from collections.abc import Callable, Iterable, Iterator
@@ -81,6 +82,7 @@ from relpredict.sinks.bigquery_sql import (
     table_ref,
 )
 from relpredict.sinks.localfs import LocalStaging, shard_file_name
+from relpredict.sinks.network import DEFAULT, JobEvents, NetPolicy, policy, with_retries
 
 if TYPE_CHECKING:
     from google.cloud import bigquery
@@ -172,14 +174,74 @@ def _service_account(conn: BigQueryConnection, ref: str, text: str) -> Any:
                           "reference at it.") from None
 
 
-def make_client(conn: BigQueryConnection) -> bigquery.Client:
-    """A BigQuery client for ``conn`` (an emulator endpoint when ``api_endpoint`` is set)."""
+def make_client(conn: BigQueryConnection, events: JobEvents | None = None,
+                net: NetPolicy | None = None) -> bigquery.Client:
+    """A BigQuery client for ``conn`` (an emulator endpoint when ``api_endpoint`` is set) whose
+    every API call has ``net``'s timeouts and at most ``net.attempts`` tries (job events)."""
     from google.api_core.client_options import ClientOptions
-    from google.cloud import bigquery
 
     options = ClientOptions(api_endpoint=conn.api_endpoint) if conn.api_endpoint else None
-    return bigquery.Client(project=conn.project, credentials=_credentials(conn),
-                           location=conn.location, client_options=options)
+    client = _bounded_client_class()(project=conn.project, credentials=_credentials(conn),
+                                     location=conn.location, client_options=options)
+    client.relpredict_net = net or policy()
+    client.relpredict_events = events or JobEvents(None)
+    return client
+
+
+@functools.cache
+def _bounded_client_class() -> type[bigquery.Client]:
+    """``bigquery.Client`` with its API calls bounded.
+
+    The library retries a call for up to 10 minutes with no socket timeout (a server that accepts
+    and never answers hangs it for good); this client gives each try ``net``'s (connect, read)
+    timeout and retries what the library would retry through
+    :func:`~relpredict.sinks.network.with_retries` (bounded tries, backoff, an event per retry).
+    """
+    from google.cloud import bigquery
+
+    class BoundedClient(bigquery.Client):  # type: ignore[misc]
+        relpredict_net: NetPolicy = DEFAULT
+        relpredict_events: JobEvents = JobEvents(None)
+
+        def _call_api(self, retry: Any, span_name: str | None = None, span_attributes: Any = None,
+                      job_ref: Any = None, headers: Any = None, **kwargs: Any) -> Any:
+            net = self.relpredict_net
+            if kwargs.get("timeout") is None:
+                kwargs["timeout"] = (net.connect_timeout, net.read_timeout)
+
+            def once() -> Any:
+                return super(BoundedClient, self)._call_api(
+                    None, span_name=span_name, span_attributes=span_attributes, job_ref=job_ref,
+                    headers=headers, **kwargs)
+
+            predicate = getattr(retry, "_predicate", None)
+            if predicate is None:
+                return once()
+            what = f"BigQuery {kwargs.get('method', '')} {kwargs.get('path', span_name or '')}".rstrip()
+            return with_retries(what, once, predicate, self.relpredict_events, net, _api_error)
+
+    return BoundedClient
+
+
+def transient(err: BaseException) -> bool:
+    """A failure to reach or hear from BigQuery (what its client library would retry)."""
+    from google.api_core.exceptions import RetryError
+    from google.cloud.bigquery.retry import DEFAULT_RETRY
+
+    predicate = getattr(DEFAULT_RETRY, "_predicate", None)
+    return isinstance(err, RetryError | TimeoutError | ConnectionError) or bool(
+        predicate and predicate(err))
+
+
+def _unreachable(conn: BigQueryConnection, action: str, err: BaseException, job_id: str | None,
+                 net: NetPolicy) -> DestinationError:
+    where = conn.api_endpoint or "bigquery.googleapis.com"
+    then = (f"Shards already appended are kept and will not be appended again: run `relpredict job "
+            f"resume {job_id}` once it is up." if job_id else "Try again once it is up.")
+    return DestinationError(
+        f"BigQuery at {where} did not answer while {action} ({_api_error(err)}; {net.attempts} "
+        f"tries, each waiting at most {net.read_timeout:g} s). The server is down, unreachable or "
+        f"overloaded; check that it is up and reachable from this machine. {then}")
 
 
 def _api_error(err: Exception) -> str:
@@ -191,8 +253,9 @@ def _api_error(err: Exception) -> str:
 def test_connection(connector: Connector, options: dict[str, str]) -> str:
     """``relpredict connector test``: list the dataset's tables (or the project's datasets)."""
     conn = BigQueryConnection.from_connector(connector)
+    net = policy(probe=True)
     try:
-        client = make_client(conn)
+        client = make_client(conn, net=net)
         if conn.dataset:
             dataset = client.get_dataset(f"{conn.project}.{conn.dataset}")
             tables = sum(1 for _ in client.list_tables(dataset, max_results=1000))
@@ -203,6 +266,8 @@ def test_connection(connector: Connector, options: dict[str, str]) -> str:
     except RelpredictError:
         raise
     except Exception as err:
+        if transient(err):
+            raise _unreachable(conn, f"connector {connector.name!r} was tested", err, None, net) from None
         raise DestinationError(f"Cannot reach BigQuery with connector {connector.name!r} (project "
                               f"{conn.project}): {_api_error(err)}. Check the project, dataset and "
                               "credentials (`relpredict connector list`).") from None
@@ -224,6 +289,7 @@ class BigQuerySink(JobSink):
             connector or spec.require_connector("BigQuery", "bigquery://CONNECTOR/DATASET.TABLE"))
         super().__init__(spec, LocalStaging(staging or spec.job_folder("BigQuery") / "bigquery-staging"))
         self._client = client
+        self.net = policy()
         self._assigns_own_ids = self.conn.custom_endpoint
         self._by_label: dict[str, list[Any]] | None = None
         self.targets = {o: table_ref(d.table, self.conn.project, self.conn.dataset, self.conn.name)
@@ -234,13 +300,30 @@ class BigQuerySink(JobSink):
     def client(self) -> bigquery.Client:
         """Opened on first use: workers, which only stage, never need credentials."""
         if self._client is None:
-            self._client = make_client(self.conn)
+            self._client = make_client(self.conn, JobEvents.of(self.spec), self.net)
         return self._client
+
+    @contextlib.contextmanager
+    def _reaching(self, action: str) -> Iterator[None]:
+        """Turn a server that does not answer (after the bounded retries) into a plain error."""
+        try:
+            yield
+        except RelpredictError:
+            raise
+        except Exception as err:
+            if not transient(err):
+                raise
+            raise _unreachable(self.conn, action, err, self.spec.job_id, self.net) from None
 
     # ----------------------------------------------------------------- publishing
     def publish(self, output: str, schema: pa.Schema, batches: Iterable[pa.RecordBatch],
                 on_batch: Callable[[pa.RecordBatch], None] | None = None) -> list[OutputFile]:
         """Append the staged shards, one load job per load group, skipping groups loaded before."""
+        with self._reaching(f"the {output} were published"):
+            return self._publish_groups(output, schema, batches, on_batch)
+
+    def _publish_groups(self, output: str, schema: pa.Schema, batches: Iterable[pa.RecordBatch],
+                        on_batch: Callable[[pa.RecordBatch], None] | None) -> list[OutputFile]:
         target = self.targets[output]
         self._ensure_table(target, schema)
         self._by_label = None  # the server's job history as of now (see _labelled)
@@ -359,13 +442,16 @@ class BigQuerySink(JobSink):
             with open(path, "rb") as fh:
                 job = self.client.load_table_from_file(
                     fh, target.ref, job_id=job_id, location=self.conn.location,
-                    job_config=self._load_config(job_id))
+                    job_config=self._load_config(job_id), num_retries=self.net.attempts - 1,
+                    timeout=(self.net.connect_timeout, self.net.read_timeout))
             self._note(job_id, job)
             ok = self._succeeded(job)
         except Conflict:
             ok = False  # inserted before (a retried request): the look-up below settles it
             self._by_label = None
         except GoogleAPIError as err:
+            if transient(err):
+                raise
             raise self._load_error(target, load_id, err) from None
         if ok:
             self.loads.append({"load": load_id, "skipped": False, "job": job.job_id})
@@ -424,6 +510,8 @@ class BigQuerySink(JobSink):
                 except Conflict:  # made meanwhile: check it like any existing table
                     existing = self.client.get_table(target.ref)
         except GoogleAPIError as err:
+            if transient(err):
+                raise
             raise DestinationError(f"Cannot open BigQuery table {target.ref}: {_api_error(err)}. "
                                   "Check the connector's project and credentials.") from None
         check_columns(target, signature(existing.schema), signature(wanted))
@@ -445,6 +533,10 @@ class BigQuerySink(JobSink):
 
     def write_manifest(self, manifest: dict[str, Any]) -> str:
         """Append the manifest row (last of all) with the deterministic id ``…_manifest``."""
+        with self._reaching("the manifest was written"):
+            return self._append_manifest(manifest)
+
+    def _append_manifest(self, manifest: dict[str, Any]) -> str:
         target = self._manifest_target()
         row = pa.table({"job_id": [self.spec.job_id],
                         "destination": [",".join(t.ref for t in self.targets.values())],
@@ -471,7 +563,8 @@ class BigQuerySink(JobSink):
         config = bigquery.QueryJobConfig(
             query_parameters=[bigquery.ScalarQueryParameter("job", "STRING", self.spec.job_id)])
         try:
-            rows = list(self.client.query(sql, job_config=config).result())
+            with self._reaching("the manifest was read"):
+                rows = list(self.client.query(sql, job_config=config).result())
         except NotFound:
             return None
         return json.loads(rows[0]["manifest"]) if rows else None

@@ -56,6 +56,7 @@ from relpredict.sinks.base import JobSink, OutputFile, SinkSpec
 from relpredict.sinks.formats import BatchWriter, RollingWriter, open_writer
 from relpredict.sinks.localfs import shard_file_name
 from relpredict.sinks.naming import Destination
+from relpredict.sinks.network import JobEvents, NetPolicy, policy, with_retries
 
 PART_BYTES = 8 * 1024 * 1024  # multipart part size: small enough to overlap uploads with encoding
 MIN_PART_BYTES = 5 * 1024 * 1024  # S3's minimum part size (except the last part)
@@ -102,27 +103,58 @@ class S3Config:
     def secret_values(self) -> tuple[str, ...]:
         return tuple(v for v in (self.access_key, self.secret_key, self.session_token) if v)
 
-    def client(self) -> Any:
-        """A boto3 S3 client (thread-safe) for this configuration."""
+    def client(self, net: NetPolicy | None = None) -> Any:
+        """A boto3 S3 client (thread-safe) for this configuration, with ``net``'s timeouts.
+
+        botocore's own retries are off: :func:`~relpredict.sinks.network.with_retries` retries
+        (and reports) transient failures around each call instead."""
         import boto3
         from botocore.config import Config
 
+        net = net or policy()
         session = boto3.session.Session(profile_name=self.profile, aws_access_key_id=self.access_key,
                                         aws_secret_access_key=self.secret_key,
                                         aws_session_token=self.session_token)
-        config = Config(max_pool_connections=UPLOAD_THREADS * 2 + 2,
-                        retries={"max_attempts": 5, "mode": "standard"})
+        config = Config(max_pool_connections=UPLOAD_THREADS * 2 + 2, connect_timeout=net.connect_timeout,
+                        read_timeout=net.read_timeout, retries={"total_max_attempts": 1})
         return session.client("s3", endpoint_url=self.endpoint_url, region_name=self.region, config=config)
+
+
+def _detail(err: BaseException, secrets: tuple[str, ...] = ()) -> str:
+    detail = f"{type(err).__name__}: {err}"
+    for value in secrets:
+        detail = detail.replace(value, "***")
+    return detail
 
 
 def _error(action: str, where: str, err: BaseException, secrets: tuple[str, ...] = ()) -> DestinationError:
     """A user's message for a failed S3 call; any secret value is masked out of the text."""
-    detail = f"{type(err).__name__}: {err}"
-    for value in secrets:
-        detail = detail.replace(value, "***")
-    return DestinationError(f"S3 {action} of {where} failed ({detail}). Check the bucket, the endpoint "
-                           "and the credentials (the connector, AWS_* variables or profile); the job "
-                           "can be resumed once fixed.")
+    if transient(err):
+        return DestinationError(
+            f"S3 {action} of {where} failed: the server did not answer, or answered with a "
+            f"temporary error, every time it was tried ({_detail(err, secrets)}). Check that the "
+            "endpoint is up and reachable; the job can be resumed once it is.")
+    return DestinationError(f"S3 {action} of {where} failed ({_detail(err, secrets)}). Check the bucket, "
+                           "the endpoint and the credentials (the connector, AWS_* variables or "
+                           "profile); the job can be resumed once fixed.")
+
+
+_TRANSIENT_CODES = frozenset({"Throttling", "ThrottlingException", "SlowDown", "RequestTimeout",
+                              "RequestTimeTooSkewed", "InternalError", "ServiceUnavailable",
+                              "RequestLimitExceeded", "TooManyRequests"})
+
+
+def transient(err: BaseException) -> bool:
+    """Whether an S3 failure may pass by itself: throttling, a 5xx, a reset, a timeout."""
+    from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+
+    if isinstance(err, ConnectionError | HTTPClientError):  # refused, reset, timed out
+        return True
+    if isinstance(err, ClientError):
+        response = getattr(err, "response", {}) or {}
+        status = response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        return status in (429, 500, 502, 503, 504) or response.get("Error", {}).get("Code") in _TRANSIENT_CODES
+    return False
 
 
 def _is_missing(err: BaseException) -> bool:
@@ -139,9 +171,11 @@ class MultipartWriter(io.RawIOBase):
     """
 
     def __init__(self, client: Any, bucket: str, key: str, part_bytes: int | None = None,
-                 threads: int = UPLOAD_THREADS) -> None:
+                 threads: int = UPLOAD_THREADS,
+                 retried: Callable[[str, Callable[[], Any]], Any] | None = None) -> None:
         super().__init__()
         self.client, self.bucket, self.key = client, bucket, key
+        self.retried = retried or (lambda what, call: call())
         self.part_bytes, self.threads = max(MIN_PART_BYTES, part_bytes or PART_BYTES), threads
         self._chunks: list[bytes] = []  # bytes not sent yet (joined once per part: one copy)
         self._pending = 0
@@ -176,7 +210,8 @@ class MultipartWriter(io.RawIOBase):
 
     def _send(self, chunk: bytes) -> None:
         if self._upload_id is None:
-            self._upload_id = self.client.create_multipart_upload(Bucket=self.bucket, Key=self.key)["UploadId"]
+            self._upload_id = self.retried(f"multipart start of s3://{self.bucket}/{self.key}", lambda: (
+                self.client.create_multipart_upload(Bucket=self.bucket, Key=self.key)["UploadId"]))
             self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="relpredict-s3-upload")
         in_flight = [f for f in self._parts if not f.done()]
         if len(in_flight) >= 2 * self.threads:
@@ -186,8 +221,9 @@ class MultipartWriter(io.RawIOBase):
         self._parts.append(self._pool.submit(self._upload_part, number, chunk))
 
     def _upload_part(self, number: int, chunk: bytes) -> dict[str, Any]:
-        reply = self.client.upload_part(Bucket=self.bucket, Key=self.key, UploadId=self._upload_id,
-                                        PartNumber=number, Body=chunk)
+        reply = self.retried(f"upload of part {number} of s3://{self.bucket}/{self.key}", lambda: (
+            self.client.upload_part(Bucket=self.bucket, Key=self.key, UploadId=self._upload_id,
+                                    PartNumber=number, Body=chunk)))
         return {"PartNumber": number, "ETag": reply["ETag"]}
 
     def close(self) -> None:
@@ -205,14 +241,18 @@ class MultipartWriter(io.RawIOBase):
 
     def _complete(self) -> None:
         if self._upload_id is None:
-            self.client.put_object(Bucket=self.bucket, Key=self.key, Body=self._take())
+            body = self._take()
+            self.retried(f"PUT of s3://{self.bucket}/{self.key}", lambda: (
+                self.client.put_object(Bucket=self.bucket, Key=self.key, Body=body)))
             return
         try:
             if self._pending:
                 self._send(self._take())
             parts = [f.result() for f in self._parts]
-            self.client.complete_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self._upload_id,
-                                                  MultipartUpload={"Parts": parts})
+            self.retried(f"multipart completion of s3://{self.bucket}/{self.key}", lambda: (
+                self.client.complete_multipart_upload(Bucket=self.bucket, Key=self.key,
+                                                      UploadId=self._upload_id,
+                                                      MultipartUpload={"Parts": parts})))
         except BaseException:
             self.abort()
             raise
@@ -242,13 +282,20 @@ class MultipartWriter(io.RawIOBase):
 class _Bucket:
     """The calls the sink makes to one bucket; a failure becomes a :class:`DestinationError`."""
 
-    def __init__(self, config: S3Config, bucket: str) -> None:
+    def __init__(self, config: S3Config, bucket: str, events: JobEvents | None = None,
+                 net: NetPolicy | None = None) -> None:
         self.config, self.name = config, bucket
-        self.client = config.client()
+        self.events, self.net = events or JobEvents(None), net or policy()
+        self.client = config.client(self.net)
+
+    def retried(self, what: str, call: Callable[[], Any]) -> Any:
+        """``call()`` with bounded retries of transient failures, each one a job event."""
+        return with_retries(f"S3 {what}", call, transient, self.events, self.net,
+                            lambda err: _detail(err, self.config.secret_values()))
 
     def call(self, action: str, where: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
         try:
-            return fn(**kwargs)
+            return self.retried(f"{action} of {where}", lambda: fn(**kwargs))
         except Exception as err:
             raise _error(action, where, err, self.config.secret_values()) from None
 
@@ -257,22 +304,25 @@ class _Bucket:
                   Bucket=self.name, Key=key, Body=body)
 
     def get(self, key: str) -> bytes | None:
+        where = f"s3://{self.name}/{key}"
         try:
-            return self.client.get_object(Bucket=self.name, Key=key)["Body"].read()
+            return self.retried(f"GET of {where}", lambda: self.client.get_object(
+                Bucket=self.name, Key=key)["Body"].read())
         except Exception as err:
             if _is_missing(err):
                 return None
-            raise _error("GET", f"s3://{self.name}/{key}", err, self.config.secret_values()) from None
+            raise _error("GET", where, err, self.config.secret_values()) from None
 
     def list(self, prefix: str) -> list[str]:
-        keys: list[str] = []
-        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.name, Prefix=prefix)
+        def pages() -> list[str]:
+            paginator = self.client.get_paginator("list_objects_v2")
+            return [o["Key"] for page in paginator.paginate(Bucket=self.name, Prefix=prefix)
+                    for o in page.get("Contents", [])]
+
         try:
-            for page in pages:
-                keys += [o["Key"] for o in page.get("Contents", [])]
+            return self.retried(f"LIST of s3://{self.name}/{prefix}", pages)
         except Exception as err:
             raise _error("LIST", f"s3://{self.name}/{prefix}", err, self.config.secret_values()) from None
-        return keys
 
     def delete(self, keys: list[str]) -> None:
         for start in range(0, len(keys), 1000):
@@ -340,7 +390,7 @@ class S3Sink(JobSink):
         if dest.partitioned:
             root = root.rsplit("/", 1)[0]
         name, prefix = split_url(root)
-        self.bucket = _Bucket(self.config, name)
+        self.bucket = _Bucket(self.config, name, JobEvents.of(spec))
         self.client = self.bucket.client
         staging = "/".join(p for p in (prefix, STAGING, spec.job_id) if p) + "/"
         super().__init__(spec, S3Staging(self.bucket, staging, spec.job_id))
@@ -385,7 +435,7 @@ class _RollingObjects(RollingWriter):
 
     def _open(self) -> BatchWriter:
         bucket, key = split_url(self._url())
-        self.stream = MultipartWriter(self.sink.client, bucket, key)
+        self.stream = MultipartWriter(self.sink.client, bucket, key, retried=self.sink.bucket.retried)
         self.writer = open_writer(pa.PythonFile(self.stream, mode="w"), self.dest.file_type, self.schema)
         self.rows = 0
         return self.writer
@@ -414,14 +464,16 @@ class _RollingObjects(RollingWriter):
 def test_connection(connector: Connector, options: dict[str, str]) -> str:
     """``connector test``: list ``options['bucket']`` (a few keys), or the buckets."""
     config = S3Config.from_connector(connector)
-    client = config.client()
     where = config.endpoint_url or "AWS"
     bucket = options.get("bucket")
+    probe = _Bucket(config, bucket or "", net=policy(probe=True))
     try:
         if bucket:
-            reply = client.list_objects_v2(Bucket=bucket, MaxKeys=5)
+            reply = probe.retried(f"LIST of s3://{bucket}",
+                                  lambda: probe.client.list_objects_v2(Bucket=bucket, MaxKeys=5))
             return f"listed s3://{bucket} at {where} ({reply.get('KeyCount', 0)} of its first keys)."
-        names = [b["Name"] for b in client.list_buckets().get("Buckets", [])]
+        names = [b["Name"] for b in probe.retried(f"bucket list at {where}", probe.client.list_buckets
+                                                  ).get("Buckets", [])]
     except Exception as err:
         raise _error("LIST", f"s3://{bucket}" if bucket else f"the buckets at {where}", err,
                      config.secret_values()) from None

@@ -47,7 +47,7 @@ import contextlib
 import logging
 import shutil
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +59,7 @@ from relpredict.sinks import snowflake_sql as sql
 from relpredict.sinks.base import JobSink, OutputFile, SinkSpec
 from relpredict.sinks.localfs import JsonManifest, LocalStaging
 from relpredict.sinks.naming import TableDestination
+from relpredict.sinks.network import JobEvents, NetPolicy, policy, with_retries
 
 if TYPE_CHECKING:
     from relpredict.connectors import Connector
@@ -102,14 +103,21 @@ class SnowflakeConnection:
         """``account acme as user etl`` (no secret) for messages."""
         return f"account {self.setting('account')} as user {self.setting('user')}"
 
-    def connect_kwargs(self, secrets: dict[str, str]) -> dict[str, Any]:
-        """Keyword arguments for ``snowflake.connector.connect`` from settings and secret VALUES."""
+    def connect_kwargs(self, secrets: dict[str, str], net: NetPolicy | None = None) -> dict[str, Any]:
+        """Keyword arguments for ``snowflake.connector.connect`` from settings and secret VALUES.
+
+        ``net`` bounds every network call: a socket read waits ``read_timeout``; the connector's
+        own retries of the login and of each statement stop after ``budget`` seconds."""
         kwargs: dict[str, Any] = {k: v for k, v in self.settings if k in _PASSED and v not in (None, "")}
         if self.setting("port") not in (None, ""):
             kwargs["port"] = _port(self.name, self.setting("port"))
         kwargs.update(_auth(self.name, secrets, kwargs.get("authenticator")))
         kwargs.update(dict(self.options))
         kwargs.setdefault("application", "relpredict")
+        net = net or policy()
+        kwargs.setdefault("socket_timeout", max(1, round(net.read_timeout)))
+        kwargs.setdefault("login_timeout", max(1, round(net.connect_timeout + net.read_timeout)))
+        kwargs.setdefault("network_timeout", max(1, round(net.budget)))
         return kwargs
 
 
@@ -161,19 +169,41 @@ def _error_text(err: BaseException, secrets: Iterable[str]) -> str:
     return scrub(f"{type(err).__name__}: {message}".strip(), secrets)
 
 
-def connect(conn: SnowflakeConnection) -> tuple[Any, list[str]]:
-    """Open a connection (secrets read now); return it and the secret values, for scrubbing."""
+def transient(err: BaseException) -> bool:
+    """A failure to reach or hear from the server (the connector's OperationalError), not a refusal."""
+    from snowflake.connector.errors import OperationalError
+
+    return isinstance(err, OperationalError | TimeoutError | ConnectionError)
+
+
+def connect(conn: SnowflakeConnection, events: JobEvents | None = None,
+            net: NetPolicy | None = None, tries: int = 2) -> tuple[Any, list[str]]:
+    """Open a connection (secrets read now); return it and the secret values, for scrubbing.
+
+    A connection that fails to reach the server is tried ``tries`` times (the connector retries
+    within each try already, for ``login_timeout`` seconds), each retry a job event."""
     import snowflake.connector
 
     from relpredict.connectors import resolve_secret
 
     secrets = {k: resolve_secret(conn.name, k, ref) for k, ref in conn.secrets}
     values = list(secrets.values())
+    net = net or policy()
+    kwargs = conn.connect_kwargs(secrets, net)
     try:
-        return snowflake.connector.connect(**conn.connect_kwargs(secrets)), values
+        return with_retries(f"Snowflake connection to {conn.describe()}",
+                            lambda: snowflake.connector.connect(**kwargs), transient, events,
+                            replace(net, attempts=max(1, min(net.attempts, tries))),
+                            lambda err: _error_text(err, values)), values
     except RelpredictError:
         raise
     except Exception as err:
+        if transient(err):
+            raise DestinationError(
+                f"Cannot connect to Snowflake {conn.describe()} with connector {conn.name!r}: the "
+                f"server did not answer within {kwargs['login_timeout']} s ({tries} time(s); "
+                f"{_error_text(err, values)}). Check that its host is up and reachable; a job can "
+                "be resumed once it is.") from None
         raise DestinationError(f"Cannot connect to Snowflake {conn.describe()} with connector "
                               f"{conn.name!r}: {_error_text(err, values)}. Check the connector's "
                               "settings and secrets (`relpredict connector test "
@@ -183,7 +213,7 @@ def connect(conn: SnowflakeConnection) -> tuple[Any, list[str]]:
 def test_connection(connector: Connector, options: dict[str, str]) -> str:
     """``relpredict connector test``: connect and report the session's database and schema."""
     conn = SnowflakeConnection.from_connector(connector)
-    con, secrets = connect(conn)
+    con, secrets = connect(conn, net=policy(probe=True), tries=1)
     try:
         database, schema, user = con.cursor().execute(
             "SELECT CURRENT_DATABASE(), CURRENT_SCHEMA(), CURRENT_USER()").fetchone()
@@ -230,7 +260,7 @@ class SnowflakeSink(JobSink):
     def _cursor(self) -> Any:
         """A cursor on this sink's connection, opened on first use (the coordinator only)."""
         if self._con is None:
-            self._con, self._secrets = connect(self.conn)
+            self._con, self._secrets = connect(self.conn, JobEvents.of(self.spec))
         return self._con.cursor()
 
     def _execute(self, cursor: Any, statement: str, params: tuple[Any, ...] | None = None) -> Any:
