@@ -29,8 +29,8 @@ from relpredict.jobs.prepare import Prepared, default_loader, job_dir, load_work
 from relpredict.jobs.settings import RawSettings
 from relpredict.jobs.status import FINISHED, JobStatus
 from relpredict.sinks.formats import open_writer
-from relpredict.workspace import Workspace
 from relpredict.sinks.network import read_events
+from relpredict.workspace import Workspace
 
 __all__ = ["DryRun", "Job", "JobResult", "Workflow", "create_job"]
 
@@ -74,11 +74,11 @@ class Job:
     def progress(self) -> control.JobProgress:
         return control.progress(self.workspace, self.id)
 
-    def wait(self, timeout: float | None = None, poll: float = 0.2) -> JobStatus:
     def events(self, limit: int = 50) -> list[dict[str, Any]]:
         """The job's last events (retries of network calls, ...): ``at``, ``kind``, ``message``."""
         return read_events(job_dir(self.workspace, self.id), limit)
 
+    def wait(self, timeout: float | None = None, poll: float = 0.2) -> JobStatus:
         """Block until the job finishes (or ``timeout`` seconds pass); return its status."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
