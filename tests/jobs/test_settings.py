@@ -117,9 +117,10 @@ def test_anchor_after_the_data_is_a_warning() -> None:
     (LINK, {"top_k": 0}, "The number of items per entity must be 1 to 1000, not 0."),
     (LINK, {"top_k": 1001}, "The number of items per entity must be 1 to 1000, not 1001."),
     (BINARY, {"output_types": "predictions,scores"},
-     "Unknown output type 'scores': choose predictions, embeddings, or both (comma-separated)."),
+     "Unknown output type 'scores': choose predictions, embeddings and/or explanations "
+     "(comma-separated)."),
     (BINARY, {"output_types": " , "},
-     "No output type given: choose predictions, embeddings, or both "
+     "No output type given: choose predictions, embeddings and/or explanations "
      "(--output-types predictions,embeddings)."),
     (BINARY, {"workers": 0}, "The number of parallel workers must be 1 to 4, not 0."),
     (BINARY, {"workers": 5}, "The number of parallel workers must be 1 to 4, not 5."),

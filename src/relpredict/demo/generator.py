@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -113,7 +113,8 @@ class _People:
 
 
 def generate(out_dir: str | Path, customers: int, seed: int = 0,
-             progress: Callable[[str], None] | None = None) -> DemoSummary:
+             progress: Callable[[str], None] | None = None,
+             segment_shares: Sequence[float] | None = None) -> DemoSummary:
     """Write the demo store (Parquet tables and ``graph.yaml``) into ``out_dir``.
 
     Args:
@@ -121,6 +122,8 @@ def generate(out_dir: str | Path, customers: int, seed: int = 0,
         customers: number of customers (at least 10); transactions are about 10 per customer.
         seed: seed of the one random generator; the same seed gives identical tables.
         progress: called with a short message at each stage, e.g. to drive a CLI spinner.
+        segment_shares: the shares of the budget, regular, premium and vip segments (default
+            35 / 40 / 20 / 5 %); other shares make a shifted population, e.g. to try drift checks.
     """
     began = time.perf_counter()
     _check_customers(customers)
@@ -128,7 +131,7 @@ def generate(out_dir: str | Path, customers: int, seed: int = 0,
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    tables = _build_tables(rng, customers, note)
+    tables = _build_tables(rng, customers, note, _segment_shares(segment_shares))
     files = {name: _write_parquet(table, out / f"{name}.parquet", note)
              for name, table in tables.items()}
     note("writing graph.yaml")
@@ -148,15 +151,25 @@ def _check_customers(customers: int) -> None:
                           "a smaller store has too little history to learn from.")
 
 
+def _segment_shares(shares: Sequence[float] | None) -> list[float]:
+    if shares is None:
+        return list(SEGMENT_P)
+    values = [float(s) for s in shares]
+    if len(values) != len(SEGMENTS) or min(values) < 0 or sum(values) <= 0:
+        raise ConfigError(f"segment_shares needs {len(SEGMENTS)} non-negative shares ({', '.join(SEGMENTS)}), "
+                          f"not {list(shares)!r}.")
+    return [v / sum(values) for v in values]
+
+
 def _build_tables(rng: np.random.Generator, customers: int,
-                  note: Callable[[str], None]) -> dict[str, pa.Table]:
+                  note: Callable[[str], None], segment_p: list[float]) -> dict[str, pa.Table]:
     """Draw every table in a fixed order, so the random stream (and thus the data) is stable."""
     n_products = product_count(customers)
     note(f"products: drawing {n_products:,} products")
     prod_cat, prod_price, products = _products(rng, n_products)
     catalog = _catalog(rng, prod_cat, prod_price)
     note(f"customers: drawing {customers:,} customers")
-    people, customers_t = _customers(rng, customers, catalog)
+    people, customers_t = _customers(rng, customers, catalog, segment_p)
     note(f"transactions: drawing about {int(customers * TX_PER_CUSTOMER):,} purchases")
     tx, transactions = _transactions(rng, people, catalog, prod_cat, prod_price)
     note("returns: drawing returns")
@@ -222,10 +235,10 @@ def _pick(rng: np.random.Generator, catalog: _Catalog, bucket: np.ndarray | None
 
 # -- customers -----------------------------------------------------------------------------------
 
-def _customers(rng: np.random.Generator, n: int,
-               catalog: _Catalog) -> tuple[_People, pa.Table]:
+def _customers(rng: np.random.Generator, n: int, catalog: _Catalog,
+               segment_p: list[float]) -> tuple[_People, pa.Table]:
     """Customers: observable profile plus latent rate, lifetime, tastes and favourites."""
-    segment = rng.choice(len(SEGMENTS), size=n, p=SEGMENT_P)
+    segment = rng.choice(len(SEGMENTS), size=n, p=segment_p)
     acquisition = rng.choice(len(ACQUISITION), size=n, p=ACQUISITION_P)
     signup = _SPAN_DAYS * rng.random(n) ** 1.3
     rate = np.minimum(rng.lognormal(0.0, 1.0, size=n), 40.0)

@@ -35,6 +35,8 @@ import pyarrow.parquet as pq
 from relpredict.errors import RelpredictError
 from relpredict.jobs import store
 from relpredict.jobs.control import JobProgress, finish, progress
+from relpredict.jobs.drift import drift_report
+from relpredict.jobs.notify import Watchdog, job_ended
 from relpredict.jobs.prepare import (
     Prepared,
     filtered_query,
@@ -67,6 +69,7 @@ def run_job(ws: Workspace, job_id: str, on_progress: ProgressCallback | None = N
     record = _claim(ws, job_id)
     if record.status is not JobStatus.RUNNING:
         return record
+    watchdog = Watchdog.start(ws, job_id, record.settings.timeout_seconds)
     try:
         _Run(ws, record, on_progress, prepared).execute()
     except KeyboardInterrupt:
@@ -75,6 +78,8 @@ def run_job(ws: Workspace, job_id: str, on_progress: ProgressCallback | None = N
     except BaseException as err:
         finish(ws, job_id, JobStatus.FAILED, error=describe(err))
         raise
+    finally:
+        job_ended(ws, job_id, watchdog)  # the timeout's message, then webhook and --on-finish
     return store.get_job(ws, job_id)
 
 
@@ -155,7 +160,7 @@ class _Run:
         store.update_job(self.ws, self.rec.id, entities_total=len(entities), shards_total=len(ranges))
         return [Shard(self.rec.id, i, own_slice(entities, lo, hi), self.settings.anchor_time,
                       self.rec.model_ref, self.rec.loader, str(self.ws.home), self.spec,
-                      self.settings.predict_options())
+                      self.settings.predict_options(), explain_k=self.settings.explain_k)
                 for i, (lo, hi) in enumerate(ranges)]
 
     def _reconcile(self, sink: JobSink) -> dict[int, dict[str, Any]]:
@@ -252,9 +257,21 @@ class _Publisher:
                 backtest = bt.result(self.settings.anchor_time, window_end)
         summary = {"entities": sum(i["entities"] for i in self.infos.values()),
                    "outputs": outputs, "backtest": backtest or {"skipped": skipped}}
+        summary["drift"] = self._drift()
         self._manifest(summary)
         self.sink.discard_staging()
         return summary
+
+    def _drift(self) -> dict[str, Any]:
+        """PSI of the score and features against the model's validation split, unseen entities,
+        the entity count against the workflow's previous succeeded job (:mod:`relpredict.jobs.drift`)."""
+        rec = self.owner.rec
+        previous = next(({"id": j.id, "entities": (j.summary or {}).get("entities")}
+                         for j in store.list_jobs(self.owner.ws, rec.workflow)
+                         if j.id != rec.id and j.status is JobStatus.SUCCEEDED and j.created_at <= rec.created_at),
+                        None)
+        keys = pq.read_table(self.owner.folder / "entities.parquet").column("ENTITY").combine_chunks()
+        return drift_report(self.prepared.model, self.infos, keys, previous)
 
     def _labels(self) -> tuple[pa.Table | None, datetime | None, str | None]:
         if "predictions" not in self.settings.output_types:

@@ -41,7 +41,8 @@ __all__ = ["FIELDS", "DataRange", "JobSettings", "RawSettings", "TaskInfo", "aut
            "parse_anchor_time", "parse_dask_address", "validate_settings"]
 
 FIELDS = ("anchor_time", "threshold", "num_classes", "top_k", "output_types", "destination",
-          "workers", "entity_filter", "sample_cap_mb", "shard_size", "dask")
+          "workers", "entity_filter", "explain_k", "webhook", "on_finish", "timeout",
+          "sample_cap_mb", "shard_size", "dask")
 """The keys of :attr:`SettingsError.errors`, in order: the job dialog's fields (the CLI's options).
 ``destination`` covers the output, its file type, partition size and connector together."""
 
@@ -85,6 +86,10 @@ class RawSettings:
     shard_size: int | None = None  # None: see auto_shard_size
     connector: str | None = None  # workspace connector of an s3:// output (endpoint, credentials)
     overwrite: bool = False  # replace an existing local file no relpredict job wrote
+    explain_k: int | None = None  # explanations output: inputs per entity (default 5)
+    webhook: str | None = None  # POST a JSON summary here when the job ends (or env:VAR naming it)
+    on_finish: str | None = None  # a shell command run when the job ends
+    timeout_seconds: float | None = None  # cancel the job after this long
     dask: str | None = None  # a Dask scheduler (tcp://HOST:PORT) or "local"; None: local workers
 
 
@@ -103,6 +108,10 @@ class JobSettings:
     sample_cap_bytes: int = DEFAULT_SAMPLE_CAP_BYTES
     shard_size: int | None = None
     anchor_given: bool = field(default=False)
+    explain_k: int = 5
+    webhook: str | None = None  # a URL without credentials, or env:VAR (resolved when sending)
+    on_finish: str | None = None
+    timeout_seconds: float | None = None
     dask: str | None = None  # the Dask scheduler's address (never credentials), "local" or None
 
     def to_json(self) -> dict[str, Any]:
@@ -196,6 +205,10 @@ def validate_settings(raw: RawSettings, task: TaskInfo, data: DataRange, default
         "destination": checked("destination", lambda: _destination(raw, default_output)),
         "workers": checked("workers", lambda: _workers(raw.workers)),
         "entity_filter": checked("entity_filter", lambda: _entity_filter(raw.entity_filter, check_filter)),
+        "explain_k": checked("explain_k", lambda: _explain_k(raw.explain_k, raw.output_types)),
+        "webhook": checked("webhook", lambda: _webhook(raw.webhook)),
+        "on_finish": checked("on_finish", lambda: _on_finish(raw.on_finish)),
+        "timeout_seconds": checked("timeout", lambda: _timeout(raw.timeout_seconds)),
         "sample_cap_bytes": checked("sample_cap_mb", lambda: _positive(raw.sample_cap_bytes, "The sample cap", "bytes")),
         "shard_size": checked("shard_size", lambda: None if raw.shard_size is None
                             else _positive(raw.shard_size, "The shard size", "entities")),
@@ -244,7 +257,7 @@ def parse_output_types(value: str | Sequence[str]) -> tuple[str, ...]:
     given = [str(v).strip().lower() for v in items]
     names = {v for v in given if v}
     if not names:
-        raise ConfigError("No output type given: choose predictions, embeddings, or both "
+        raise ConfigError("No output type given: choose predictions, embeddings and/or explanations "
                           "(--output-types predictions,embeddings).")
     if "" in given:
         raise ConfigError(f"The output types {','.join(given)!r} have an empty entry (two commas, or a "
@@ -256,7 +269,7 @@ def parse_output_types(value: str | Sequence[str]) -> tuple[str, ...]:
     unknown = sorted(names - set(OUTPUT_TYPES))
     if unknown:
         raise ConfigError(f"Unknown output type {', '.join(repr(u) for u in unknown)}: choose "
-                          "predictions, embeddings, or both (comma-separated).")
+                          "predictions, embeddings and/or explanations (comma-separated).")
     return tuple(t for t in OUTPUT_TYPES if t in names)
 
 
@@ -313,6 +326,57 @@ def _installed(module: str) -> bool:
         return importlib.util.find_spec(module) is not None
     except (ImportError, ValueError):  # a module set to None in sys.modules, or a broken one
         return False
+
+
+MAX_EXPLAIN_K = 100
+
+
+def _explain_k(value: int | None, output_types: str | Sequence[str]) -> int:
+    if value is None:
+        return 5
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_EXPLAIN_K:
+        raise ConfigError(f"The number of inputs explained per entity must be 1 to {MAX_EXPLAIN_K}, "
+                          f"not {value!r}.")
+    return value
+
+
+def _webhook(value: str | None) -> str | None:
+    """An http(s) URL without a user name or password, or ``env:VAR``: a URL that holds a token
+    (Slack's, say) belongs in an environment variable, since the job's record keeps this text."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    if text.startswith("env:"):
+        if not text[4:].replace("_", "").isalnum():
+            raise ConfigError(f"The webhook {text!r} must name an environment variable: env:NAME.")
+        return text
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError("The webhook must be an http:// or https:// URL (or env:VAR naming one), "
+                          "e.g. https://hooks.example.com/relpredict.")
+    if parts.username or parts.password:
+        raise ConfigError("The webhook URL holds a user name or password, which the job's record "
+                          "would keep: put the URL in an environment variable and give --webhook env:VAR.")
+    return text
+
+
+def _on_finish(value: str | None) -> str | None:
+    if value is None or not value.strip():
+        return None
+    if "\x00" in value:
+        raise ConfigError("The --on-finish command contains a NUL character: give a plain shell command.")
+    return value.strip()
+
+
+def _timeout(value: float | None) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
+            or value <= 0:
+        raise ConfigError(f"The job timeout must be a positive number of seconds, not {value!r}.")
+    return float(value)
 
 
 def _workers(value: int) -> int:

@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from relpredict.errors import ConfigError, RelpredictError
+from relpredict.jobs.drift import shard_drift
 from relpredict.query.bound import TaskType
 from relpredict.sinks import SinkSpec, open_sink
 from relpredict.workspace import Workspace
@@ -46,6 +47,7 @@ class Shard:
     home: str
     sink: SinkSpec
     options: dict[str, Any] = field(default_factory=dict)
+    explain_k: int = 5  # inputs per entity of the explanations output
 
 
 # ----------------------------------------------------------------------------------- planning
@@ -109,6 +111,8 @@ def expected_columns(task_type: TaskType, is_temporal: bool, output: str) -> lis
     """The columns of an output, exactly as PQL.md's table says."""
     if output == "embeddings":
         rest = ["EMBEDDINGS"]
+    elif output == "explanations":
+        rest = ["RANK", "FEATURE", "VALUE", "CONTRIBUTION"]
     elif task_type is TaskType.binary:
         rest = ["TARGET_PRED", "True_PROB", "False_PROB"]
     elif task_type is TaskType.regression:
@@ -122,7 +126,7 @@ def expected_columns(task_type: TaskType, is_temporal: bool, output: str) -> lis
 
 def score_column(task_type: TaskType, output: str) -> str | None:
     """The column whose distribution the summary shows (none for embeddings)."""
-    if output == "embeddings":
+    if output in ("embeddings", "explanations"):
         return None
     return {TaskType.binary: "True_PROB", TaskType.regression: "TARGET_PRED"}.get(task_type, "SCORE")
 
@@ -133,6 +137,8 @@ def predict_tables(model: Any, graph: Any, shard: Shard) -> dict[str, pa.Table]:
     for output in shard.sink.output_types:
         if output == "predictions":
             table = model.predict(graph, shard.anchor_time, shard.entities, **shard.options)
+        elif output == "explanations":
+            table = model.explain(graph, shard.anchor_time, shard.entities, shard.explain_k)
         else:
             table = model.embed(graph, shard.anchor_time, shard.entities)
         _check_output(model, output, table, shard)
@@ -145,7 +151,7 @@ def _check_output(model: Any, output: str, table: pa.Table, shard: Shard) -> Non
     if table.column_names != want:
         raise RelpredictError(f"The model {shard.model_ref} returned the columns {table.column_names} "
                               f"for {output}; PQL.md says {want}. This is a bug in the model.")
-    single = output == "embeddings" or model.task_type in (TaskType.binary, TaskType.regression)
+    single = output == "embeddings" or output != "explanations" and model.task_type in (TaskType.binary, TaskType.regression)
     if single and not table.column("ENTITY").equals(pa.chunked_array([shard.entities])):
         raise RelpredictError(f"The model {shard.model_ref} returned {output} for other entities "
                               f"than the {len(shard.entities)} of shard {shard.number}, or in "
@@ -181,6 +187,7 @@ def run_shard(shard: Shard, context: tuple[Any, Any] | None = None) -> dict[str,
         "rows": {o: t.num_rows for o, t in tables.items()},
         "score_range": {o: _score_range(t, score_column(model.task_type, o)) for o, t in tables.items()},
         "seconds": round(time.perf_counter() - start, 6),
+        "drift": shard_drift(model, graph, shard, tables),
     }
     sink.mark_done(shard.number, info)
     return info

@@ -6,7 +6,10 @@ An artifact is a folder ``artifacts/models/<name>/v<version>/`` holding
   statistics, history standardiser, LightGBM boosters (text format), aggregate-feature spec,
   blend weight, calibration, metrics, the graph schema (sources, keys, links, stypes) and the
   library versions it was trained with;
-- ``gnn.pt``: the GNN weights (a ``state_dict``, loaded with ``weights_only=True``).
+- ``gnn.pt``: the GNN weights (a ``state_dict``, loaded with ``weights_only=True``);
+- ``train_entities.parquet``: the entity keys of the training split (a job's drift check counts
+  the entities not seen in training). ``model.json``'s ``info.drift`` holds the validation
+  split's distribution of the score and of the 20 most important features (bins and shares).
 
 The folder is written under a temporary name and renamed into place before the workspace records
 the version, so a crash never leaves a half-written model that ``models list`` shows. A name
@@ -25,6 +28,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import torch
 
 from relpredict.errors import ConfigError
@@ -42,6 +47,7 @@ from relpredict.query.bound import TaskType
 from relpredict.workspace import Workspace
 
 FORMAT = 1
+TRAIN_ENTITIES = "train_entities.parquet"  # the training split's entity keys (for drift checks)
 NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -134,6 +140,8 @@ def _write_folder(final: Path, model: TrainedModel) -> None:
     (tmp / "model.json").write_text(json.dumps(_finite(to_document(model)), indent=1))
     if model.gnn is not None:
         torch.save(model.gnn.state, tmp / "gnn.pt")
+    if model.train_entities is not None:
+        pq.write_table(pa.table({"ENTITY": model.train_entities}), tmp / TRAIN_ENTITIES)
     if final.exists():
         shutil.rmtree(final)
     os.replace(tmp, final)
@@ -200,6 +208,8 @@ def load_model(ws: Workspace, ref: str) -> TrainedModel:
                           f"({err}). Retrain it.") from err
     model = from_document(doc, folder)
     model.info.setdefault("graph", None)
+    if (folder / TRAIN_ENTITIES).is_file():
+        model.train_entities = pq.read_table(folder / TRAIN_ENTITIES).column("ENTITY").combine_chunks()
     return model
 
 

@@ -31,13 +31,14 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import torch
 
 from relpredict.errors import ConfigError
 from relpredict.graph.graph import Graph
 from relpredict.labels.labels import anchor_schedule, split_tables, training_table
 from relpredict.labels.sql import ANCHOR, ENTITY, TARGET
-from relpredict.model import baselines, metrics
+from relpredict.model import baselines, drift, metrics
 from relpredict.model.boosting import Booster
 from relpredict.model.calibration import Platt
 from relpredict.model.gnn import GNNConfig
@@ -273,6 +274,7 @@ def _train_booster(model: TrainedModel, bq: BoundQuery, graph: Graph, splits: di
     model.booster = Booster.fit(model.codec, names, xs["train"], y["train"], xs["val"], y["val"], opts.seed,
                                 weight_train=weight["train"], weight_val=weight["val"])
     model.info["lightgbm_top_features"] = model.booster.importance()
+    model.info["drift"] = {"features": feature_references(model.booster, xs["val"])}
     return {name: model.booster_predict(x, frames[name]) for name, x in xs.items() if name != "train"}
 
 
@@ -409,7 +411,12 @@ def _calibrate_and_score(model: TrainedModel, bq: BoundQuery, graph: Graph, spli
             if splits[name].num_rows:
                 out[f"{name}_{learner}"] = evaluate(model, splits[name], p)
     out["candidates"] = _candidates(model, splits, preds, base_preds or {}, raw)
+    if model.task_type is TaskType.binary:
+        out["reliability"] = {name: metrics.reliability(model.codec.encode(splits[name].column(TARGET)), p)
+                              for name, p in raw.items()}
     model.metrics = out
+    model.info.setdefault("drift", {})["score"] = score_reference(model, raw["val"])
+    model.train_entities = pc.unique(splits["train"].column(ENTITY).combine_chunks())
     _margin(model)
 
 
@@ -435,6 +442,23 @@ def _candidates(model: TrainedModel, splits: dict[str, pa.Table], preds: dict[st
         add(name, "baseline", by_split)
     add("chosen", "chosen", final)
     return rows
+
+
+def feature_references(booster: Booster, x_val: np.ndarray) -> list[dict[str, Any]]:
+    """The validation distribution of the booster's most important features (drift reference)."""
+    position = {name: i for i, name in enumerate(booster.features)}
+    return [{"name": name, **drift.numeric_reference(x_val[:, position[name]])}
+            for name, _ in booster.importance(drift.TOP_FEATURES)]
+
+
+def score_reference(model: TrainedModel, pred: np.ndarray) -> dict[str, Any]:
+    """The validation distribution of what a job's drift check compares: the probability or value
+    (binary, regression), else the shares of the top class or item."""
+    if model.task_type in (TaskType.binary, TaskType.regression):
+        return drift.numeric_reference(np.asarray(pred, np.float64))
+    labels = model.codec.items if model.task_type is TaskType.link_prediction else model.codec.classes
+    top = np.asarray(pred).argmax(1) if len(pred) else np.zeros(0, np.int64)
+    return drift.categorical_reference([labels[i] for i in top])
 
 
 def _margin(model: TrainedModel) -> None:

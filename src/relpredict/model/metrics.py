@@ -55,6 +55,16 @@ def ece(y: np.ndarray, prob: np.ndarray, bins: int = 10) -> float:
     return float(total / len(y))
 
 
+def reliability(y: np.ndarray, prob: np.ndarray, bins: int = 10) -> list[dict[str, float]]:
+    """The reliability diagram's points: per equal-width probability bin with rows, its mean
+    predicted probability, observed positive rate and row count (the bins of :func:`ece`)."""
+    y, prob = np.asarray(y, dtype=np.float64), np.asarray(prob, dtype=np.float64)
+    which = np.clip((prob * bins).astype(int), 0, bins - 1)
+    return [{"lo": b / bins, "hi": (b + 1) / bins, "predicted": float(prob[which == b].mean()),
+             "observed": float(y[which == b].mean()), "count": int((which == b).sum())}
+            for b in range(bins) if (which == b).any()]
+
+
 def mae(y: np.ndarray, pred: np.ndarray) -> float:
     return float(np.mean(np.abs(np.asarray(y, np.float64) - np.asarray(pred, np.float64))))
 

@@ -152,9 +152,11 @@ class TrainedModel:
     info: dict[str, Any] = field(default_factory=dict)
     name: str = ""
     version: int = 0
+    train_entities: pa.Array | None = None  # keys of the training split (the drift check's "unseen")
     _runtime: dict[int, tuple[weakref.ref, Runtime]] = field(default_factory=dict, repr=False)
     _levels: LevelCache | None = field(default=None, repr=False)
     _last: tuple | None = field(default=None, repr=False)
+    _x: np.ndarray | None = field(default=None, repr=False)  # the last score's LightGBM input
 
     # -- identity --------------------------------------------------------------------------
     @property
@@ -342,7 +344,7 @@ class TrainedModel:
         if self.gnn is not None:
             seeds = self.seeds(graph, rows, extra, self.recent_matrix(bq, graph, rows), frame)
             emb, pred_gnn = self.runtime(graph).trainer.predict(seeds)
-        pairs = None
+        pairs, self._x = None, None
         uses_ranker = self.ranker is not None and self.ranker.model is not None and self.blend < 1.0
         if self.ranker is not None and (uses_ranker or self.baseline_weight > 0):
             pairs = self.ranker.pairs(bq, graph, rows, self.codec.items)
@@ -351,6 +353,7 @@ class TrainedModel:
         elif self.booster is not None and self.blend < 1.0:
             x = self.boosting_matrix(bq, graph, rows, hist, frame)
             pred_lgb = self.booster_predict(x, frame)
+            self._x = x
             if emb is None:
                 emb = x.astype(np.float32)
         pred = self.combine(pred_gnn, pred_lgb)
@@ -463,14 +466,29 @@ class TrainedModel:
         if last is not None and last[0]() is graph and last[1] == key:
             return last[2]
         emb, pred = self.score(graph, rows)
-        self._last = (weakref.ref(graph), key, (rows, emb, pred))
+        self._last = (weakref.ref(graph), key, (rows, emb, pred), self._x)
         return rows, emb, pred
+
+    def boosting_features(self, graph: Graph, anchor: datetime | None,
+                          entities: pa.Array | list) -> np.ndarray | None:
+        """LightGBM's input matrix ``[N, F]`` (the booster's feature order) for ``entities``, as
+        the last :meth:`scored` call computed it; None for a model without a booster."""
+        self.scored(graph, anchor, entities)
+        return self._last[3] if self._last is not None else None
 
     def predict(self, graph: Graph, anchor: datetime | None, entities: pa.Array | list, *,
                 threshold: float = 0.5, num_classes: int | None = None, top_k: int | None = None) -> pa.Table:
         """The PQL.md output table for ``entities`` at ``anchor`` (rows in entity order)."""
         rows, _, pred = self.scored(graph, anchor, entities)
         return format_predictions(self, rows, pred, threshold=threshold, num_classes=num_classes, top_k=top_k)
+
+    def explain(self, graph: Graph, anchor: datetime | None, entities: pa.Array | list,
+                k: int = 5) -> pa.Table:
+        """Each entity's top ``k`` inputs: ``ENTITY, [ANCHOR_TIMESTAMP,] RANK, FEATURE, VALUE,
+        CONTRIBUTION`` (see :mod:`relpredict.model.explain`)."""
+        from relpredict.model.explain import explanations
+
+        return explanations(self, graph, anchor, entities, k)
 
     def embed(self, graph: Graph, anchor: datetime | None, entities: pa.Array | list) -> pa.Table:
         """``ENTITY, [ANCHOR_TIMESTAMP,] EMBEDDINGS`` (list<float32>) for ``entities``."""

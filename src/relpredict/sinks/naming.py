@@ -34,7 +34,7 @@ from relpredict.errors import ConfigError
 
 PARTITION = "{{PARTITION}}"
 FILE_TYPES = ("csv", "parquet")
-OUTPUT_TYPES = ("predictions", "embeddings")
+OUTPUT_TYPES = ("predictions", "embeddings", "explanations")
 DEFAULT_PARTITION_BYTES = 256 * 1024 * 1024
 TABLE_KINDS = ("snowflake", "bigquery")
 _LATER = {"gs": "Google Cloud Storage"}
