@@ -113,7 +113,7 @@ class FixtureModel:
         if self.task_type is TaskType.binary:
             p = expected_probability(h, c)
             return pa.table({**self._head(entities, anchor), "TARGET_PRED": pa.array(p >= threshold),
-                             "True_PROB": pa.array(p), "False_PROB": pa.array(1.0 - p)})
+                             "False_PROB": pa.array(1.0 - p), "True_PROB": pa.array(p)})
         if self.task_type is TaskType.regression:
             return pa.table({**self._head(entities, anchor), "TARGET_PRED": pa.array(10.0 * h + c)})
         return self._ranked(graph, entities, anchor, h, c, threshold, num_classes, top_k)

@@ -68,7 +68,81 @@ def test_job_output_equals_the_model_for_1_and_2_workers(store: Store, kind: str
             np.testing.assert_allclose(outputs[2][0].column(col).to_numpy(), preds.column(col).to_numpy(), atol=1e-6)
         elif col != "ANCHOR_TIMESTAMP":
             assert preds.column(col).to_pylist() == direct.column(col).to_pylist() == outputs[2][0].column(col).to_pylist()
-    np.testing.assert_allclose(np.asarray(emb.column("EMBEDDINGS").to_pylist()),
-                               np.asarray(outputs[2][1].column("EMBEDDINGS").to_pylist()), atol=1e-6)
+    vectors = np.asarray(emb.column("EMBEDDINGS").to_pylist())
+    assert not np.isnan(vectors).any()  # Parquet embeddings hold no NaN (GNN and LightGBM)
+    np.testing.assert_allclose(vectors, np.asarray(outputs[2][1].column("EMBEDDINGS").to_pylist()), atol=1e-6)
     summary = job.result().summary
     assert summary is not None
+
+
+FORECAST = ("PREDICT SUM(transactions.price, 0, 14, days) FORECAST 4 TIMEFRAMES "
+            "FOR EACH customers.customer_id")
+
+
+def _csv_embeddings(path: Path) -> list[list[float]]:
+    """Every row's EMBEDDINGS parsed as JSON (a float list; NaN is not JSON and fails here)."""
+    import json
+
+    import pyarrow.csv as pacsv
+
+    table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
+        column_types={"EMBEDDINGS": pa.string()}))
+    rows = [json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} in {path.name}"))
+            for text in table.column("EMBEDDINGS").to_pylist()]
+    assert rows and all(isinstance(v, float | int) and np.isfinite(v) for r in rows for v in r)
+    return rows
+
+
+def test_forecast_job_writes_each_timeframe_of_each_entity(store: Store) -> None:
+    """One model (GNN + LightGBM, tiny) for 4 timeframes; the job writes ENTITY, ANCHOR_TIMESTAMP,
+    TIMEFRAME, TARGET_PRED with exactly 4 rows per entity (timeframes 1..4, in order), as the model
+    predicts here; the GNN's embeddings stay one row per entity and parse as JSON."""
+    graph = load_graph(store.graph_yaml)
+    model = train_model(graph, FORECAST, TrainOptions(kind="auto", gnn=SMALL, max_eval=2, history_k=4))
+    assert model.forecast == 4 and model.gnn is not None and model.info["forecast_trained"] == 4
+    save_model(store.ws, model, "forecast", graph)
+    out = store.out / "f.csv"
+    job = Workflow.create("forecast", "forecast", store.ws).run(
+        workers=2, output=str(out), output_types="predictions,embeddings", shard_size=20,
+        anchor_time=APRIL.isoformat())
+    assert job.status() is JobStatus.SUCCEEDED, job.record().error
+    import pyarrow.csv as pacsv
+
+    preds = pacsv.read_csv(out.with_name("f_predictions.csv")).to_pandas()
+    assert list(preds.columns) == ["ENTITY", "ANCHOR_TIMESTAMP", "TIMEFRAME", "TARGET_PRED"]
+    steps = preds.groupby("ENTITY", sort=False)["TIMEFRAME"].agg(list)
+    assert len(steps) > 10 and all(s == [1, 2, 3, 4] for s in steps)
+    entities = pa.array(steps.index.tolist(), pa.int64())
+    direct = model.predict(graph, APRIL, entities).to_pandas()
+    assert direct["TIMEFRAME"].tolist() == preds["TIMEFRAME"].tolist()
+    np.testing.assert_allclose(preds["TARGET_PRED"], direct["TARGET_PRED"], rtol=1e-5, atol=1e-6)
+    assert len(_csv_embeddings(out.with_name("f_embeddings.csv"))) == len(steps)
+    assert job.result().summary["backtest"].get("metric") in ("mae", None)
+
+
+def test_lightgbm_embeddings_are_standardised_imputed_features(store: Store, tmp_path: Path) -> None:
+    """A LightGBM-only model's embeddings: its most important features standardised with the
+    training mean and std stored in the artifact, NaN as 0; through the CSV writer every row
+    parses as JSON, and Parquet holds no NaN."""
+    from relpredict.model.artifact import load_model
+    from relpredict.sinks.formats import open_writer
+
+    graph = load_graph(store.graph_yaml)
+    model = train_model(graph, QUERIES["regression"], TrainOptions(kind="lightgbm", max_eval=2, history_k=4))
+    save_model(store.ws, model, "lgb", graph)
+    loaded = load_model(store.ws, "lgb")
+    spec = loaded.info["embedding"]
+    assert 0 < len(spec["features"]) <= 32 and len(spec["mean"]) == len(spec["std"]) == len(spec["features"])
+    emb = loaded.embed(graph, APRIL, pa.array(np.arange(1, 61), pa.int64()))
+    vectors = np.asarray(emb.column("EMBEDDINGS").to_pylist())
+    assert vectors.shape == (60, len(spec["features"])) and not np.isnan(vectors).any()
+    assert abs(vectors.mean()) < 1.5 and np.median(np.abs(vectors)) < 3  # standardised, not raw sums
+    for file_type in ("csv", "parquet"):
+        path = tmp_path / f"e.{file_type}"
+        writer = open_writer(str(path), file_type, emb.schema)
+        for batch in emb.to_batches():
+            writer.write(batch)
+        writer.close()
+    assert np.allclose(_csv_embeddings(tmp_path / "e.csv"), vectors, atol=1e-5)
+    back = np.asarray(pq.read_table(tmp_path / "e.parquet").column("EMBEDDINGS").to_pylist())
+    assert not np.isnan(back).any()

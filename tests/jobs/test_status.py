@@ -79,7 +79,7 @@ def test_a_shard_is_picklable_plain_data() -> None:
 
 
 @pytest.mark.parametrize(("task", "temporal", "output", "columns"), [
-    (TaskType.binary, True, "predictions", ["ENTITY", "ANCHOR_TIMESTAMP", "TARGET_PRED", "True_PROB", "False_PROB"]),
+    (TaskType.binary, True, "predictions", ["ENTITY", "ANCHOR_TIMESTAMP", "TARGET_PRED", "False_PROB", "True_PROB"]),
     (TaskType.regression, False, "predictions", ["ENTITY", "TARGET_PRED"]),
     (TaskType.multiclass, True, "predictions", ["ENTITY", "ANCHOR_TIMESTAMP", "CLASS", "SCORE", "PREDICTED"]),
     (TaskType.multilabel, True, "predictions", ["ENTITY", "ANCHOR_TIMESTAMP", "CLASS", "SCORE", "PREDICTED"]),
@@ -89,6 +89,13 @@ def test_a_shard_is_picklable_plain_data() -> None:
 ])
 def test_expected_columns_follow_pql_md(task: TaskType, temporal: bool, output: str, columns: list[str]) -> None:
     assert expected_columns(task, temporal, output) == columns
+
+
+def test_a_forecast_writes_its_timeframe_after_the_anchor_time() -> None:
+    assert expected_columns(TaskType.regression, True, "predictions", forecast=True) == [
+        "ENTITY", "ANCHOR_TIMESTAMP", "TIMEFRAME", "TARGET_PRED"]
+    assert expected_columns(TaskType.regression, True, "embeddings", forecast=True) == [
+        "ENTITY", "ANCHOR_TIMESTAMP", "EMBEDDINGS"]
 
 
 def test_backtest_window() -> None:

@@ -40,7 +40,7 @@ QUERIES = {
                               "FOR EACH customers.customer_id",
 }
 COLUMNS = {
-    TaskType.binary: ["ENTITY", "ANCHOR_TIMESTAMP", "TARGET_PRED", "True_PROB", "False_PROB"],
+    TaskType.binary: ["ENTITY", "ANCHOR_TIMESTAMP", "TARGET_PRED", "False_PROB", "True_PROB"],
     TaskType.regression: ["ENTITY", "ANCHOR_TIMESTAMP", "TARGET_PRED"],
     TaskType.multiclass: ["ENTITY", "ANCHOR_TIMESTAMP", "CLASS", "SCORE", "PREDICTED"],
     TaskType.multilabel: ["ENTITY", "ANCHOR_TIMESTAMP", "CLASS", "SCORE", "PREDICTED"],

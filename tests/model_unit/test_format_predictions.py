@@ -27,7 +27,7 @@ def model(task: TaskType, classes: list[Any] | None = None, items: list[Any] | N
 
 def test_binary_probabilities_and_the_threshold() -> None:
     out = format_predictions(model(TaskType.binary), ROWS, np.array([0.2, 0.7]), threshold=0.25)
-    assert out.column_names == ["ENTITY", "TARGET_PRED", "True_PROB", "False_PROB"]
+    assert out.column_names == ["ENTITY", "TARGET_PRED", "False_PROB", "True_PROB"]
     assert out.column("TARGET_PRED").to_pylist() == [False, True]
     assert out.column("True_PROB").to_pylist() == pytest.approx([0.2, 0.7])
     assert out.column("False_PROB").to_pylist() == pytest.approx([0.8, 0.3])

@@ -107,21 +107,24 @@ def limit_torch_threads() -> None:
 
 
 # ----------------------------------------------------------------------------------- outputs
-def expected_columns(task_type: TaskType, is_temporal: bool, output: str) -> list[str]:
-    """The columns of an output, exactly as PQL.md's table says."""
+def expected_columns(task_type: TaskType, is_temporal: bool, output: str,
+                     forecast: bool = False) -> list[str]:
+    """The columns of an output, in Kumo's order (docs/PQL-extensions.md, "Output columns");
+    a forecast's predictions have ``TIMEFRAME`` after the anchor time."""
     if output == "embeddings":
         rest = ["EMBEDDINGS"]
     elif output == "explanations":
         rest = ["RANK", "FEATURE", "VALUE", "CONTRIBUTION"]
     elif task_type is TaskType.binary:
-        rest = ["TARGET_PRED", "True_PROB", "False_PROB"]
+        rest = ["TARGET_PRED", "False_PROB", "True_PROB"]
     elif task_type is TaskType.regression:
         rest = ["TARGET_PRED"]
     elif task_type is TaskType.link_prediction:
         rest = ["CLASS", "SCORE"]
     else:
         rest = ["CLASS", "SCORE", "PREDICTED"]
-    return ["ENTITY", *(["ANCHOR_TIMESTAMP"] if is_temporal else []), *rest]
+    steps = ["TIMEFRAME"] if forecast and output == "predictions" else []
+    return ["ENTITY", *(["ANCHOR_TIMESTAMP"] if is_temporal else []), *steps, *rest]
 
 
 def score_column(task_type: TaskType, output: str) -> str | None:
@@ -147,11 +150,13 @@ def predict_tables(model: Any, graph: Any, shard: Shard) -> dict[str, pa.Table]:
 
 
 def _check_output(model: Any, output: str, table: pa.Table, shard: Shard) -> None:
-    want = expected_columns(model.task_type, model.is_temporal, output)
+    forecast = getattr(model, "forecast", None) is not None
+    want = expected_columns(model.task_type, model.is_temporal, output, forecast)
     if table.column_names != want:
         raise RelpredictError(f"The model {shard.model_ref} returned the columns {table.column_names} "
                               f"for {output}; PQL.md says {want}. This is a bug in the model.")
     single = output == "embeddings" or output != "explanations" and model.task_type in (TaskType.binary, TaskType.regression)
+    single = single and not (forecast and output == "predictions")  # a forecast: N rows each
     if single and not table.column("ENTITY").equals(pa.chunked_array([shard.entities])):
         raise RelpredictError(f"The model {shard.model_ref} returned {output} for other entities "
                               f"than the {len(shard.entities)} of shard {shard.number}, or in "

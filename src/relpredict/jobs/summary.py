@@ -103,6 +103,8 @@ class Backtest:
     parts: list[pa.RecordBatch] = field(default_factory=list)
 
     def add(self, batch: pa.RecordBatch) -> None:
+        if "TIMEFRAME" in batch.schema.names:  # a forecast: timeframe 1 is the anchor's window
+            batch = batch.filter(pc.equal(batch.column("TIMEFRAME"), 1))
         keep = pc.is_in(batch.column("ENTITY"), value_set=self.labels.column("ENTITY"))
         filtered = batch.filter(keep)
         if filtered.num_rows:

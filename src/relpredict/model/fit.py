@@ -37,14 +37,14 @@ import torch
 from relpredict.errors import ConfigError
 from relpredict.graph.graph import Graph
 from relpredict.labels.labels import anchor_schedule, split_tables, training_table
-from relpredict.labels.sql import ANCHOR, ENTITY, TARGET
+from relpredict.labels.sql import ANCHOR, ENTITY, TARGET, TIMEFRAME
 from relpredict.model import baselines, drift, metrics
 from relpredict.model.boosting import Booster
 from relpredict.model.calibration import Platt
 from relpredict.model.gnn import GNNConfig
 from relpredict.model.gnn_fit import Seeds
 from relpredict.model.graph_encoding import fit_encoders
-from relpredict.model.predictor import Frame, GNNPart, TrainedModel
+from relpredict.model.predictor import Frame, GNNPart, TrainedModel, feature_embedding_spec
 from relpredict.model.ranker import MAX_GROUPS, Ranker
 from relpredict.model.seedfeatures import Standardizer, feature_matrix
 from relpredict.model.targets import TargetCodec
@@ -166,6 +166,9 @@ def _skeleton(bq: BoundQuery, graph: Graph, train: pa.Table, opts: TrainOptions)
     codec = TargetCodec.fit(bq.task_type, train.column(TARGET), items=items)
     info: dict[str, Any] = {"temporal": bq.is_temporal, "entity_table": bq.entity_table,
                             "entity_key": bq.entity_key, "item_table": bq.item_table}
+    if bq.forecast is not None:  # the timeframes and the farthest one trained on
+        info["forecast"] = bq.forecast
+        info["forecast_trained"] = int(max(train.column(TIMEFRAME).to_pylist()))
     model = TrainedModel(query_text=bq.text, task_type=bq.task_type, kind=opts.kind, seed=opts.seed,
                          codec=codec, top_k=bq.rank_top or 10, info=info)
     if bq.is_temporal and bq.task_type is not TaskType.link_prediction and opts.history_k > 0:
@@ -215,7 +218,7 @@ def _fit_regression(model: TrainedModel, bq: BoundQuery, graph: Graph, splits: d
 
 
 def _keys(rows: pa.Table) -> pa.Table:
-    return rows.select([c for c in rows.column_names if c in (ENTITY, "ANCHOR_TIMESTAMP")])
+    return rows.select([c for c in rows.column_names if c in (ENTITY, ANCHOR, TIMEFRAME)])
 
 
 # -- the two learners ---------------------------------------------------------------------
@@ -224,7 +227,7 @@ def _train_gnn(model: TrainedModel, bq: BoundQuery, graph: Graph, splits: dict[s
                opts: TrainOptions, report: Progress) -> dict[str, np.ndarray]:
     report("encoding columns", 0, 1)
     encoders = fit_encoders(graph, cutoff)
-    extra_dim = model.history.width if model.history is not None else 0
+    extra_dim = (model.history.width if model.history is not None else 0) + (model.forecast is not None)
     from relpredict.model.tensors import graph_to_hetero
 
     edge_types = [tuple(et) for et in graph_to_hetero(graph)[0].edge_types]
@@ -245,7 +248,7 @@ def _seeds(model: TrainedModel, bq: BoundQuery, graph: Graph, rows: pa.Table, hi
            frame: Frame | None) -> Seeds:
     """GNN examples of one split, with their encoded targets."""
     keys = _keys(rows)
-    seeds = model.seeds(graph, keys, model.history_matrix(hist, rows.num_rows),
+    seeds = model.seeds(graph, keys, model.extra_matrix(hist, keys),
                         model.recent_matrix(bq, graph, keys), frame)
     if model.task_type is TaskType.link_prediction:
         index = {k: i for i, k in enumerate(model.codec.items)}
@@ -274,6 +277,7 @@ def _train_booster(model: TrainedModel, bq: BoundQuery, graph: Graph, splits: di
     model.booster = Booster.fit(model.codec, names, xs["train"], y["train"], xs["val"], y["val"], opts.seed,
                                 weight_train=weight["train"], weight_val=weight["val"])
     model.info["lightgbm_top_features"] = model.booster.importance()
+    model.info["embedding"] = feature_embedding_spec(model.booster, xs["train"])
     model.info["drift"] = {"features": feature_references(model.booster, xs["val"])}
     return {name: model.booster_predict(x, frames[name]) for name, x in xs.items() if name != "train"}
 

@@ -24,7 +24,7 @@ import torch
 from relpredict.errors import ConfigError
 from relpredict.graph.graph import Graph
 from relpredict.graph.yaml_io import graph_from_dict
-from relpredict.labels.sql import ANCHOR, ENTITY
+from relpredict.labels.sql import ANCHOR, ENTITY, TIMEFRAME
 from relpredict.model.baselines import Baseline
 from relpredict.model.boosting import Booster
 from relpredict.model.calibration import Platt
@@ -41,6 +41,8 @@ from relpredict.query.binder import bind
 from relpredict.query.bound import BoundQuery, TaskType
 
 MAX_RETURNED_CLASSES = 10
+EMBEDDING_FEATURES = 32  # features in a LightGBM-only model's embedding
+TIMEFRAME_FEATURE = "forecast.timeframe"
 RECENT_ITEMS = 50
 BASE_COLUMNS = ("history.mean_3", "history.mean_12", "history.mean_24")  # most specific first
 LEVEL_COLUMNS = ("history.mean_12", "history.mean_24", "history.mean_3")  # the recent level: longest first
@@ -172,7 +174,8 @@ class TrainedModel:
         if self.gnn is not None:
             return self.gnn.config.channels + self.gnn.extra_dim
         if self.booster is not None:
-            return len(self.booster.features)
+            spec = self.info.get("embedding")
+            return len(spec["features"]) if spec else len(self.booster.features)
         if self.ranker is not None:
             from relpredict.features.candidates import FEATURES
 
@@ -193,6 +196,12 @@ class TrainedModel:
     def is_temporal(self) -> bool:
         return bool(self.info.get("temporal", True))
 
+    @property
+    def forecast(self) -> int | None:
+        """N of ``FORECAST N TIMEFRAMES`` (None: one target window per entity)."""
+        n = self.info.get("forecast")
+        return int(n) if n else None
+
     # -- inputs ----------------------------------------------------------------------------
     def rows(self, entities: pa.Array | pa.ChunkedArray | list, anchor: datetime | None) -> pa.Table:
         """``ENTITY`` (+ ``ANCHOR_TIMESTAMP`` for temporal queries) for ``entities`` at ``anchor``."""
@@ -202,7 +211,29 @@ class TrainedModel:
             if anchor is None:
                 raise ConfigError("This query is temporal: give an anchor time to predict at.")
             cols[ANCHOR] = pa.array([anchor] * len(ents), pa.timestamp("us"))
-        return pa.table(cols)
+        table = pa.table(cols)
+        n = self.forecast
+        if n is None:
+            return table
+        out = table.take(pa.array(np.repeat(np.arange(len(ents)), n), pa.int64()))  # entity-major
+        return out.append_column(TIMEFRAME, pa.array(np.tile(np.arange(1, n + 1), len(ents)), pa.int64()))
+
+    def timeframe_matrix(self, rows: pa.Table) -> np.ndarray:
+        """A forecast's timeframe feature ``[N, 1]``: ``(h - 1) / (H - 1)`` for timeframe ``h``,
+        ``H`` the farthest timeframe trained on (farther ones read as ``H``); ``[N, 0]`` for
+        other models."""
+        if self.forecast is None:
+            return np.zeros((rows.num_rows, 0), dtype=np.float32)
+        top = max(1, int(self.info.get("forecast_trained", 1)))
+        steps = np.asarray(rows.column(TIMEFRAME).to_numpy(zero_copy_only=False), np.float64)
+        return (np.clip(steps, 1, top) - 1).reshape(-1, 1).astype(np.float32) / max(1, top - 1)
+
+    def extra_matrix(self, hist: pa.Table | None, rows: pa.Table) -> np.ndarray:
+        """The GNN's seed features: the standardised history, then a forecast's timeframe."""
+        extra = self.history_matrix(hist, rows.num_rows)
+        if self.forecast is None:
+            return extra
+        return np.concatenate([extra, self.timeframe_matrix(rows)], axis=1).astype(np.float32)
 
     def history_table(self, bq: BoundQuery, graph: Graph, rows: pa.Table) -> pa.Table | None:
         """The raw target history of ``rows`` (``history.*`` columns; None without history)."""
@@ -281,7 +312,7 @@ class TrainedModel:
         bq = self.bound_query(graph)
         hist, past = self.history_and_past(bq, graph, rows, past=self.baseline_weight > 0)
         frame = self.regression_frame(bq, graph, rows, hist)
-        return Inputs(bq, hist, self.history_matrix(hist, rows.num_rows), past, frame)
+        return Inputs(bq, hist, self.extra_matrix(hist, rows), past, frame)
 
     # -- runtime ---------------------------------------------------------------------------
     def runtime(self, graph: Graph) -> Runtime:
@@ -355,7 +386,7 @@ class TrainedModel:
             pred_lgb = self.booster_predict(x, frame)
             self._x = x
             if emb is None:
-                emb = x.astype(np.float32)
+                emb = self.feature_embedding(x)
         pred = self.combine(pred_gnn, pred_lgb)
         if self.baseline is not None and self.baseline_weight > 0:
             inputs = pairs if pairs is not None else (inp.past or [[] for _ in range(rows.num_rows)])
@@ -366,6 +397,17 @@ class TrainedModel:
         if calibrated and self.platt is not None:
             pred = self.platt(pred)
         return emb, pred
+
+    def feature_embedding(self, x: np.ndarray) -> np.ndarray:
+        """A LightGBM-only model's embedding: its most important features (``info["embedding"]``,
+        :func:`feature_embedding_spec`) standardised with their training mean and std, a missing
+        value as 0 (the training mean). An artifact from before keeps every feature, NaN as 0."""
+        spec = self.info.get("embedding")
+        if spec:
+            position = {name: i for i, name in enumerate(self.booster.features)}
+            cols = [position[name] for name in spec["features"]]
+            x = (x[:, cols] - np.asarray(spec["mean"])) / np.asarray(spec["std"])
+        return np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
 
     def _fallback_embedding(self, pairs: Any, pred: np.ndarray, n: int) -> np.ndarray:
         """Without a GNN or a feature matrix: the entity features of the ranking candidates
@@ -434,6 +476,8 @@ class TrainedModel:
         if hist is not None:
             hist_names, h = feature_matrix(hist)
             x, names = np.concatenate([x, h], axis=1), names + hist_names
+        if self.forecast is not None:
+            x, names = np.concatenate([x, self.timeframe_matrix(rows)], axis=1), [*names, TIMEFRAME_FEATURE]
         if frame is not None and self.codec.relative:
             units = target_unit_features(bq, names)
             x = x.copy()
@@ -491,12 +535,33 @@ class TrainedModel:
         return explanations(self, graph, anchor, entities, k)
 
     def embed(self, graph: Graph, anchor: datetime | None, entities: pa.Array | list) -> pa.Table:
-        """``ENTITY, [ANCHOR_TIMESTAMP,] EMBEDDINGS`` (list<float32>) for ``entities``."""
+        """``ENTITY, [ANCHOR_TIMESTAMP,] EMBEDDINGS`` (list<float32>) for ``entities`` (a
+        forecast's: those of its first timeframe, one row per entity)."""
         rows, emb, _ = self.scored(graph, anchor, entities)
-        flat = pa.array(np.ascontiguousarray(emb, dtype=np.float32).reshape(-1))
+        if TIMEFRAME in rows.column_names:
+            first = np.flatnonzero(rows.column(TIMEFRAME).to_numpy(zero_copy_only=False) == 1)
+            rows, emb = rows.take(pa.array(first, pa.int64())).drop_columns([TIMEFRAME]), emb[first]
+        emb = np.nan_to_num(np.asarray(emb, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+        flat = pa.array(np.ascontiguousarray(emb).reshape(-1))
         width = emb.shape[1] if emb.ndim == 2 else 0
         offsets = pa.array(np.arange(rows.num_rows + 1, dtype=np.int32) * width)
         return rows.append_column("EMBEDDINGS", pa.ListArray.from_arrays(offsets, flat))
+
+
+def feature_embedding_spec(booster: Booster, x_train: np.ndarray) -> dict[str, list]:
+    """The features of a LightGBM-only embedding: the :data:`EMBEDDING_FEATURES` of highest gain,
+    with their mean and standard deviation over the training rows (NaN ignored; a feature never
+    present gets mean 0, a constant one std 1)."""
+    names = [name for name, _ in booster.importance(EMBEDDING_FEATURES)]
+    position = {name: i for i, name in enumerate(booster.features)}
+    cols = x_train[:, [position[name] for name in names]].astype(np.float64)
+    present = ~np.isnan(cols)
+    count = present.sum(axis=0)
+    mean = np.where(present, cols, 0.0).sum(axis=0) / np.maximum(count, 1)
+    var = np.where(present, (cols - mean) ** 2, 0.0).sum(axis=0) / np.maximum(count, 1)
+    std = np.sqrt(var)
+    std = np.where(np.isfinite(std) & (std > 1e-12), std, 1.0)
+    return {"features": names, "mean": [float(m) for m in mean], "std": [float(s) for s in std]}
 
 
 def target_unit_features(bq: BoundQuery, names: list[str]) -> list[int]:
@@ -553,8 +618,8 @@ def format_predictions(model: TrainedModel, rows: pa.Table, pred: np.ndarray, *,
     if task is TaskType.binary:
         prob = np.asarray(pred, dtype=np.float64)
         return (rows.append_column("TARGET_PRED", pa.array(prob >= threshold))
-                .append_column("True_PROB", pa.array(prob))
-                .append_column("False_PROB", pa.array(1.0 - prob)))
+                .append_column("False_PROB", pa.array(1.0 - prob))
+                .append_column("True_PROB", pa.array(prob)))
     if task is TaskType.regression:
         return rows.append_column("TARGET_PRED", pa.array(np.asarray(pred, dtype=np.float64)))
     if task is TaskType.link_prediction:
