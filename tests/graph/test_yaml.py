@@ -123,7 +123,7 @@ def test_unknown_table_key(tmp_path: Path) -> None:
     message = str(err.value)
     assert message.startswith(f"{yml}, table 't': unknown key 'primary_kye'. Did you mean "
                               "'primary_key'")
-    assert "Allowed: file, format, null_values, duckdb, sqlite, sql, primary_key," in message
+    assert "Allowed: file, format, null_values, duckdb, sqlite, s3, snowflake, bigquery, sql, primary_key," in message
 
 
 def test_bad_stype_name(tmp_path: Path) -> None:
@@ -142,9 +142,9 @@ def test_bad_stype_name(tmp_path: Path) -> None:
     ("tables: {}", "expected a mapping with a non-empty `tables:` mapping."),
     ("- a\n- b", "expected a mapping with a non-empty `tables:` mapping."),
     ("tables: {t: [1]}", "table 't': expected a mapping of table settings."),
-    ("tables: {t: {primary_key: a}}", "table 't': give a `file:`, `duckdb:`, `sqlite:` or a `sql:` SELECT."),
+    ("tables: {t: {primary_key: a}}", "table 't': give a `file:`, `duckdb:`, `sqlite:`, `s3:`, `snowflake:`, `bigquery:` or a `sql:` SELECT."),
     ("tables: {t: {file: a.csv, sqlite: {path: b}}}",
-     "table 't': give only one of file, duckdb, sqlite (got file, sqlite)."),
+     "table 't': give only one of file, duckdb, sqlite, s3, snowflake, bigquery (got file, sqlite)."),
     ("tables: {t: {duckdb: db.duckdb}}",
      "table 't': `duckdb:` needs `path:` (and `table:`, default the table name)."),
     ("tables: {t: {file: a.json}}", "Cannot tell the file type of"),

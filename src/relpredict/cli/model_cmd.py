@@ -15,6 +15,7 @@ from relpredict.errors import ConfigError
 from relpredict.graph.yaml_io import load_graph
 from relpredict.workspace import Workspace
 
+from relpredict.sinks.sources import SourceCache
 app = typer.Typer(help="Trained models: list their versions, show one.", no_args_is_help=True)
 HOME = typer.Option(None, "--home", help="Workspace folder (default: $RELPREDICT_HOME or ./.relpredict).")
 
@@ -44,6 +45,7 @@ def train(
     graph = load_graph(graph_yaml, data=data)
     opts = TrainOptions(kind=model, seed=seed, val_start=_when(val_start, "--val-start"),
                         test_start=_when(test_start, "--test-start"), max_eval=max_eval)
+    graph.sources = SourceCache(ws)  # connector tables through this workspace's connectors
     if epochs is not None:
         if epochs < 1:
             raise ConfigError(f"--epochs must be at least 1, not {epochs}.")

@@ -22,6 +22,7 @@ from relpredict.graph.validate import Finding, validate_graph
 from relpredict.sql import quote_ident
 from relpredict.suggest import did_you_mean, near_names  # noqa: F401  (re-exported: older imports)
 from relpredict.tables import load
+from relpredict.tables.remote import SourceReader
 from relpredict.tables.stypes import ColumnProfile, SType, infer_stype, is_string_dtype
 from relpredict.tables.table import Table
 
@@ -48,8 +49,12 @@ class Graph:
     it (``con``, ``columns``, ``validate``, ...) loads every table into an in-memory DuckDB.
     """
 
-    def __init__(self, tables: Iterable[Table] = (), *, name: str = "graph") -> None:
+    def __init__(self, tables: Iterable[Table] = (), *, name: str = "graph",
+                 sources: SourceReader | None = None) -> None:
         self.name = name
+        # Fetches tables read through connectors (S3, Snowflake, BigQuery); None: the default
+        # workspace's connectors, no cache. Jobs and training set their own (see tables.remote).
+        self.sources = sources
         self._tables: dict[str, Table] = {}
         for table in tables:
             self.add(table)
@@ -109,7 +114,7 @@ class Graph:
         """
         con = duckdb.connect(":memory:")
         for table in self._load_order():
-            load.register(con, table)
+            load.register(con, table, self.sources)
         return con
 
     def _load_order(self) -> list[Table]:

@@ -19,6 +19,12 @@
         drop: [positionText]
       legacy:
         sqlite: {path: shop.sqlite, table: legacy_orders}   # or duckdb: {path, table}
+      orders:                           # through workspace connectors (relpredict connector add)
+        s3: {connector: lake, path: s3://bucket/orders/*.parquet}   # an object, a prefix or a glob
+      accounts:
+        snowflake: {connector: wh, table: ACCOUNTS}   # or query: SELECT ...
+      visits:
+        bigquery: {connector: bq, table: web.visits}  # or query: SELECT ...
 """
 
 from __future__ import annotations
@@ -32,9 +38,21 @@ from relpredict.errors import ConfigError
 from relpredict.graph.graph import Graph, resolve_path
 from relpredict.suggest import did_you_mean
 from relpredict.tables.stypes import SType
-from relpredict.tables.table import DuckDBSource, FileSource, FrameSource, SQLiteSource, Table
+from relpredict.tables.table import (
+    CONNECTOR_KINDS,
+    ConnectorSource,
+    DuckDBSource,
+    FileSource,
+    FrameSource,
+    SQLiteSource,
+    Table,
+)
 
-TABLE_KEYS = ("file", "format", "null_values", "duckdb", "sqlite", "sql", "primary_key",
+SOURCE_KINDS = ("file", "duckdb", "sqlite", *CONNECTOR_KINDS)
+CONNECTOR_KEYS = {"s3": ("connector", "path", "format", "null_values"),
+                  "snowflake": ("connector", "table", "query"),
+                  "bigquery": ("connector", "table", "query")}
+TABLE_KEYS = ("file", "format", "null_values", "duckdb", "sqlite", *CONNECTOR_KINDS, "sql", "primary_key",
               "foreign_keys", "time_column", "end_time_column", "stypes", "drop")
 TOP_KEYS = ("name", "data", "tables")
 
@@ -103,17 +121,20 @@ def _table(name: str, spec: dict, folder: Path, where: str) -> Table:
     )
 
 
-def _source(name: str, spec: dict, folder: Path, where: str) -> Any:
-    kinds = [k for k in ("file", "duckdb", "sqlite") if k in spec]
+def _source(name: str, spec: dict[str, Any], folder: Path, where: str) -> Any:
+    kinds = [k for k in SOURCE_KINDS if k in spec]
     if len(kinds) > 1:
-        raise ConfigError(f"{where}: give only one of file, duckdb, sqlite (got {', '.join(kinds)}).")
+        raise ConfigError(f"{where}: give only one of {', '.join(SOURCE_KINDS)} (got {', '.join(kinds)}).")
     if not kinds:
         if not spec.get("sql"):
-            raise ConfigError(f"{where}: give a `file:`, `duckdb:`, `sqlite:` or a `sql:` SELECT.")
+            raise ConfigError(f"{where}: give a `file:`, `duckdb:`, `sqlite:`, `s3:`, `snowflake:`, "
+                              "`bigquery:` or a `sql:` SELECT.")
         return None
     if "file" in spec:
         return _file_source(spec, folder, where)
     kind = kinds[0]
+    if kind in CONNECTOR_KINDS:
+        return _connector_source(kind, spec[kind], where)
     sub = spec[kind]
     if not isinstance(sub, dict) or "path" not in sub:
         raise ConfigError(f"{where}: `{kind}:` needs `path:` (and `table:`, default the table name).")
@@ -122,7 +143,22 @@ def _source(name: str, spec: dict, folder: Path, where: str) -> Any:
     return cls(str(resolve_path(sub["path"], folder)), str(table))
 
 
-def _file_source(spec: dict, folder: Path, where: str) -> FileSource:
+def _connector_source(kind: str, sub: Any, where: str) -> ConnectorSource:
+    example = {"s3": "{connector: lake, path: s3://bucket/orders/*.parquet}",
+               "snowflake": "{connector: wh, table: ORDERS}", "bigquery": "{connector: bq, table: sales.orders}"}
+    if not isinstance(sub, dict):
+        raise ConfigError(f"{where}: `{kind}:` needs a mapping, e.g. {kind}: {example[kind]}.")
+    _check_keys(sub, CONNECTOR_KEYS[kind], f"{where}, {kind}")
+    values = {k: (None if sub.get(k) is None else str(sub[k])) for k in ("connector", "path", "table", "query", "format")}
+    try:
+        return ConnectorSource(kind, values["connector"], path=values["path"], table=values["table"],
+                               query=values["query"], format=values["format"],
+                               null_values=tuple(str(v) for v in sub.get("null_values") or ()))
+    except ConfigError as err:
+        raise ConfigError(f"{where}: {err} E.g. {kind}: {example[kind]}.") from None
+
+
+def _file_source(spec: dict[str, Any], folder: Path, where: str) -> FileSource:
     from relpredict.tables.table import file_format
 
     path = resolve_path(spec["file"], folder)
@@ -156,6 +192,10 @@ def _table_dict(table: Table, data: str | None) -> dict[str, Any]:
     elif isinstance(src, (DuckDBSource, SQLiteSource)):
         kind = "duckdb" if isinstance(src, DuckDBSource) else "sqlite"
         out[kind] = {"path": _relative(src.path, data), "table": src.table}
+    elif isinstance(src, ConnectorSource):
+        fields = {"connector": src.connector, "path": src.path, "table": src.table, "query": src.query,
+                  "format": src.format, "null_values": list(src.null_values) or None}
+        out[src.kind] = {k: v for k, v in fields.items() if v is not None}
     for key in ("sql", "primary_key", "time_column", "end_time_column"):
         if getattr(table, key):
             out[key] = getattr(table, key)

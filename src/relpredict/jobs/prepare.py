@@ -29,6 +29,7 @@ from relpredict.jobs.settings import (
     validate_settings,
 )
 from relpredict.jobs.shards import DEFAULT_LOADER, LOADER_ENV, resolve_loader
+from relpredict.jobs.sources import job_graph
 from relpredict.labels.labels import data_start, fact_time_range, prediction_table
 from relpredict.query.ast import BoolOp
 from relpredict.query.binder import bind
@@ -104,7 +105,7 @@ def prepare(ws: Workspace, workflow: str, raw: RawSettings, job_id: str,
     loader = loader or default_loader()
     start = time.perf_counter()
     model = load_workflow_model(ws, record.model, loader)
-    graph = model.load_graph()
+    graph = job_graph(ws, model, job_id)  # connector tables fetched once, for the whole job
     base = model.bound_query(graph)
     seconds = time.perf_counter() - start
     default_output = job_dir(ws, job_id) / "output" / f"{workflow}.parquet"

@@ -46,6 +46,7 @@ from relpredict.jobs.prepare import (
 )
 from relpredict.jobs.settings import JobSettings
 from relpredict.jobs.shards import Shard, own_slice, plan_shards, score_column
+from relpredict.jobs.sources import drop_job_sources, job_graph
 from relpredict.jobs.status import JobStatus, Stage
 from relpredict.jobs.summary import Backtest, Histogram, SampleWriter, histogram_edges
 from relpredict.jobs.worker import describe, worker_main
@@ -132,6 +133,7 @@ class _Run:
         summary = _Publisher(self, prepared, sink, len(shards)).run()
         store.update_job(self.ws, self.rec.id, JobStatus.SUCCEEDED, stage=Stage.DONE,
                          stage_started_at=store.now_iso(), ended_at=store.now_iso(), summary=summary)
+        drop_job_sources(self.ws, self.rec.id)  # a failed job keeps them for its resume
         self._report()
 
     def _load(self) -> Prepared:
@@ -139,7 +141,7 @@ class _Run:
             return self.prepared
         start = time.perf_counter()
         model = load_workflow_model(self.ws, self.rec.model_ref, self.rec.loader)
-        graph = model.load_graph()
+        graph = job_graph(self.ws, model, self.rec.id)
         bound = (filtered_query(model.query_text, self.settings.entity_filter, graph)
                  if self.settings.entity_filter else model.bound_query(graph))
         return Prepared(model, graph, bound, self.rec.loader, time.perf_counter() - start)

@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 
 from relpredict.errors import ConfigError, RelpredictError
 from relpredict.jobs.drift import shard_drift
+from relpredict.jobs.sources import job_graph
 from relpredict.query.bound import TaskType
 from relpredict.sinks import SinkSpec, open_sink
 from relpredict.workspace import Workspace
@@ -90,12 +91,14 @@ _CONTEXT: dict[tuple[str, str, str], tuple[Any, Any]] = {}
 
 def _context(shard: Shard) -> tuple[Any, Any]:
     """The model and its graph for a shard, loaded once per process and reused by later shards."""
-    key = (shard.loader, shard.home, shard.model_ref)
+    key = (shard.loader, shard.home, shard.model_ref, shard.job_id)  # a job's graph reads its own copies
     if key not in _CONTEXT:
         _CONTEXT.clear()  # one model per process: free the previous one first
-        model = resolve_loader(shard.loader)(Workspace.open(shard.home), shard.model_ref)
+        ws = Workspace.open(shard.home)
+        model = resolve_loader(shard.loader)(ws, shard.model_ref)
         limit_torch_threads()
-        _CONTEXT[key] = (model, model.load_graph())
+        # Connector tables come from the copies the job fetched at setup, never from the source.
+        _CONTEXT[key] = (model, job_graph(ws, model, shard.job_id, fetch=False))
     return _CONTEXT[key]
 
 

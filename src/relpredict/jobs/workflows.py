@@ -28,6 +28,7 @@ from relpredict.jobs.lease import check_free, lease_lock
 from relpredict.jobs.prepare import Prepared, default_loader, job_dir, load_workflow_model, prepare
 from relpredict.jobs.settings import RawSettings
 from relpredict.jobs.status import FINISHED, JobStatus
+from relpredict.jobs.sources import drop_job_sources
 from relpredict.sinks.formats import open_writer
 from relpredict.sinks.network import read_events
 from relpredict.workspace import Workspace
@@ -183,7 +184,11 @@ def create_job(workflow: str, settings: RawSettings, workspace: Workspace | str 
     local output must lie in (a server's ``--output-root``; ``None``: anywhere writable)."""
     ws = _workspace(workspace)
     job_id = store.new_job_id()
-    prepared, validated, warnings = prepare(ws, workflow, settings, job_id, loader, output_roots)
+    try:
+        prepared, validated, warnings = prepare(ws, workflow, settings, job_id, loader, output_roots)
+    except BaseException:
+        drop_job_sources(ws, job_id)  # connector tables it fetched for a job never recorded
+        raise
     try:
         with lease_lock(ws):  # the record is the job's lease on its destination
             check_free(ws, validated)
@@ -192,6 +197,7 @@ def create_job(workflow: str, settings: RawSettings, workspace: Workspace | str 
     except BaseException:
         prepared.close()
         raise
+        drop_job_sources(ws, job_id)
     job = Job(job_id, ws)
     job.prepared = prepared
     return job, prepared

@@ -45,6 +45,7 @@ from relpredict.jobs.prepare import (
     task_info,
 )
 from relpredict.jobs.settings import DataRange, TaskInfo
+from relpredict.jobs.sources import PREVIEW_IDS, job_graph
 from relpredict.service.views import job_row, progress_view, task_form
 from relpredict.workspace import Workspace
 
@@ -123,7 +124,7 @@ def load_context(ws: Workspace, workflow: str) -> Iterator[ModelContext]:
     """Load the workflow's model and graph the way a job does (same loader seam)."""
     rec = store.get_workflow(ws, workflow)
     model = load_workflow_model(ws, rec.model, default_loader())
-    graph = model.load_graph()
+    graph = job_graph(ws, model, PREVIEW_IDS[0])  # connector tables fetched for this look only
     try:
         base = model.bound_query(graph)
         yield ModelContext(model, graph, task_info(model, base), data_range(base, graph))

@@ -2,6 +2,13 @@
 columns mean (semantic types). Knows nothing of links between tables."""
 
 from relpredict.tables.stypes import SType
-from relpredict.tables.table import DuckDBSource, FileSource, FrameSource, SQLiteSource, Table
+from relpredict.tables.table import (
+    ConnectorSource,
+    DuckDBSource,
+    FileSource,
+    FrameSource,
+    SQLiteSource,
+    Table,
+)
 
-__all__ = ["DuckDBSource", "FileSource", "FrameSource", "SQLiteSource", "SType", "Table"]
+__all__ = ["ConnectorSource", "DuckDBSource", "FileSource", "FrameSource", "SQLiteSource", "SType", "Table"]

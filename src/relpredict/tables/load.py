@@ -24,7 +24,15 @@ from sqlglot import exp
 
 from relpredict.errors import ConfigError, DataError
 from relpredict.sql import quote_ident, quote_literal
-from relpredict.tables.table import DuckDBSource, FileSource, FrameSource, SQLiteSource, Table
+from relpredict.tables.remote import SourceReader, default_reader
+from relpredict.tables.table import (
+    ConnectorSource,
+    DuckDBSource,
+    FileSource,
+    FrameSource,
+    SQLiteSource,
+    Table,
+)
 
 SQLITE_BATCH_ROWS = 65_536
 
@@ -37,10 +45,11 @@ def pre_name(table: str) -> str:
     return f"__pre__{table}"
 
 
-def register(con: duckdb.DuckDBPyConnection, table: Table) -> None:
-    """Register ``table`` (all three layers) in ``con``; its SQL may use tables already there."""
+def register(con: duckdb.DuckDBPyConnection, table: Table, sources: SourceReader | None = None) -> None:
+    """Register ``table`` (all three layers) in ``con``; its SQL may use tables already there.
+    ``sources`` fetches a table read through a connector (default: :func:`default_reader`)."""
     if table.source is not None:
-        _register_source(con, table)
+        _register_source(con, table, sources)
     body = _shaped_sql(table)
     try:
         con.execute(f"CREATE OR REPLACE VIEW {quote_ident(pre_name(table.name))} AS {body}")
@@ -55,11 +64,15 @@ def register(con: duckdb.DuckDBPyConnection, table: Table) -> None:
     )
 
 
-def _register_source(con: duckdb.DuckDBPyConnection, table: Table) -> None:
+def _register_source(con: duckdb.DuckDBPyConnection, table: Table, sources: SourceReader | None) -> None:
     source = table.source
     name = raw_name(table.name)
     if isinstance(source, FileSource):
         _register_file(con, name, source, table.name)
+    elif isinstance(source, ConnectorSource):
+        # Copied into DuckDB (not a view over the copy): the reader may drop its files afterwards.
+        with (sources or default_reader()).local_copy(table.name, source) as local:
+            _register_file(con, name, local, table.name, copy=True)
     elif isinstance(source, FrameSource):
         con.register(name, _as_arrow(source.data, table.name))
     elif isinstance(source, DuckDBSource):
@@ -111,12 +124,17 @@ def _check_csv_has_rows(paths: list[str], table: str) -> None:
                             f"({lines[0].strip()[:80]}) and no rows. Add its rows, or leave the table out.")
 
 
-def _register_file(con: duckdb.DuckDBPyConnection, name: str, source: FileSource, table: str) -> None:
+def _register_file(con: duckdb.DuckDBPyConnection, name: str, source: FileSource, table: str,
+                   copy: bool = False) -> None:
     paths = _file_paths(source, table)
     try:
         if source.format == "parquet":
             rel = con.sql("SELECT * FROM read_parquet($1)", params=[paths])
-            rel.to_view(name, replace=True)
+            if not copy:
+                rel.to_view(name, replace=True)
+                return
+            con.execute(f"DROP TABLE IF EXISTS {quote_ident(name)}")
+            rel.to_table(name)
             return
         _check_csv_has_rows(paths, table)
         nulls = ["", *source.null_values]

@@ -62,7 +62,69 @@ class FrameSource:
         return f"in-memory {type(self.data).__name__}"
 
 
-Source = FileSource | DuckDBSource | SQLiteSource | FrameSource
+CONNECTOR_KINDS = ("s3", "snowflake", "bigquery")
+
+
+@dataclass(frozen=True)
+class ConnectorSource:
+    """Rows read through a workspace connector: S3 objects, a Snowflake or a BigQuery table or
+    query. Plain data: the connector is named, never held (its secrets are references, read only
+    when the rows are fetched), and fetching is the graph's source reader's job
+    (:mod:`relpredict.tables.remote`).
+
+    Args:
+        kind: ``s3``, ``snowflake`` or ``bigquery``.
+        connector: the connector's name in the workspace (S3 only: ``None`` uses the standard AWS
+            chain and endpoint variables).
+        path: S3 only: ``s3://bucket/key``, a prefix (``s3://bucket/orders/``) or a glob
+            (``s3://bucket/orders/*.parquet``).
+        table: Snowflake ``[[DATABASE.]SCHEMA.]TABLE`` / BigQuery ``[DATASET.]TABLE``.
+        query: a ``SELECT`` run in the warehouse instead of reading a whole table.
+        format: S3 only: ``csv`` or ``parquet`` (default: from the path's extension).
+        null_values: S3 CSV only: strings read as NULL besides the empty one.
+    """
+
+    kind: str
+    connector: str | None
+    path: str | None = None
+    table: str | None = None
+    query: str | None = None
+    format: str | None = None
+    null_values: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.kind not in CONNECTOR_KINDS:
+            raise ConfigError(f"Unknown source kind {self.kind!r}: use one of {', '.join(CONNECTOR_KINDS)}.")
+        if self.kind == "s3":
+            if not (self.path or "").lower().startswith("s3://") or len(self.path or "") <= 5:
+                raise ConfigError(f"An S3 source needs `path: s3://BUCKET/KEY` (an object, a prefix "
+                                  f"ending in / or a glob), not {self.path!r}.")
+            if self.format not in (None, *FILE_FORMATS):
+                raise ConfigError(f"An S3 source's format is csv or parquet, not {self.format!r}.")
+            return
+        if not self.connector:
+            raise ConfigError(f"A {self.kind} source needs `connector:`, the name of a {self.kind} "
+                              "connector of the workspace (relpredict connector add NAME --kind "
+                              f"{self.kind} ...).")
+        if bool(self.table) == bool(self.query):
+            raise ConfigError(f"A {self.kind} source needs exactly one of `table:` or `query:` "
+                              f"(connector {self.connector!r}).")
+        if self.query:
+            check_warehouse_select(self.query, self.kind)
+
+    @property
+    def location(self) -> str:
+        """What is read: the S3 path, the table, or the query text."""
+        return str(self.path or self.table or self.query)
+
+    def describe(self) -> str:
+        via = f" through connector {self.connector!r}" if self.connector else ""
+        what = "query" if self.query else ("table" if self.table else "objects")
+        shown = self.location if len(self.location) <= 80 else self.location[:77] + "..."
+        return f"{self.kind} {what} {shown}{via}"
+
+
+Source = FileSource | DuckDBSource | SQLiteSource | FrameSource | ConnectorSource
 
 
 @dataclass(frozen=True)
@@ -128,6 +190,28 @@ class Table:
         return cls(name, SQLiteSource(str(path), table or name), **meta)
 
     @classmethod
+    def from_s3(cls, name: str, path: str, connector: str | None = None, format: str | None = None,
+                **meta: Any) -> Table:
+        """Parquet or CSV objects on S3 (``s3://b/orders.parquet``, a prefix ``s3://b/orders/`` or
+        a glob ``s3://b/orders/*.parquet``) read through the S3 connector ``connector`` (default:
+        the standard AWS chain)."""
+        null_values = tuple(meta.pop("null_values", ()))
+        return cls(name, ConnectorSource("s3", connector, path=path, format=format,
+                                         null_values=null_values), **meta)
+
+    @classmethod
+    def from_snowflake(cls, name: str, connector: str, table: str | None = None,
+                       query: str | None = None, **meta: Any) -> Table:
+        """A Snowflake table (``[[DATABASE.]SCHEMA.]TABLE``) or the rows of a ``SELECT``."""
+        return cls(name, ConnectorSource("snowflake", connector, table=table, query=query), **meta)
+
+    @classmethod
+    def from_bigquery(cls, name: str, connector: str, table: str | None = None,
+                      query: str | None = None, **meta: Any) -> Table:
+        """A BigQuery table (``[DATASET.]TABLE``) or the rows of a ``SELECT``."""
+        return cls(name, ConnectorSource("bigquery", connector, table=table, query=query), **meta)
+
+    @classmethod
     def from_sql(cls, name: str, sql: str, **meta: Any) -> Table:
         """A view defined by a DuckDB SELECT over other tables of the graph."""
         return cls(name, None, sql=sql, **meta)
@@ -161,6 +245,23 @@ def check_single_select(sql: str, table: str) -> None:
         raise ConfigError(f"Table {table!r}: its `sql:` must be exactly one SELECT statement, but it holds "
                           f"{len(statements)} ({kinds}). Keep only the SELECT; anything else would run "
                           "every time the graph loads.")
+
+
+def check_warehouse_select(query: str, kind: str) -> None:
+    """A source's ``query:`` runs in the warehouse each time the graph loads: it must be one
+    SELECT (a ``WITH ... SELECT`` or a ``UNION`` counts), never a second statement or a write."""
+    import sqlglot
+    from sqlglot import exp
+
+    try:
+        statements = [s for s in sqlglot.parse(query, read=kind) if s is not None]
+    except sqlglot.errors.SqlglotError as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ConfigError(f"The {kind} source's `query:` does not parse: {first.rstrip('.')}. Fix the SELECT.") from None
+    if len(statements) != 1 or not isinstance(statements[0], exp.Query):
+        raise ConfigError(f"The {kind} source's `query:` must be exactly one SELECT, but it holds "
+                          f"{len(statements)} statement(s) ({', '.join(type(s).__name__ for s in statements) or 'nothing'}). "
+                          "Keep only the SELECT; anything else would run in the warehouse every time the graph loads.")
 
 
 def file_format(path: str | Path) -> str:
