@@ -16,7 +16,7 @@ from fastapi.responses import StreamingResponse
 from relpredict.api.schemas import ErrorOut, JobSettingsIn, WorkflowIn
 from relpredict.service import catalog
 from relpredict.service import jobs as service
-from relpredict.service.download import sample_stream
+from relpredict.service.download import entity_explanation, sample_stream
 from relpredict.service.forms import raw_settings
 from relpredict.workspace import Workspace
 
@@ -143,9 +143,15 @@ def resume_job(job_id: str, request: Request) -> dict[str, Any]:
     return service.resume_job(_ws(request), job_id)
 
 
+@router.get("/jobs/{job_id}/explanations", tags=["jobs"])
+def get_explanation(job_id: str, request: Request, entity: str = Query(..., max_length=200)) -> dict[str, Any]:
+    """One entity's top contributing inputs, from the job's explanations sample."""
+    return entity_explanation(_ws(request), job_id, entity)
+
+
 @router.get("/jobs/{job_id}/sample", tags=["jobs"], response_class=StreamingResponse)
 def download_sample(job_id: str, request: Request,
-                    output: Literal["predictions", "embeddings"] | None = None,
+                    output: Literal["predictions", "embeddings", "explanations"] | None = None,
                     format: Literal["csv", "parquet"] = Query("csv")) -> StreamingResponse:
     """The job's sample of one output, streamed as CSV or Parquet."""
     stream = sample_stream(_ws(request), job_id, output, format)

@@ -49,7 +49,7 @@ class JobSettingsIn(_Strict):
     num_classes: int | None = Field(None, description="Multiclass / multilabel: classes per entity.")
     top_k: int | None = Field(None, description="Link prediction: items per entity.")
     output_types: list[str] = Field(default_factory=lambda: ["predictions"],
-                                    description="predictions and/or embeddings.")
+                                    description="predictions, embeddings and/or explanations.")
     destination: DestinationIn = Field(default_factory=DestinationIn)
     workers: int = Field(1, description="Parallel worker processes, 1 to 4.")
     entity_filter: str | None = Field(None, description="Extra WHERE on the entities.")
@@ -58,6 +58,10 @@ class JobSettingsIn(_Strict):
     shard_size: int | None = Field(None, description="Entities per shard (unit of work and resume).")
     dask: str | None = Field(None, description="Dask scheduler tcp://HOST:PORT (or local): run the "
                              "shards as tasks on that cluster; null: local worker processes.")
+    explain_k: int | None = Field(None, description="Explanations: inputs per entity (default 5).")
+    webhook: str | None = Field(None, description="POST a JSON notice here when the job ends (or env:VAR).")
+    on_finish: str | None = Field(None, description="Shell command run when the job ends.")
+    timeout_seconds: float | None = Field(None, description="Cancel the job after this many seconds.")
 
     def form(self) -> JobForm:
         values = self.model_dump(exclude={"destination", "output_types"})

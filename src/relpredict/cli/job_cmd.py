@@ -33,7 +33,8 @@ def run(
     threshold: float | None = typer.Option(None, "--threshold", help="Binary classification: TARGET_PRED = True_PROB >= threshold (default 0.5)."),
     num_classes: int | None = typer.Option(None, "--num-classes", help="Multiclass / multilabel: classes returned per entity (default all, at most 10)."),
     top_k: int | None = typer.Option(None, "--top-k", help="Link prediction: items per entity, 1-1000 (default the query's TOP k)."),
-    output_types: str = typer.Option("predictions", "--output-types", help="predictions, embeddings, or predictions,embeddings."),
+    output_types: str = typer.Option("predictions", "--output-types", help="predictions, embeddings and/or explanations, comma-separated (e.g. predictions,explanations)."),
+    explain_k: int | None = typer.Option(None, "--explain-k", help="Explanations: the inputs per entity with the largest contributions, 1-100 (default 5)."),
     output: str | None = typer.Option(None, "--output", "-o", help="Destination: a file or s3://bucket/key (a file name of {{PARTITION}} writes part_000, part_001, ...), or a table snowflake://CONNECTOR/TABLE or bigquery://CONNECTOR/DATASET.TABLE (default: a file in the workspace)."),
     connector: str | None = typer.Option(None, "--connector", help="Workspace connector with the endpoint and credentials of an s3:// output (default: the standard AWS chain)."),
     file_type: str | None = typer.Option(None, "--file-type", help="csv or parquet (default: from the extension)."),
@@ -46,6 +47,9 @@ def run(
     detach: bool = typer.Option(False, "--detach", help="Run in the background and print the job id."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing local output file that no relpredict job wrote (one a job wrote is replaced anyway)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Validate, count entities and estimate time and size; write nothing."),
+    webhook: str | None = typer.Option(None, "--webhook", help="POST a JSON notice (job id, status, outputs, counts, drift flags) here when the job ends, retried with backoff; env:VAR reads the URL from an environment variable (for URLs holding a token)."),
+    on_finish: str | None = typer.Option(None, "--on-finish", help="Shell command run when the job ends, with RELPREDICT_JOB_ID, RELPREDICT_JOB_STATUS and RELPREDICT_JOB_NOTICE (a JSON file) set."),
+    timeout: float | None = typer.Option(None, "--timeout", help="Cancel the job after this many seconds (finished shards are kept; resume runs the rest)."),
     home: Path | None = HOME,
 ) -> None:
     """Run a batch prediction job of WORKFLOW: a progress bar, then where the outputs are."""
@@ -57,7 +61,8 @@ def run(
                       top_k=top_k, output_types=output_types, output=output, file_type=file_type,
                       partition_bytes=partition_size_mb * MB, workers=workers,
                       entity_filter=entity_filter, sample_cap_bytes=sample_cap_mb * MB,
-                      shard_size=shard_size, connector=connector, overwrite=overwrite, dask=dask)
+                      shard_size=shard_size, connector=connector, overwrite=overwrite, dask=dask,
+                      explain_k=explain_k, webhook=webhook, on_finish=on_finish, timeout_seconds=timeout)
     console = make_console()
     if dry_run:
         _print_dry_run(console, service.dry_run(ws, workflow, raw))
@@ -223,6 +228,30 @@ def _print_summary(console: Console, data: dict[str, Any]) -> None:
                       f"entities (what happened up to {backtest['window_end']})", highlight=False)
     elif backtest.get("skipped"):
         console.print(f"Backtest: none ({escape(backtest['skipped'])})", highlight=False)
+    if data.get("drift"):
+        _print_drift(console, data["drift"])
+
+
+def _print_drift(console: Console, drift: dict[str, Any]) -> None:
+    """The drift table: PSI against the validation split, flagged above 0.1 and 0.25."""
+    ents = drift.get("entities") or {}
+    if ents.get("previous"):
+        console.print(f"Entities {ents['count']:,} vs {ents['previous']:,} in the previous job "
+                      f"{ents['previous_job']} ({100 * ents['change']:+.1f} %)", highlight=False)
+    if not drift.get("available"):
+        console.print(f"Drift: not available ({escape(drift.get('reason', ''))})", highlight=False)
+        return
+    unseen = drift.get("unseen")
+    if unseen:
+        console.print(f"Entities not seen in training: {unseen['count']:,} ({100 * unseen['share']:.1f} %)",
+                      highlight=False)
+    table = RichTable("Drift vs " + escape(drift["reference"]), "PSI", "Flag")
+    style = {"major": "[red]major (> 0.25)[/red]", "moderate": "[yellow]moderate (> 0.1)[/yellow]",
+             "ok": "ok", "n/a": "n/a"}
+    for item in [drift["score"], *drift["features"]]:
+        psi = "n/a" if item["psi"] is None else f"{item['psi']:.3f}"
+        table.add_row(escape(item["label"]), psi, style[item["flag"]])
+    console.print(table)
 
 
 def _print_histogram(console: Console, hist: dict[str, Any]) -> None:

@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from relpredict.errors import ConfigError, NotFoundError
@@ -97,3 +99,19 @@ def _chunks(source: Path, file_format: str) -> Iterator[bytes]:
         yield pipe.drain()
     writer.close()
     yield pipe.drain()
+
+
+def entity_explanation(ws: Workspace, job_id: str, entity: str) -> dict[str, Any]:
+    """The explanation rows of one entity (its key as text) from the job's explanations sample:
+    ``{"entity", "rows": [{rank, feature, value, contribution}], "in_sample"}``."""
+    source, _ = _sample_file(ws, job_id, "explanations")
+    table = pq.read_table(source)
+    keys = pc.cast(table.column("ENTITY"), pa.string())
+    found = table.filter(pc.equal(keys, entity.strip()))
+    rows = [{"rank": r["RANK"], "feature": r["FEATURE"], "value": r["VALUE"], "contribution": r["CONTRIBUTION"]}
+            for r in found.to_pylist()]
+    if not rows:
+        raise NotFoundError(f"No explanation of entity {entity!r} in the sample of job {job_id}: it is "
+                            "not among the job's entities, or past the sample cap (the full output "
+                            "is at the job's destination).")
+    return {"entity": entity.strip(), "rows": rows}

@@ -50,6 +50,10 @@ class JobForm:
     sample_cap_mb: int | None = None
     shard_size: int | None = None
     dask: str | None = None  # a Dask scheduler's address, or "local"
+    explain_k: int | None = None
+    webhook: str | None = None
+    on_finish: str | None = None
+    timeout_seconds: float | None = None
 
 
 def _blank(value: str | None) -> str | None:
@@ -120,6 +124,8 @@ def raw_settings(form: JobForm) -> RawSettings:
         "workers": form.workers, "entity_filter": _blank(form.entity_filter),
         "shard_size": form.shard_size, "overwrite": bool(form.destination.overwrite),
         "dask": _blank(form.dask),
+        "explain_k": form.explain_k, "webhook": _blank(form.webhook),
+        "on_finish": _blank(form.on_finish), "timeout_seconds": form.timeout_seconds,
     }
     if form.partition_size_mb is not None:
         values["partition_bytes"] = form.partition_size_mb * MB

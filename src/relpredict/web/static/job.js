@@ -38,6 +38,7 @@ function bar(fraction, label, id) {
 function renderProgress(p) {
   const total = p.entities_total;
   const fraction = job.status === "succeeded" ? 1 : (p.fraction || 0);
+  el("progress-fill").classList.toggle("done", Boolean(job.finished));  // no transition: a finished bar is full at once
   el("progress-fill").style.width = (100 * fraction).toFixed(1) + "%";
   el("progress").setAttribute("aria-valuenow", Math.round(100 * fraction));
   el("progress").dataset.done = p.entities_done;
@@ -79,38 +80,141 @@ function renderStatus() {
   el("resume-job").hidden = !job.can_resume;
 }
 
-function histogram(h) {
-  const ns = "http://www.w3.org/2000/svg";
-  const width = 480, height = 140, pad = 18;
-  const svg = document.createElementNS(ns, "svg");
-  svg.setAttribute("viewBox", `0 0 ${width} ${height + pad}`);
-  svg.setAttribute("class", "histogram");
-  const top = Math.max(1, ...h.counts);
-  const w = width / h.counts.length;
-  h.counts.forEach((n, i) => {
-    const r = document.createElementNS(ns, "rect");
-    const barHeight = (height * n) / top;
-    r.setAttribute("x", (i * w + 1).toFixed(1));
-    r.setAttribute("y", (height - barHeight).toFixed(1));
-    r.setAttribute("width", Math.max(1, w - 2).toFixed(1));
-    r.setAttribute("height", barHeight.toFixed(1));
-    const title = document.createElementNS(ns, "title");
-    title.textContent = `[${h.edges[i].toPrecision(4)}, ${h.edges[i + 1].toPrecision(4)}): ${n}`;
-    r.appendChild(title);
-    svg.appendChild(r);
+const SVG = "http://www.w3.org/2000/svg";
+
+function svgEl(tag, attrs, text) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+// A bar chart with a count axis on the left and the bin edges below; `marks` draws vertical lines
+// (the threshold) at values on the x scale. `series` is a list of {values, cls, label}.
+function barChart(series, edges, opts) {
+  const width = 480, height = 140, left = 46, bottom = 30, top = 8;
+  const svg = svgEl("svg", { viewBox: `0 0 ${width + left} ${height + bottom + top}`, class: "histogram " + (opts.cls || "") });
+  const n = series[0].values.length;
+  const peak = Math.max(1e-12, ...series.flatMap((s) => s.values));
+  const y = (v) => top + height - (height * v) / peak;
+  const w = width / n;
+  [0, peak / 2, peak].forEach((v) => {
+    svg.appendChild(svgEl("line", { x1: left, x2: left + width, y1: y(v), y2: y(v), class: "grid" }));
+    svg.appendChild(svgEl("text", { x: left - 4, y: y(v) + 4, "text-anchor": "end", class: "tick" }, opts.format(v)));
   });
-  [[0, "start"], [h.edges.length - 1, "end"]].forEach(([i, anchor]) => {
-    const t = document.createElementNS(ns, "text");
-    t.setAttribute("x", anchor === "start" ? 0 : width);
-    t.setAttribute("y", height + pad - 4);
-    t.setAttribute("text-anchor", anchor);
-    t.textContent = Number(h.edges[i]).toPrecision(3);
-    svg.appendChild(t);
+  series.forEach((s, k) => {
+    const bw = Math.max(1, (w - 2) / series.length);
+    s.values.forEach((v, i) => {
+      const r = svgEl("rect", { x: (left + i * w + 1 + k * bw).toFixed(1), y: y(v).toFixed(1),
+        width: bw.toFixed(1), height: (top + height - y(v)).toFixed(1), class: s.cls });
+      r.appendChild(svgEl("title", {}, `${opts.binLabel(i)}: ${s.label} ${opts.format(v)}`));
+      svg.appendChild(r);
+    });
+  });
+  svg.appendChild(svgEl("line", { x1: left, x2: left, y1: top, y2: top + height, class: "axis" }));
+  svg.appendChild(svgEl("line", { x1: left, x2: left + width, y1: top + height, y2: top + height, class: "axis" }));
+  if (edges) {
+    const lo = edges[0], hi = edges[edges.length - 1];
+    const x = (v) => left + (width * (v - lo)) / (hi - lo || 1);
+    [0, 0.25, 0.5, 0.75, 1].forEach((f) => {
+      const v = lo + f * (hi - lo);
+      svg.appendChild(svgEl("text", { x: x(v), y: top + height + 14, "text-anchor": "middle", class: "tick" }, Number(v.toPrecision(3)).toString()));
+    });
+    (opts.marks || []).forEach((m) => {
+      if (m.value < lo || m.value > hi) return;
+      svg.appendChild(svgEl("line", { x1: x(m.value), x2: x(m.value), y1: top, y2: top + height, class: "mark", id: m.id }));
+      svg.appendChild(svgEl("text", { x: x(m.value) + 3, y: top + 10, class: "mark-label" }, m.label));
+    });
+  }
+  svg.appendChild(svgEl("text", { x: left + width / 2, y: top + height + 28, "text-anchor": "middle", class: "axis-label" }, opts.xLabel));
+  svg.appendChild(svgEl("text", { x: 10, y: top + height / 2, transform: `rotate(-90 10 ${top + height / 2})`, "text-anchor": "middle", class: "axis-label" }, opts.yLabel));
+  return svg;
+}
+
+function histogram(h) {
+  const threshold = job.settings.threshold;
+  const marks = h.column === "True_PROB" && threshold !== null && threshold !== undefined
+    ? [{ value: threshold, label: "threshold " + threshold, id: "threshold-" + h.column }] : [];
+  const svg = barChart([{ values: h.counts, cls: "bar", label: "entities" }], h.edges, {
+    format: (v) => Math.round(v).toLocaleString(), xLabel: h.column, yLabel: "entities", marks,
+    binLabel: (i) => `[${h.edges[i].toPrecision(4)}, ${h.edges[i + 1].toPrecision(4)})`,
   });
   const figure = make("figure", { class: "histogram-figure" });
   figure.appendChild(svg);
-  figure.appendChild(make("figcaption", {}, `Distribution of ${h.column}`));
+  figure.appendChild(make("figcaption", {}, `Distribution of ${h.column} (entities per bin)` + (marks.length ? `; the line is the threshold ${threshold}` : "")));
   return figure;
+}
+
+function driftChart(score) {
+  const svg = barChart([
+    { values: score.expected, cls: "bar reference", label: "validation" },
+    { values: score.actual || score.expected.map(() => 0), cls: "bar", label: "this job" },
+  ], null, { format: (v) => (100 * v).toFixed(0) + " %", xLabel: score.label + ": bins (validation quantiles)",
+    yLabel: "share", binLabel: (i) => score.bins[i], cls: "drift-chart" });
+  const figure = make("figure", { class: "histogram-figure", id: "score-drift-chart" });
+  figure.appendChild(svg);
+  figure.appendChild(make("figcaption", {}, "This job's score distribution (dark) over the validation split's (light), in the validation's bins"));
+  return figure;
+}
+
+function renderDrift(d) {
+  const box = el("drift");
+  box.replaceChildren();
+  if (!d) return;
+  const ents = d.entities || {};
+  if (ents.previous) {
+    box.appendChild(make("p", { id: "entity-change" }, `${ents.count.toLocaleString()} entities vs ${ents.previous.toLocaleString()} in the previous job ${ents.previous_job} (${(100 * ents.change).toFixed(1)} %)`));
+  }
+  if (!d.available) {
+    box.appendChild(make("p", { id: "drift-unavailable" }, "Drift: not available (" + d.reason + ")"));
+    return;
+  }
+  if (d.unseen) box.appendChild(make("p", { id: "unseen" }, `Entities not seen in training: ${d.unseen.count.toLocaleString()} (${(100 * d.unseen.share).toFixed(1)} %)`));
+  const table = make("table", { id: "drift-table", class: "drift" });
+  const head = make("tr");
+  ["Input", "PSI", "Flag"].forEach((t) => head.appendChild(make("th", {}, t)));
+  table.appendChild(head);
+  [d.score, ...d.features].forEach((item) => {
+    const row = make("tr", { class: "flag-" + item.flag.replace("/", "") });
+    row.appendChild(make("td", {}, item.label));
+    row.appendChild(make("td", { class: "num" }, item.psi === null ? "n/a" : item.psi.toFixed(3)));
+    row.appendChild(make("td", {}, { major: "major (> 0.25)", moderate: "moderate (> 0.1)", ok: "ok", "n/a": "n/a" }[item.flag]));
+    table.appendChild(row);
+  });
+  box.appendChild(make("p", { class: "muted" }, "Population stability index against the " + d.reference + "; above 0.1 is a moderate shift, above 0.25 a major one."));
+  box.appendChild(driftChart(d.score));
+  box.appendChild(table);
+}
+
+async function explainEntity() {
+  const entity = el("explain-entity").value.trim();
+  const out = el("explanation");
+  out.replaceChildren();
+  if (!entity) return;
+  const { status, body } = await api("GET", `/api/jobs/${encodeURIComponent(job.id)}/explanations?entity=${encodeURIComponent(entity)}`);
+  if (status !== 200) {
+    out.appendChild(make("p", { class: "field-error" }, body.detail));
+    return;
+  }
+  const table = make("table", { id: "explanation-table", class: "drift" });
+  const head = make("tr");
+  ["Rank", "Input", "Value", "Contribution"].forEach((t) => head.appendChild(make("th", {}, t)));
+  table.appendChild(head);
+  const peak = Math.max(1e-12, ...body.rows.map((r) => Math.abs(r.contribution)));
+  body.rows.forEach((r) => {
+    const row = make("tr");
+    row.appendChild(make("td", { class: "num" }, String(r.rank)));
+    row.appendChild(make("td", {}, r.feature));
+    row.appendChild(make("td", { class: "num" }, r.value === null ? "(missing)" : Number(r.value).toPrecision(4)));
+    const cell = make("td", { class: "num contribution" });
+    const barEl = make("span", { class: "contrib-bar " + (r.contribution >= 0 ? "up" : "down") });
+    barEl.style.width = (60 * Math.abs(r.contribution) / peak).toFixed(0) + "px";
+    cell.appendChild(barEl);
+    cell.appendChild(document.createTextNode(" " + (r.contribution >= 0 ? "+" : "") + r.contribution.toPrecision(3)));
+    row.appendChild(cell);
+    table.appendChild(row);
+  });
+  out.appendChild(table);
 }
 
 function renderOutput(name, out) {
@@ -143,6 +247,8 @@ function renderResults() {
   el("backtest").textContent = bt.metric
     ? `${bt.metric} = ${bt.value === null ? "n/a" : bt.value.toFixed(4)} over ${bt.entities.toLocaleString()} entities (what happened up to ${bt.window_end})`
     : "None: " + (bt.skipped || "no labels");
+  renderDrift(summary.drift);
+  el("explain-box").hidden = !summary.outputs.explanations;
 }
 
 function render() {
@@ -176,5 +282,6 @@ async function act(action) {
 
 el("cancel-job").addEventListener("click", () => act("cancel"));
 el("resume-job").addEventListener("click", () => act("resume"));
+el("explain-form").addEventListener("submit", (event) => { event.preventDefault(); explainEntity(); });
 render();
 if (!job.finished) setTimeout(poll, POLL_MS);
