@@ -53,6 +53,8 @@ class JobSettingsIn(_Strict):
     destination: DestinationIn = Field(default_factory=DestinationIn)
     workers: int = Field(1, description="Parallel worker processes, 1 to 4.")
     entity_filter: str | None = Field(None, description="Extra WHERE on the entities.")
+    entities: str | None = Field(None, description="Predict only these entities: a CSV or Parquet "
+                                 "file of keys on the server, or a table of the graph.")
     partition_size_mb: int | None = Field(None, description="Target size of one part file.")
     sample_cap_mb: int | None = Field(None, description="Keep at most this much of each output.")
     shard_size: int | None = Field(None, description="Entities per shard (unit of work and resume).")

@@ -42,6 +42,7 @@ def run(
     workers: int = typer.Option(1, "--workers", "-w", help="Parallel worker processes, 1 to 4 (with --dask local: the LocalCluster's workers)."),
     dask: str | None = typer.Option(None, "--dask", help="Run the shards as tasks on a Dask cluster: its scheduler tcp://HOST:PORT, or local for a LocalCluster of --workers processes on 127.0.0.1 (needs relpredict[dask])."),
     entity_filter: str | None = typer.Option(None, "--filter", help="Extra WHERE on the entities, evaluated at the anchor time, e.g. \"customers.status = 'ACTIVE'\"."),
+    entities: str | None = typer.Option(None, "--entities", help="Predict only these entities: a CSV or Parquet file of keys (one column, or the column named like the entity key), or a table of the graph."),
     sample_cap_mb: int = typer.Option(1024, "--sample-cap-mb", help="Keep at most this much of each output in the workspace."),
     shard_size: int | None = typer.Option(None, "--shard-size", help="Entities per shard, the unit of work and of resume (default: one shard per worker, at most 20,000 entities)."),
     detach: bool = typer.Option(False, "--detach", help="Run in the background and print the job id."),
@@ -60,7 +61,7 @@ def run(
     raw = RawSettings(anchor_time=anchor_time, threshold=threshold, num_classes=num_classes,
                       top_k=top_k, output_types=output_types, output=output, file_type=file_type,
                       partition_bytes=partition_size_mb * MB, workers=workers,
-                      entity_filter=entity_filter, sample_cap_bytes=sample_cap_mb * MB,
+                      entity_filter=entity_filter, entities=entities, sample_cap_bytes=sample_cap_mb * MB,
                       shard_size=shard_size, connector=connector, overwrite=overwrite, dask=dask,
                       explain_k=explain_k, webhook=webhook, on_finish=on_finish, timeout_seconds=timeout)
     console = make_console()

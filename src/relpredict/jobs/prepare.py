@@ -15,11 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from relpredict.errors import ConfigError, NotFoundError, SettingsError
 from relpredict.graph.graph import Graph
 from relpredict.jobs import store
 from relpredict.jobs.destcheck import check_local_destination
+from relpredict.jobs.entities import check_entities, entity_keys
 from relpredict.jobs.lease import check_free
 from relpredict.jobs.settings import (
     DataRange,
@@ -110,11 +112,14 @@ def prepare(ws: Workspace, workflow: str, raw: RawSettings, job_id: str,
     seconds = time.perf_counter() - start
     default_output = job_dir(ws, job_id) / "output" / f"{workflow}.parquet"
     filtered: list[BoundQuery] = []
+    listed: list[str] = []  # warnings of the entity list
     prepared = Prepared(model, graph, base, loader, seconds)
     try:
         settings, warnings = validate_settings(
             raw, task_info(model, base), data_range(base, graph), str(default_output),
-            check_filter=lambda text: filtered.append(filtered_query(model.query_text, text, graph)))
+            check_filter=lambda text: filtered.append(filtered_query(model.query_text, text, graph)),
+            check_entities=lambda source: _entity_list(source, graph, base, listed))
+        warnings.extend(listed)
         check_connector(ws, settings.destination)
         check_local_destination(settings.destination, settings.output_types, graph,
                                 job_folder=job_dir(ws, job_id), workspace_home=ws.home,
@@ -148,12 +153,24 @@ def check_connector(ws: Workspace, destination: Any) -> None:
                              f"this destination needs one of kind {kind}: give a {kind} connector."})
 
 
+def _entity_list(source: str, graph: Graph, bq: BoundQuery, warnings: list[str]) -> str:
+    canonical, found = check_entities(source, graph, bq)
+    warnings.extend(found)
+    return canonical
+
+
 def prediction_entities(prepared: Prepared, settings: JobSettings) -> pa.Array:
-    """The keys of the entities to predict at the anchor time, in key order."""
+    """The keys of the entities to predict at the anchor time, in key order (only those of the
+    job's entity list, ``--entities``, when it has one)."""
     table = prediction_table(prepared.bound, prepared.graph, settings.anchor_time)
+    listed = ""
+    if getattr(settings, "entities", None):
+        keys = entity_keys(settings.entities, prepared.graph, prepared.bound)
+        table = table.filter(pc.is_in(table.column("ENTITY"), value_set=keys))
+        listed = f", is in the entity list {settings.entities}"
     if table.num_rows == 0:
         at = f" at the anchor time {settings.anchor_time}" if settings.anchor_time else ""
-        raise ConfigError(f"No entity of {prepared.bound.entity_table} exists{at} and passes the "
-                          "query's WHERE and the entity filter: there is nothing to predict. Choose "
-                          "another anchor time or a wider filter.")
+        raise ConfigError(f"No entity of {prepared.bound.entity_table} exists{at}{listed} and passes "
+                          "the query's WHERE and the entity filter: there is nothing to predict. "
+                          "Choose another anchor time or a wider filter.")
     return table.column("ENTITY").combine_chunks()

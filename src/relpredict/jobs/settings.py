@@ -41,7 +41,7 @@ __all__ = ["FIELDS", "DataRange", "JobSettings", "RawSettings", "TaskInfo", "aut
            "parse_anchor_time", "parse_dask_address", "validate_settings"]
 
 FIELDS = ("anchor_time", "threshold", "num_classes", "top_k", "output_types", "destination",
-          "workers", "entity_filter", "explain_k", "webhook", "on_finish", "timeout",
+          "workers", "entity_filter", "entities", "explain_k", "webhook", "on_finish", "timeout",
           "sample_cap_mb", "shard_size", "dask")
 """The keys of :attr:`SettingsError.errors`, in order: the job dialog's fields (the CLI's options).
 ``destination`` covers the output, its file type, partition size and connector together."""
@@ -91,6 +91,7 @@ class RawSettings:
     on_finish: str | None = None  # a shell command run when the job ends
     timeout_seconds: float | None = None  # cancel the job after this long
     dask: str | None = None  # a Dask scheduler (tcp://HOST:PORT) or "local"; None: local workers
+    entities: str | None = None  # predict only these: a CSV / Parquet file of keys, or a graph table
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,7 @@ class JobSettings:
     on_finish: str | None = None
     timeout_seconds: float | None = None
     dask: str | None = None  # the Dask scheduler's address (never credentials), "local" or None
+    entities: str | None = None  # the entity list: a file's absolute path or a table of the graph
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -180,6 +182,7 @@ def _naive_utc(value: datetime) -> datetime:
 
 def validate_settings(raw: RawSettings, task: TaskInfo, data: DataRange, default_output: str,
                       check_filter: Callable[[str], object] | None = None,
+                      check_entities: Callable[[str], str] | None = None,
                       ) -> tuple[JobSettings, list[str]]:
     """Check every setting on its own; return the validated settings and warnings for the record.
 
@@ -205,6 +208,7 @@ def validate_settings(raw: RawSettings, task: TaskInfo, data: DataRange, default
         "destination": checked("destination", lambda: _destination(raw, default_output)),
         "workers": checked("workers", lambda: _workers(raw.workers)),
         "entity_filter": checked("entity_filter", lambda: _entity_filter(raw.entity_filter, check_filter)),
+        "entities": checked("entities", lambda: _entities(raw.entities, check_entities)),
         "explain_k": checked("explain_k", lambda: _explain_k(raw.explain_k, raw.output_types)),
         "webhook": checked("webhook", lambda: _webhook(raw.webhook)),
         "on_finish": checked("on_finish", lambda: _on_finish(raw.on_finish)),
@@ -389,6 +393,15 @@ def _positive(value: int, what: str, unit: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ConfigError(f"{what} must be a positive number of {unit}, not {value!r}.")
     return value
+
+
+def _entities(value: str | None, check: Callable[[str], str] | None) -> str | None:
+    """The entity list (``--entities``): blank is none; ``check`` (the caller reads it against the
+    graph, :mod:`relpredict.jobs.entities`) returns its canonical source."""
+    if value is None or not str(value).strip():
+        return None
+    text = str(value).strip()
+    return check(text) if check is not None else text
 
 
 def _entity_filter(value: str | None, check: Callable[[str], object] | None) -> str | None:

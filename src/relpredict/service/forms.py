@@ -46,6 +46,7 @@ class JobForm:
     destination: DestinationForm = DestinationForm()
     workers: int = 1
     entity_filter: str | None = None
+    entities: str | None = None  # a CSV / Parquet file of keys, or a table of the graph
     partition_size_mb: int | None = None
     sample_cap_mb: int | None = None
     shard_size: int | None = None
@@ -122,6 +123,7 @@ def raw_settings(form: JobForm) -> RawSettings:
         "output_types": list(form.output_types), "output": output,
         "file_type": _blank(form.destination.file_type) if form.destination.kind in ("local", "s3") else None,
         "workers": form.workers, "entity_filter": _blank(form.entity_filter),
+        "entities": _blank(form.entities),
         "shard_size": form.shard_size, "overwrite": bool(form.destination.overwrite),
         "dask": _blank(form.dask),
         "explain_k": form.explain_k, "webhook": _blank(form.webhook),
