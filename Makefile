@@ -35,8 +35,10 @@ test: setup lint
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow"
 
+# ruff, then mypy on src/relpredict (its settings are in pyproject.toml)
 lint: setup
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .relpredict .pytest_cache

@@ -27,12 +27,14 @@ router = APIRouter(prefix="/api", responses=ERRORS)
 
 
 def _ws(request: Request) -> Workspace:
-    return request.app.state.workspace
+    ws: Workspace = request.app.state.workspace
+    return ws
 
 
 def _roots(request: Request) -> list[Path]:
     """The folders jobs started through this server may write local outputs in."""
-    return request.app.state.output_roots
+    roots: list[Path] = request.app.state.output_roots
+    return roots
 
 
 @router.get("/health", tags=["server"])

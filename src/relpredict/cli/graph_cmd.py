@@ -13,6 +13,7 @@ from relpredict.cli.console import make_console
 from relpredict.errors import GraphValidationError
 from relpredict.graph.graph import Graph
 from relpredict.graph.summary import summarize
+from relpredict.graph.validate import Finding
 from relpredict.graph.yaml_io import dump_graph, load_graph
 
 app = typer.Typer(help="Graphs of tables: infer, inspect, validate.", no_args_is_help=True)
@@ -75,7 +76,7 @@ def _day(value: object) -> str:
     return str(value)[:10] if value is not None else ""
 
 
-def _print_findings(console: Console, findings: list) -> None:
+def _print_findings(console: Console, findings: list[Finding]) -> None:
     if not findings:
         console.print("\n[green]Validation: no findings.[/green]")
         return

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
+from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table as RichTable
 
@@ -13,9 +15,9 @@ from relpredict.cli.console import make_console
 from relpredict.cli.query_cmd import DATA, GRAPH, _when
 from relpredict.errors import ConfigError
 from relpredict.graph.yaml_io import load_graph
+from relpredict.sinks.sources import SourceCache
 from relpredict.workspace import Workspace
 
-from relpredict.sinks.sources import SourceCache
 app = typer.Typer(help="Trained models: list their versions, show one.", no_args_is_help=True)
 HOME = typer.Option(None, "--home", help="Workspace folder (default: $RELPREDICT_HOME or ./.relpredict).")
 
@@ -43,9 +45,9 @@ def train(
     check_name(name)
     ws = Workspace.open(home)
     graph = load_graph(graph_yaml, data=data)
+    graph.sources = SourceCache(ws)  # connector tables through this workspace's connectors
     opts = TrainOptions(kind=model, seed=seed, val_start=_when(val_start, "--val-start"),
                         test_start=_when(test_start, "--test-start"), max_eval=max_eval)
-    graph.sources = SourceCache(ws)  # connector tables through this workspace's connectors
     if epochs is not None:
         if epochs < 1:
             raise ConfigError(f"--epochs must be at least 1, not {epochs}.")
@@ -126,7 +128,7 @@ def show(ref: str = typer.Argument(..., help="NAME (latest version) or NAME@VERS
         console.print("LightGBM top features: " + ", ".join(f[0] for f in top[:8]), highlight=False)
 
 
-def _print_candidates(console, metrics: dict, task: str, top_k: int) -> None:
+def _print_candidates(console: Console, metrics: dict[str, Any], task: str, top_k: int) -> None:
     """Every candidate's selection metric on validation and test: learners, baselines, chosen."""
     rows = metrics.get("candidates") or []
     if not rows:
@@ -143,7 +145,7 @@ def _print_candidates(console, metrics: dict, task: str, top_k: int) -> None:
     console.print(table)
 
 
-def _print_margin(console, metrics: dict) -> None:
+def _print_margin(console: Console, metrics: dict[str, Any]) -> None:
     best = metrics.get("best_baseline")
     if best:
         console.print(f"Margin over the best baseline ({best['name']}) on validation: "
@@ -154,13 +156,13 @@ def _number(v: float | None) -> str:
     return "-" if v is None or v != v else f"{v:.4f}"
 
 
-def _headline(d: dict | None) -> str:
+def _headline(d: dict[str, Any] | None) -> str:
     if not d:
         return "-"
     return ", ".join(f"{k} {v:.4g}" for k, v in list(d.items())[:1] if isinstance(v, (int, float)))
 
 
-def _print_metrics(console, metrics: dict) -> None:
+def _print_metrics(console: Console, metrics: dict[str, Any]) -> None:
     for split in ("val", "test"):
         if split in metrics:
             console.print(f"  {split:<5} " + ", ".join(f"{k} {v:.4f}" for k, v in metrics[split].items()

@@ -230,7 +230,8 @@ def _pick(rng: np.random.Generator, catalog: _Catalog, bucket: np.ndarray | None
         lo, hi = catalog.lo[bucket], catalog.hi[bucket]
     base, top = catalog.cum[lo], catalog.cum[hi]
     k = np.searchsorted(catalog.cum, base + rng.random(size) * (top - base), side="right") - 1
-    return catalog.order[np.clip(k, lo, hi - 1)]
+    out: np.ndarray = catalog.order[np.clip(k, lo, hi - 1)]
+    return out
 
 
 # -- customers -----------------------------------------------------------------------------------
@@ -293,7 +294,8 @@ def day_weights() -> np.ndarray:
     weekly = np.where(weekday >= 5, 1.35, 1.0)
     yearly = 1.0 + 0.8 * np.exp(-(((day_of_year - 338.0) / 22.0) ** 2))
     weights = weekly * yearly
-    return weights / weights.mean()
+    out: np.ndarray = weights / weights.mean()
+    return out
 
 
 def _transactions(
@@ -331,7 +333,8 @@ def _transactions(
 def _cum_at(cum: np.ndarray, weights: np.ndarray, t: np.ndarray) -> np.ndarray:
     """Cumulative day weight at fractional day ``t`` (piecewise-linear within a day)."""
     day = np.clip(np.floor(t).astype(np.int64), 0, len(weights) - 1)
-    return cum[day] + (t - day) * weights[day]
+    out: np.ndarray = cum[day] + (t - day) * weights[day]
+    return out
 
 
 def _seasonal_times(rng: np.random.Generator, cum: np.ndarray, weights: np.ndarray,
@@ -341,7 +344,8 @@ def _seasonal_times(rng: np.random.Generator, cum: np.ndarray, weights: np.ndarr
     target = a + rng.random(len(lo)) * (b - a)
     day = np.clip(np.searchsorted(cum, target, side="right") - 1, 0, len(weights) - 1)
     t = day + (target - cum[day]) / weights[day]
-    return np.clip(t, lo, hi)
+    out: np.ndarray = np.clip(t, lo, hi)
+    return out
 
 
 def _choose_products(rng: np.random.Generator, people: _People, catalog: _Catalog,

@@ -18,6 +18,7 @@ import weakref
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 
 from relpredict.graph.graph import Graph
@@ -101,7 +102,9 @@ class _Joins:
 
     def select(self, base: str) -> str:
         """One row per base row, in the base rows' order; feature names quoted as given."""
-        cols, joins, names = [], [], set()
+        cols: list[str] = []
+        joins: list[str] = []
+        names: set[str] = set()
         for alias, table, key, features in self.parts:
             joins.append(f" LEFT JOIN {q(table)} {alias} ON {alias}.key = {key} "
                          f"AND {alias}.anchor = b.anchor")
@@ -296,7 +299,7 @@ def _parent_stats(s: Scratch, spec: FeatureSpec, pairs: str, joins: _Joins) -> N
 # batches at one anchor, and each batch reaches nearly all parents (every product, say), so the
 # first batch computes them once and the others reuse them. Values depend only on (parent,
 # anchor), so reuse is exact; the weak reference keeps a new graph from matching a dead one's id.
-_PARENT_CACHE: dict[tuple, tuple[weakref.ref, pa.Table]] = {}
+_PARENT_CACHE: dict[tuple[Any, ...], tuple[weakref.ref[duckdb.DuckDBPyConnection], pa.Table]] = {}
 CACHE_ANCHORS, CACHE_ENTRIES = 2, 32
 
 

@@ -29,12 +29,15 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass
+from typing import Any
 
+import duckdb
 import pyarrow as pa
 
+from relpredict.errors import ConfigError
 from relpredict.graph.graph import Graph
 from relpredict.labels.sql import ANCHOR, ENTITY, Params
-from relpredict.query.bound import BoundQuery
+from relpredict.query.bound import BoundQuery, Window
 from relpredict.sql import quote_ident as q
 from relpredict.tables.stypes import SType
 
@@ -45,7 +48,7 @@ from .scratch import Scratch, interval, prepare_rows
 OWN, POPULAR, COOC, BASKET, SEEDS = 50, 50, 50, 20, 10
 CACHE_ANCHORS, CACHE_ENTRIES = 4, 16
 ANCHOR_TABLES = ("pop", "repeat", "cooc", "counts", "any_pop")
-_ANCHOR_CACHE: dict[tuple, tuple[weakref.ref, dict[str, pa.Table]]] = {}
+_ANCHOR_CACHE: dict[tuple[Any, ...], tuple[weakref.ref[duckdb.DuckDBPyConnection], dict[str, pa.Table]]] = {}
 MULTIPLES = (1, 4, 12)
 FEATURES = [
     "own.count_1", "own.count_4", "own.count_12", "own.count_all", "own.days_since", "own.rank",
@@ -112,7 +115,7 @@ class _Query:
 
     def win(self, multiple: int) -> str:
         if multiple not in self._win:
-            w = self.bq.horizon
+            w = _horizon(self.bq)
             self._win[multiple] = interval(self.p, w.end * multiple, w.unit)
         return self._win[multiple]
 
@@ -123,6 +126,13 @@ class _Query:
         return f"JOIN {it.fact} f ON {cond}{it.parent_joins}{join} WHERE {it.where}"
 
 
+def _horizon(bq: BoundQuery) -> Window:
+    """The target window of a RANK TOP k query (every such query has one)."""
+    if bq.horizon is None:
+        raise ConfigError(f"{bq.text!r} has no target window: candidates need one.")
+    return bq.horizon
+
+
 def candidate_pairs(bq: BoundQuery, graph: Graph, rows: pa.Table, sample: Sample = Sample(),
                     columns: ItemColumns = ItemColumns()) -> pa.Table:
     """``__row`` (position in ``rows``), ``ITEM``, the :data:`FEATURES` and the item-column
@@ -130,7 +140,7 @@ def candidate_pairs(bq: BoundQuery, graph: Graph, rows: pa.Table, sample: Sample
     with Scratch(graph.con) as s:
         base = prepare_rows(s, rows, None)
         # the entity's own items, by row
-        w_us = float(bq.horizon.length().total_seconds() * 1_000_000)
+        w_us = float(_horizon(bq).length().total_seconds() * 1_000_000)
         a = _Query(bq, graph)
         it = a.it
         own = s.create("own", (

@@ -58,7 +58,8 @@ def fit_feature_spec(bq: BoundQuery, graph: Graph, rows: pa.Table, *,
 def max_anchor(rows: pa.Table) -> datetime | None:
     if ANCHOR not in rows.column_names or rows.num_rows == 0:
         return None
-    return pc.max(rows.column(ANCHOR)).as_py()
+    latest: datetime | None = pc.max(rows.column(ANCHOR)).as_py()
+    return latest
 
 
 def _windows(bq: BoundQuery) -> list[tuple[float, str]]:

@@ -14,9 +14,11 @@ and :func:`popular_items` give what a ranking model or baseline needs instead.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -94,7 +96,7 @@ Levels = Callable[[list[datetime]], dict[datetime, float | None]]
 
 def history_and_past(bq: BoundQuery, graph: Graph, rows: pa.Table, k: int = 24,
                      classes: list[str] | None = None, past: bool = True,
-                     levels: Levels | None = None) -> tuple[pa.Table, list[list] | None]:
+                     levels: Levels | None = None) -> tuple[pa.Table, list[list[Any]] | None]:
     """:func:`target_history` and, with ``past``, each row's k past labels themselves (most
     recent first; None where the entity had no label or the label's window ends after ``t``),
     from one query.
@@ -176,7 +178,7 @@ def _past_anchors(s: Scratch, bq: BoundQuery, base: str, k: int) -> str:
 
 
 def _labels(bq: BoundQuery, graph: Graph, anchors: list[datetime], key_type: pa.DataType,
-            keys: list) -> pa.Table:
+            keys: list[Any]) -> pa.Table:
     """The query's labels of ``keys`` at ``anchors`` (an empty table of the right shape when
     there are none); only those entities' fact rows are read."""
     if anchors:
@@ -193,7 +195,7 @@ def _history_exprs(bq: BoundQuery, k: int, classes: list[str]) -> dict[str, Expr
         v = "CAST(v AS DOUBLE)"
         out[PREFIX + "last"] = lambda p: f"max({v}) FILTER (WHERE i = 1)"
         for n in _mean_sizes(k):
-            out[f"{PREFIX}mean_{n}"] = lambda p, n=n: f"avg({v}) FILTER (WHERE i <= {int(n)})"
+            out[f"{PREFIX}mean_{n}"] = functools.partial(_mean_of_last, v, n)
     out[PREFIX + "count"] = lambda p: "count(v)"
     out[PREFIX + "anchors_since_last"] = lambda p: "min(i) FILTER (WHERE v IS NOT NULL)"
     if kind == "boolean":
@@ -202,9 +204,16 @@ def _history_exprs(bq: BoundQuery, k: int, classes: list[str]) -> dict[str, Expr
     for c in classes if kind in ("category", "list") else []:
         hit = (lambda p, c=c: f"list_contains(CAST(v AS VARCHAR[]), {p.add(c)})") if kind == "list" \
             else (lambda p, c=c: f"CAST(v AS VARCHAR) = {p.add(c)}")
-        out[f"{PREFIX}class={c}.share"] = \
-            lambda p, hit=hit: f"avg(CAST({hit(p)} AS DOUBLE)) FILTER (WHERE v IS NOT NULL)"
+        out[f"{PREFIX}class={c}.share"] = functools.partial(_share_of, hit)
     return out
+
+
+def _mean_of_last(v: str, n: int, p: Params) -> str:
+    return f"avg({v}) FILTER (WHERE i <= {int(n)})"
+
+
+def _share_of(hit: Expr, p: Params) -> str:
+    return f"avg(CAST({hit(p)} AS DOUBLE)) FILTER (WHERE v IS NOT NULL)"
 
 
 def _mean_sizes(k: int) -> list[int]:
@@ -311,7 +320,7 @@ def _items(bq: BoundQuery, graph: Graph, p: Params, filtered: bool = True) -> _I
     fact = graph[agg.column.table]
     fk = graph.links_between(fact.name, bq.entity_table)[0].column
     where = [f"f.{q(agg.column.column)} IS NOT NULL"]
-    comp, parents = _Compiler(bq, graph, p), {}
+    comp, parents = _Compiler(bq, graph, p), dict[str, str]()
     if agg.filter is not None and filtered:
         where.append(comp.expr(agg.filter, f"fact:{fact.name}", parents))
     joins = comp.parent_joins(fact.name, parents, "f", visible_at_anchor=True, anchor="x")

@@ -95,5 +95,5 @@ def prepare_rows(s: Scratch, rows: pa.Table, anchor: datetime | None) -> str:
 def reference_time(graph: Graph) -> datetime:
     """The "anchor" of a static query: the latest time in the graph, so every row counts."""
     highs = [graph.time_range(t.name)[1] for t in graph if t.time_column]
-    highs = [h for h in highs if h is not None]
-    return max(highs) if highs else datetime(1970, 1, 1)
+    known = [h for h in highs if h is not None]
+    return max(known) if known else datetime(1970, 1, 1)

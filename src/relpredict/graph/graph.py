@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import duckdb
 import sqlglot
@@ -132,7 +132,7 @@ class Graph:
                 done.add(n)
         return ordered
 
-    def sql(self, query: str, params: list | None = None) -> duckdb.DuckDBPyRelation:
+    def sql(self, query: str, params: list[Any] | None = None) -> duckdb.DuckDBPyRelation:
         """Run SQL over the graph's tables (values bound as parameters)."""
         return self.con.sql(query, params=params)
 
@@ -220,7 +220,7 @@ class Graph:
         return f"Graph({self.name!r}, tables={self.table_names})"
 
 
-def _profiles(cols: dict[str, str], row: tuple) -> list[ColumnProfile]:
+def _profiles(cols: dict[str, str], row: tuple[Any, ...]) -> list[ColumnProfile]:
     rows, values, out = int(row[0]), list(row[1:]), []
     for col, dtype in cols.items():
         distinct = int(values.pop(0) or 0)

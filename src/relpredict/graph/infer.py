@@ -95,7 +95,7 @@ def _is_unique(graph: Graph, table: str, col: str) -> bool:
     t, c = quote_ident(table), quote_ident(col)
     n, distinct, nulls = graph.con.execute(
         f"SELECT COUNT(*), COUNT(DISTINCT {c}), COUNT(*) - COUNT({c}) FROM {t}").fetchall()[0]
-    return n > 0 and nulls == 0 and distinct == n
+    return bool(n > 0 and nulls == 0 and distinct == n)
 
 
 def _foreign_keys(graph: Graph, table: str, pks: dict[str, str | None], guesses: list[Guess]) -> dict[str, str]:

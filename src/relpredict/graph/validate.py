@@ -92,7 +92,7 @@ def _unknown_columns(graph: Graph, table: Table) -> list[Finding]:
     return out
 
 
-def _q(graph: Graph, sql: str) -> list[tuple]:
+def _q(graph: Graph, sql: str) -> list[tuple[Any, ...]]:
     return graph.con.execute(sql).fetchall()
 
 

@@ -98,7 +98,7 @@ def graph_from_dict(doc: Any, *, base: Path, data: str | Path | None = None, whe
     return Graph(tables, name=str(doc.get("name") or Path(where).stem))
 
 
-def _check_keys(spec: dict, allowed: tuple[str, ...], where: str) -> None:
+def _check_keys(spec: dict[str, Any], allowed: tuple[str, ...], where: str) -> None:
     for key in spec:
         if key not in allowed:
             raise ConfigError(
@@ -107,7 +107,7 @@ def _check_keys(spec: dict, allowed: tuple[str, ...], where: str) -> None:
             )
 
 
-def _table(name: str, spec: dict, folder: Path, where: str) -> Table:
+def _table(name: str, spec: dict[str, Any], folder: Path, where: str) -> Table:
     if not isinstance(spec, dict):
         raise ConfigError(f"{where}: expected a mapping of table settings.")
     _check_keys(spec, TABLE_KEYS, where)

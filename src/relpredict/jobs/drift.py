@@ -38,9 +38,9 @@ def score_values(task: TaskType, predictions: pa.Table) -> np.ndarray | list[str
     """What the score reference bins: the probability (binary), the value (regression), else the
     top class or item of each entity (its first row: rows are best first per entity)."""
     if task is TaskType.binary:
-        return predictions.column("True_PROB").to_numpy(zero_copy_only=False)
+        return np.asarray(predictions.column("True_PROB").to_numpy(zero_copy_only=False), np.float64)
     if task is TaskType.regression:
-        return predictions.column("TARGET_PRED").to_numpy(zero_copy_only=False)
+        return np.asarray(predictions.column("TARGET_PRED").to_numpy(zero_copy_only=False), np.float64)
     entity = predictions.column("ENTITY").combine_chunks()
     if len(entity) == 0:
         return []

@@ -80,7 +80,7 @@ def _read(source: str, graph: Graph) -> pa.Table:
 
 
 def _key_column(table: pa.Table, source: str, key: str) -> str:
-    names = table.column_names
+    names: list[str] = table.column_names
     if len(names) == 1:
         return names[0]
     matches = [n for n in names if n.lower() == key.lower()]

@@ -164,7 +164,7 @@ def prediction_entities(prepared: Prepared, settings: JobSettings) -> pa.Array:
     job's entity list, ``--entities``, when it has one)."""
     table = prediction_table(prepared.bound, prepared.graph, settings.anchor_time)
     listed = ""
-    if getattr(settings, "entities", None):
+    if settings.entities:
         keys = entity_keys(settings.entities, prepared.graph, prepared.bound)
         table = table.filter(pc.is_in(table.column("ENTITY"), value_set=keys))
         listed = f", is in the entity list {settings.entities}"

@@ -280,9 +280,10 @@ class _Publisher:
             return None, None, "no predictions output"
         bq, graph = self.prepared.bound, self.prepared.graph
         window_end, reason = backtest_window(bq, self.settings.anchor_time, fact_time_range(bq, graph)[1])
-        if window_end is None:
-            return None, None, reason
-        return training_table(bq, graph, [self.settings.anchor_time]), window_end, None
+        anchor = self.settings.anchor_time
+        if window_end is None or anchor is None:
+            return None, None, reason or "no anchor time"
+        return training_table(bq, graph, [anchor]), window_end, None
 
     def _publish(self, output: str, backtest: Backtest | None) -> dict[str, Any]:
         task: TaskType = self.prepared.model.task_type

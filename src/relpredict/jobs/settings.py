@@ -199,7 +199,7 @@ def validate_settings(raw: RawSettings, task: TaskInfo, data: DataRange, default
             errors[name] = str(err)
             return None  # type: ignore[return-value]  # never used: errors are raised below
 
-    values = {
+    values: dict[str, Any] = {
         "anchor_time": checked("anchor_time", lambda: _anchor(raw.anchor_time, task, data, warnings)),
         "threshold": checked("threshold", lambda: _threshold(raw.threshold, task)),
         "num_classes": checked("num_classes", lambda: _num_classes(raw.num_classes, task)),

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -83,10 +83,10 @@ def resolve_loader(spec: str) -> Callable[[Workspace, str], Any]:
     loader = getattr(module, attr, None)
     if not callable(loader):
         raise ConfigError(f"The model loader {spec!r} names no function {attr!r} in {module_name}.")
-    return loader
+    return cast(Callable[[Workspace, str], Any], loader)
 
 
-_CONTEXT: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+_CONTEXT: dict[tuple[str, ...], tuple[Any, Any]] = {}
 
 
 def _context(shard: Shard) -> tuple[Any, Any]:

@@ -149,7 +149,7 @@ def get_job(ws: Workspace, job_id: str) -> JobRecord:
 
 def list_jobs(ws: Workspace, workflow: str | None = None) -> list[JobRecord]:
     """Jobs, newest first (of one workflow when given)."""
-    sql, params = "SELECT * FROM jobs", ()
+    sql, params = "SELECT * FROM jobs", tuple[str, ...]()
     if workflow is not None:
         get_workflow(ws, workflow)
         sql, params = sql + " WHERE workflow = ?", (workflow,)

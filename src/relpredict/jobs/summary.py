@@ -65,12 +65,12 @@ class SampleWriter:
 def histogram_edges(task_type: TaskType, lo: float | None, hi: float | None) -> list[float] | None:
     """Bin edges of the score histogram: probabilities on [0, 1], anything else on its range."""
     if task_type is TaskType.binary:
-        return np.round(np.linspace(0.0, 1.0, HISTOGRAM_BINS + 1), 12).tolist()
+        return [float(v) for v in np.round(np.linspace(0.0, 1.0, HISTOGRAM_BINS + 1), 12)]
     if lo is None or hi is None:
         return None
     if lo == hi:
         lo, hi = lo - 0.5, hi + 0.5
-    return np.round(np.linspace(lo, hi, HISTOGRAM_BINS + 1), 12).tolist()
+    return [float(v) for v in np.round(np.linspace(lo, hi, HISTOGRAM_BINS + 1), 12)]
 
 
 @dataclass

@@ -12,6 +12,7 @@ pages reach them through :mod:`relpredict.service.jobs`.
 
 from __future__ import annotations
 
+import builtins
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,8 +28,8 @@ from relpredict.jobs.dryrun import DryRun, dry_run
 from relpredict.jobs.lease import check_free, lease_lock
 from relpredict.jobs.prepare import Prepared, default_loader, job_dir, load_workflow_model, prepare
 from relpredict.jobs.settings import RawSettings
-from relpredict.jobs.status import FINISHED, JobStatus
 from relpredict.jobs.sources import drop_job_sources
+from relpredict.jobs.status import FINISHED, JobStatus
 from relpredict.sinks.formats import open_writer
 from relpredict.sinks.network import read_events
 from relpredict.workspace import Workspace
@@ -196,8 +197,8 @@ def create_job(workflow: str, settings: RawSettings, workspace: Workspace | str 
                                     validated, warnings)
     except BaseException:
         prepared.close()
-        raise
         drop_job_sources(ws, job_id)
+        raise
     job = Job(job_id, ws)
     job.prepared = prepared
     return job, prepared
@@ -238,7 +239,7 @@ class Workflow:
         ws = _workspace(workspace)
         return [cls(r.name, r.model, ws) for r in store.list_workflows(ws)]
 
-    def jobs(self) -> list[Job]:
+    def jobs(self) -> builtins.list[Job]:
         return [Job(r.id, self.workspace) for r in store.list_jobs(self.workspace, self.name)]
 
     def run(self, *, detach: bool = False, loader: str | None = None, on_progress: Any = None,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -62,8 +63,8 @@ def fact_time_range(bq: BoundQuery, graph: Graph) -> tuple[datetime | None, date
 def data_start(graph: Graph) -> datetime | None:
     """The first timestamp of any table (RelBench's ``db.min_timestamp``)."""
     lows = [graph.time_range(t.name)[0] for t in graph if t.time_column]
-    lows = [lo for lo in lows if lo is not None]
-    return min(lows) if lows else None
+    known = [lo for lo in lows if lo is not None]
+    return min(known) if known else None
 
 
 def default_anchor_time(bq: BoundQuery, graph: Graph) -> datetime | None:
@@ -127,7 +128,8 @@ def _check_starts(val_start: datetime | None, test_start: datetime | None, lo: d
 
 
 def _forward(start: pd.Timestamp, end: pd.Timestamp, step: pd.DateOffset, limit: int) -> list[datetime]:
-    out, t = [], start
+    out: list[datetime] = []
+    t = start
     while t <= end and len(out) < limit:
         out.append(t.to_pydatetime())
         t = t + step
@@ -143,7 +145,7 @@ def _backward(start: pd.Timestamp, end: pd.Timestamp, step: pd.DateOffset) -> li
 
 
 def training_table(bq: BoundQuery, graph: Graph, anchors: list[datetime] | None = None,
-                   entities: list | None = None) -> pa.Table:
+                   entities: list[Any] | None = None) -> pa.Table:
     """``ENTITY, ANCHOR_TIMESTAMP, TARGET`` for the given anchors (static queries: no anchors),
     for every entity or only ``entities``."""
     if bq.is_temporal and not anchors:

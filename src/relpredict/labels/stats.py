@@ -16,7 +16,7 @@ from relpredict.labels.labels import (
     step_offset,
     training_table,
 )
-from relpredict.query.ast import aggregations
+from relpredict.query.ast import Aggregation, aggregations
 from relpredict.query.bound import BoundQuery, TaskType
 from relpredict.query.printer import to_pql
 
@@ -47,7 +47,7 @@ def report(bq: BoundQuery, graph: Graph) -> QueryReport:
                        distribution(bq.task_type, labels))
 
 
-def _all_aggs(bq: BoundQuery) -> list:
+def _all_aggs(bq: BoundQuery) -> list[Aggregation]:
     return aggregations(bq.target) + aggregations(bq.where) + aggregations(bq.assuming)
 
 

@@ -26,7 +26,7 @@ import sqlite3
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -39,7 +39,7 @@ from relpredict.model.boosting import Booster
 from relpredict.model.calibration import Platt
 from relpredict.model.encoders import GraphEncoders
 from relpredict.model.gnn import GNNConfig
-from relpredict.model.predictor import GNNPart, TrainedModel
+from relpredict.model.predictor import MODEL_KINDS, GNNPart, ModelKind, TrainedModel
 from relpredict.model.ranker import Ranker
 from relpredict.model.seedfeatures import Standardizer
 from relpredict.model.targets import TargetCodec
@@ -159,6 +159,12 @@ def _finite(value: Any) -> Any:
 
 
 # -- load ----------------------------------------------------------------------------------
+def _kind(value: Any) -> ModelKind:
+    if value not in MODEL_KINDS:
+        raise ConfigError(f"Unknown model kind {value!r} in a stored model artifact; retrain it.")
+    return cast(ModelKind, value)
+
+
 def from_document(doc: dict[str, Any], folder: Path) -> TrainedModel:
     if doc.get("format") != FORMAT:
         raise ConfigError(f"The model in {folder} has artifact format {doc.get('format')}; this relpredict "
@@ -176,7 +182,7 @@ def from_document(doc: dict[str, Any], folder: Path) -> TrainedModel:
 
         spec = FeatureSpec.from_dict(doc["feature_spec"])
     return TrainedModel(
-        query_text=doc["query"], task_type=TaskType(doc["task_type"]), kind=doc["kind"], seed=doc["seed"],
+        query_text=doc["query"], task_type=TaskType(doc["task_type"]), kind=_kind(doc["kind"]), seed=doc["seed"],
         codec=TargetCodec.from_dict(doc["codec"]),
         history=Standardizer.from_dict(doc["history"]) if doc["history"] else None,
         history_k=int(doc["history_k"]), gnn=gnn,
@@ -220,7 +226,8 @@ def _row(ws: Workspace, name: str, version: int | None) -> sqlite3.Row:
         else:
             rows = con.execute("SELECT * FROM models WHERE name = ? AND version = ?", (name, version)).fetchall()
         if rows:
-            return rows[0]
+            row: sqlite3.Row = rows[0]
+            return row
         known = [r[0] for r in con.execute("SELECT DISTINCT name FROM models ORDER BY name").fetchall()]
     from relpredict.graph.graph import did_you_mean
 
@@ -231,7 +238,7 @@ def _row(ws: Workspace, name: str, version: int | None) -> sqlite3.Row:
 
 def list_models(ws: Workspace, name: str | None = None) -> list[dict[str, Any]]:
     """One record per model version, newest first."""
-    sql, params = "SELECT * FROM models", ()
+    sql, params = "SELECT * FROM models", tuple[str, ...]()
     if name is not None:
         sql, params = sql + " WHERE name = ?", (name,)
     with ws.db() as con:

@@ -56,7 +56,7 @@ class Baseline:
     def name(self) -> str:
         return describe(self.rule, self.span)
 
-    def predict(self, codec: TargetCodec, past: Past) -> np.ndarray:
+    def predict(self, codec: TargetCodec, past: Past | ranker.Pairs) -> np.ndarray:
         """Predictions shaped as the learners': binary ``[N]`` scores in [0, 1], regression
         ``[N]`` values, multiclass / multilabel ``[N, C]`` in the codec's class order."""
         return RULES[(self.task, self.rule)](self, codec, past)
@@ -144,7 +144,8 @@ def _class_counts(codec: TargetCodec, past: Past, span: int, weights: np.ndarray
 
 def _prior(b: Baseline, codec: TargetCodec) -> np.ndarray:
     prior = np.asarray(b.constants.get("prior") or [1.0] * len(codec.classes), dtype=np.float64)
-    return prior / max(prior.sum(), 1e-12)
+    out: np.ndarray = prior / max(prior.sum(), 1e-12)
+    return out
 
 
 def _frequent(b: Baseline, codec: TargetCodec, past: Past) -> np.ndarray:
@@ -154,14 +155,16 @@ def _frequent(b: Baseline, codec: TargetCodec, past: Past) -> np.ndarray:
     counts = _class_counts(codec, past, b.span, weights)
     prior = _prior(b, codec)
     total = counts.sum(1, keepdims=True)
-    return (counts + 0.01 * prior) / (total + 0.01)
+    out: np.ndarray = (counts + 0.01 * prior) / (total + 0.01)
+    return out
 
 
 def _last_class(b: Baseline, codec: TargetCodec, past: Past) -> np.ndarray:
     latest = [[next((v for v in values if v is not None), None)] for values in past]
     counts = _class_counts(codec, latest, 1)
     prior = _prior(b, codec)
-    return (0.9 * counts + 0.1 * prior) / (0.9 * counts.sum(1, keepdims=True) + 0.1)
+    out: np.ndarray = (0.9 * counts + 0.1 * prior) / (0.9 * counts.sum(1, keepdims=True) + 0.1)
+    return out
 
 
 def _mode(b: Baseline, codec: TargetCodec, past: Past) -> np.ndarray:
@@ -205,7 +208,7 @@ def candidates(codec: TargetCodec, train_y: np.ndarray, k: int) -> list[Baseline
         return ([Baseline(task, "last", 1)] + [Baseline(task, "rate", s) for s in spans]
                 + [Baseline(task, "recency", k)] if k > 0 else [])
     if task is TaskType.regression:
-        const = {"median": float(np.median(train_y)) if len(train_y) else 0.0}
+        const: dict[str, Any] = {"median": float(np.median(train_y)) if len(train_y) else 0.0}
         out = [Baseline(task, "constant", 0, const)]
         if k > 0:
             out += [Baseline(task, "last", 1, const)]

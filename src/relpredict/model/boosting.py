@@ -7,6 +7,7 @@ own text format, so an artifact stores them as strings.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,7 +95,7 @@ class Booster:
         rounds, patience = params.pop("rounds", ROUNDS), params.pop("early_stop", EARLY_STOP)
         train = lgb.Dataset(x, y, weight=w, feature_name=self.features, free_raw_data=False)
         valid = lgb.Dataset(xv, yv, weight=wv, reference=train)
-        callbacks = [lgb.early_stopping(patience, verbose=False)] if len(yv) else []
+        callbacks: list[Callable[..., Any]] = [lgb.early_stopping(patience, verbose=False)] if len(yv) else []
         booster = lgb.train(params, train, num_boost_round=rounds, valid_sets=[valid] if len(yv) else None,
                             callbacks=callbacks)
         best = booster.best_iteration or booster.current_iteration()
@@ -115,7 +116,7 @@ class Booster:
 
     def importance(self, top: int = 15) -> list[tuple[str, float]]:
         """The features with the highest total gain, best first."""
-        gain = sum(b.feature_importance("gain") for b in self._boosters())
+        gain = np.sum([b.feature_importance("gain") for b in self._boosters()], axis=0)
         order = np.argsort(-gain)[:top]
         return [(self.features[i], float(gain[i])) for i in order]
 

@@ -18,7 +18,7 @@ EPS = 1e-6
 
 def logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(np.asarray(p, dtype=np.float64), EPS, 1 - EPS)
-    return np.log(p / (1 - p))
+    return np.asarray(np.log(p / (1 - p)), np.float64)
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:

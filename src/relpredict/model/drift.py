@@ -80,7 +80,8 @@ def _merge_empty(edges: list[float], finite: np.ndarray) -> list[float]:
 def categorical_reference(values: Sequence[Any] | np.ndarray, top: int = MAX_CATEGORIES) -> dict[str, Any]:
     """The ``top`` most frequent values (as text) and their shares, plus one bin for the rest."""
     labels = [str(v) for v in values]
-    found, counts = np.unique(np.asarray(labels, dtype=object), return_counts=True) if labels else ([], [])
+    found, counts = np.unique(np.asarray(labels, dtype=object), return_counts=True) if labels else \
+        (np.zeros(0, object), np.zeros(0, np.int64))
     order = sorted(zip(found, counts), key=lambda fc: (-fc[1], fc[0]))[:top]
     ref = {"kind": "categorical", "values": [str(f) for f, _ in order]}
     ref["shares"] = _shares(bin_counts(ref, labels)).tolist()

@@ -43,15 +43,18 @@ class TableEncoderModule(nn.Module):
         ``numeric``; it is the only source of N for a table without features."""
         n = int(numeric.shape[0]) if num_nodes is None else int(num_nodes)
         if self.constant is not None:
-            return self.norm(self.constant.expand(n, self.channels))
+            out: Tensor = self.norm(self.constant.expand(n, self.channels))
+            return out
         out = self.numeric(numeric) if self.numeric is not None else \
             numeric.new_zeros((n, self.channels))
         for c, emb in enumerate(self.embeddings):
             out = out + emb(categorical[:, c])
         for bag, emb in zip(bags, self.bags, strict=True):
             out = out + emb(bag[0], bag[1])
-        return self.norm(out)
+        normed: Tensor = self.norm(out)
+        return normed
 
     def encode(self, table: EncodedTable) -> Tensor:
         """``forward`` on an :class:`EncodedTable`: float ``[N, channels]``."""
-        return self(table.numeric, table.categorical, table.bags, table.num_nodes)
+        out: Tensor = self(table.numeric, table.categorical, table.bags, table.num_nodes)
+        return out

@@ -179,7 +179,8 @@ class CategoricalEncoder:
         if not self.vocab:
             return np.zeros(len(values), dtype=np.int64)
         pos = pc.index_in(values, value_set=pa.array(self.vocab, type=pa.string()))
-        return pc.fill_null(pc.add(pos, 1), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+        out: np.ndarray = pc.fill_null(pc.add(pos, 1), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": "categorical", "column": self.column, "vocab": list(self.vocab)}
@@ -310,4 +311,5 @@ class GraphEncoders:
 
 def float_values(values: pa.Array) -> np.ndarray:
     """float64 ``[N]`` with NaN for NULL."""
-    return pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64)
+    out: np.ndarray = pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64)
+    return out

@@ -113,7 +113,8 @@ def booster_contributions(booster: Any, x: np.ndarray, task: TaskType) -> np.nda
         return contrib
     per_class = contrib.reshape(n, -1, f + 1)
     chosen = per_class.sum(2).argmax(1)
-    return per_class[np.arange(n), chosen]
+    picked: np.ndarray = per_class[np.arange(n), chosen]
+    return picked
 
 
 def top_k(contrib: np.ndarray, k: int) -> np.ndarray:
@@ -184,7 +185,7 @@ def gnn_attribution(model: Any, graph: Any, rows: pa.Table) -> tuple[list[str], 
 
 
 # ----------------------------------------------------------------------------------- output
-def explanations(model: Any, graph: Any, anchor: datetime | None, entities: pa.Array | list,
+def explanations(model: Any, graph: Any, anchor: datetime | None, entities: pa.Array | list[Any],
                  k: int = DEFAULT_K) -> pa.Table:
     """``ENTITY, [ANCHOR_TIMESTAMP,] RANK, FEATURE, VALUE, CONTRIBUTION``: each entity's top ``k``
     inputs by absolute contribution (see the module docstring for what a contribution is)."""

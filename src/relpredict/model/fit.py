@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pyarrow as pa
@@ -44,7 +44,14 @@ from relpredict.model.calibration import Platt
 from relpredict.model.gnn import GNNConfig
 from relpredict.model.gnn_fit import Seeds
 from relpredict.model.graph_encoding import fit_encoders
-from relpredict.model.predictor import Frame, GNNPart, TrainedModel, feature_embedding_spec
+from relpredict.model.predictor import (
+    Frame,
+    GNNPart,
+    ModelKind,
+    TrainedModel,
+    feature_embedding_spec,
+    needed,
+)
 from relpredict.model.ranker import MAX_GROUPS, Ranker
 from relpredict.model.seedfeatures import Standardizer, feature_matrix
 from relpredict.model.targets import TargetCodec
@@ -59,7 +66,7 @@ KINDS = ("auto", "gnn", "lightgbm")
 class TrainOptions:
     """What to train and how (``kind``: auto | gnn | lightgbm)."""
 
-    kind: str = "auto"
+    kind: str = "auto"  # auto, gnn or lightgbm (checked by train_model)
     seed: int = 0
     gnn: GNNConfig = field(default_factory=GNNConfig)
     val_start: datetime | None = None
@@ -162,14 +169,14 @@ def _skeleton(bq: BoundQuery, graph: Graph, train: pa.Table, opts: TrainOptions)
     if bq.task_type is TaskType.link_prediction:
         from relpredict.model.tensors import graph_to_hetero
 
-        items = graph_to_hetero(graph)[1].keys[bq.item_table].tolist()
+        items = graph_to_hetero(graph)[1].keys[needed(bq.item_table, "item table")].tolist()
     codec = TargetCodec.fit(bq.task_type, train.column(TARGET), items=items)
     info: dict[str, Any] = {"temporal": bq.is_temporal, "entity_table": bq.entity_table,
                             "entity_key": bq.entity_key, "item_table": bq.item_table}
     if bq.forecast is not None:  # the timeframes and the farthest one trained on
         info["forecast"] = bq.forecast
         info["forecast_trained"] = int(max(train.column(TIMEFRAME).to_pylist()))
-    model = TrainedModel(query_text=bq.text, task_type=bq.task_type, kind=opts.kind, seed=opts.seed,
+    model = TrainedModel(query_text=bq.text, task_type=bq.task_type, kind=cast(ModelKind, opts.kind), seed=opts.seed,
                          codec=codec, top_k=bq.rank_top or 10, info=info)
     if bq.is_temporal and bq.task_type is not TaskType.link_prediction and opts.history_k > 0:
         model.history, model.history_k = Standardizer([], [], []), opts.history_k
@@ -177,7 +184,7 @@ def _skeleton(bq: BoundQuery, graph: Graph, train: pa.Table, opts: TrainOptions)
 
 
 def _history(model: TrainedModel, bq: BoundQuery, graph: Graph, splits: dict[str, pa.Table]
-             ) -> tuple[dict[str, pa.Table | None], dict[str, list[list] | None]]:
+             ) -> tuple[dict[str, pa.Table | None], dict[str, list[list[Any]] | None]]:
     """Raw target history per split, and the past labels of the evaluation splits (for the
     baselines); fits the history standardiser on the training split."""
     if model.history is None:
@@ -211,7 +218,7 @@ def _fit_regression(model: TrainedModel, bq: BoundQuery, graph: Graph, splits: d
             levels = model.population_scale(bq, graph, keys["train"])  # the floor where there is no level
             model.info["base_fallback_relative"] = float(np.mean(y / levels))
         frames = {name: model.regression_frame(bq, graph, keys[name], hist[name]) for name in splits}
-        model.codec.fit_relative(frames["train"].to_relative(y))
+        model.codec.fit_relative(needed(frames["train"], "regression frame").to_relative(y))
     if model.history is not None and hist["train"] is not None:
         model.history = Standardizer.fit(*feature_matrix(hist["train"]))
     return frames
@@ -233,15 +240,16 @@ def _train_gnn(model: TrainedModel, bq: BoundQuery, graph: Graph, splits: dict[s
     edge_types = [tuple(et) for et in graph_to_hetero(graph)[0].edge_types]
     model.gnn = GNNPart(opts.gnn, encoders, edge_types, {}, extra_dim)
     torch.manual_seed(opts.seed)
-    rt = model._build_runtime(graph)
-    model.gnn.state = rt.trainer.model.state_dict()
+    rt = model.build_runtime(graph)
+    trainer = needed(rt.trainer, "GNN")
+    model.gnn.state = trainer.model.state_dict()
     model._runtime = {id(graph): (weakref.ref(graph), rt)}
     seeds = {name: _seeds(model, bq, graph, rows, hist[name], frames[name]) for name, rows in splits.items()}
-    history = rt.trainer.fit(seeds["train"], seeds["val"], opts.seed,
+    history = trainer.fit(seeds["train"], seeds["val"], opts.seed,
                              progress=lambda stage, d, t: report(f"GNN {stage}", d, t))
-    model.gnn.state = {k: v.clone() for k, v in rt.trainer.model.state_dict().items()}
+    model.gnn.state = {k: v.clone() for k, v in trainer.model.state_dict().items()}
     model.info["gnn_epochs"] = history
-    return {name: rt.trainer.predict(s)[1] for name, s in seeds.items() if name != "train"}
+    return {name: trainer.predict(s)[1] for name, s in seeds.items() if name != "train"}
 
 
 def _seeds(model: TrainedModel, bq: BoundQuery, graph: Graph, rows: pa.Table, hist: pa.Table | None,
@@ -265,14 +273,16 @@ def _train_booster(model: TrainedModel, bq: BoundQuery, graph: Graph, splits: di
 
     report("aggregate features", 0, 1)
     model.feature_spec = fit_feature_spec(bq, graph, _keys(splits["train"]))
-    xs, names = {}, []
+    xs: dict[str, np.ndarray] = {}
+    names: list[str] = []
     for name, rows in splits.items():
         names, xs[name] = model.boosting_inputs(bq, graph, _keys(rows), hist[name], frames[name])
     y = {name: model.codec.encode(rows.column(TARGET)) for name, rows in splits.items()}
-    weight = {name: None for name in splits}
+    weight: dict[str, np.ndarray | None] = {name: None for name in splits}
     if model.task_type is TaskType.regression and model.codec.relative:  # L1 on z weighted by the scale is L1 on y
-        weight = {name: frames[name].scale for name in splits}
-        y = {name: frames[name].unbased().to_relative(y[name]) for name in splits}
+        relative = {name: needed(frames[name], "regression frame") for name in splits}
+        weight = {name: relative[name].scale for name in splits}
+        y = {name: relative[name].unbased().to_relative(y[name]) for name in splits}
     report("LightGBM", 0, 1)
     model.booster = Booster.fit(model.codec, names, xs["train"], y["train"], xs["val"], y["val"], opts.seed,
                                 weight_train=weight["train"], weight_val=weight["val"])
@@ -312,11 +322,12 @@ def _train_ranker(model: TrainedModel, splits: dict[str, pa.Table], pairs: dict[
     report("LightGBM ranker", 0, 1)
     truth = {name: _truth(model, splits[name]) for name in splits if name in pairs}
     truth["train"] = _truth(model, pairs["train_rows"])
-    model.ranker.fit(pairs["train"], truth["train"], pairs["val"], truth["val"], model.top_k, opts.seed)
-    model.info["ranker_top_features"] = model.ranker.top_features
+    ranker = needed(model.ranker, "ranker")
+    ranker.fit(pairs["train"], truth["train"], pairs["val"], truth["val"], model.top_k, opts.seed)
+    model.info["ranker_top_features"] = ranker.top_features
     model.info["candidate_recall"] = {name: pairs[name].recall(truth[name]) for name in ("val", "test")
                                       if name in pairs}
-    return {name: model.ranker.predict(pairs[name]) for name in ("val", "test") if name in pairs}
+    return {name: ranker.predict(pairs[name]) for name in ("val", "test") if name in pairs}
 
 
 def _truth(model: TrainedModel, rows: pa.Table) -> list[list[int]]:
@@ -332,7 +343,7 @@ def _choose(model: TrainedModel, splits: dict[str, pa.Table], preds: dict[str, d
         best, best_w = None, 1.0
         for w in np.linspace(0, 1, 11):
             model.blend = float(w)
-            blended = model.combine(preds["gnn"]["val"], preds["lightgbm"]["val"])
+            blended = needed(model.combine(preds["gnn"]["val"], preds["lightgbm"]["val"]), "learner")
             score = baselines.evaluate(model.task_type, y_val, blended, model.top_k)
             if metrics.better(model.task_type, score, best):
                 best, best_w = score, float(w)
@@ -351,7 +362,7 @@ def _targets(model: TrainedModel, rows: pa.Table) -> Any:
     return model.codec.encode(rows.column(TARGET))
 
 
-def _baselines(model: TrainedModel, splits: dict[str, pa.Table], past: dict[str, list[list] | None],
+def _baselines(model: TrainedModel, splits: dict[str, pa.Table], past: dict[str, list[list[Any]] | None],
                preds: dict[str, dict[str, np.ndarray]], mixing: bool) -> dict[str, dict[str, np.ndarray]]:
     """Scores every baseline on validation and keeps the best; with ``mixing`` (``auto``) mixes
     it into the learners' prediction with the weight in 0, 0.1, …, 1 best on validation.
@@ -365,14 +376,14 @@ def _baselines(model: TrainedModel, splits: dict[str, pa.Table], past: dict[str,
         past = {name: [[] for _ in range(rows.num_rows)] for name, rows in splits.items()}  # constants only
     codec = model.codec
     train_y = codec.encode(splits["train"].column(TARGET)) if task is not TaskType.link_prediction else None
-    options = baselines.candidates(codec, train_y, model.history_k)
+    options = baselines.candidates(codec, np.zeros(0) if train_y is None else train_y, model.history_k)
     if not options:
         return {}
     y_val = _targets(model, splits["val"])
     best, _ = baselines.choose(codec, options, past["val"], y_val, model.top_k)
     if best is None:
         return {}
-    out = {b.name: {name: b.predict(codec, past[name]) for name in ("val", "test")
+    out = {b.name: {name: b.predict(codec, past[name] or []) for name in ("val", "test")
                     if past.get(name) is not None and splits[name].num_rows} for b in options}
     model.baseline = best
     learners = model.combine(preds.get("gnn", {}).get("val"), preds.get("lightgbm", {}).get("val"))
@@ -440,7 +451,7 @@ def _candidates(model: TrainedModel, splits: dict[str, pa.Table], preds: dict[st
     for learner, by_split in preds.items():
         add(learner, "learner", by_split)
     if "gnn" in preds and "lightgbm" in preds:
-        add("blend", "learner", {s: model.combine(preds["gnn"][s], preds["lightgbm"][s])
+        add("blend", "learner", {s: needed(model.combine(preds["gnn"][s], preds["lightgbm"][s]), "learner")
                                  for s in preds["gnn"] if s in preds["lightgbm"]})
     for name, by_split in base_preds.items():
         add(name, "baseline", by_split)

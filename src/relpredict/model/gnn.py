@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal, cast
 
 import torch
 from torch import Tensor, nn
@@ -42,7 +43,7 @@ class GNNConfig:
     channels: int = 64
     layers: int = 2
     fanout: tuple[int, ...] = (32, 16)
-    strategy: str = "last"
+    strategy: Literal["last", "uniform"] = "last"
     dropout: float = 0.2
     lr: float = 2e-3
     weight_decay: float = 1e-5
@@ -72,7 +73,8 @@ class TimeEncoder(nn.Module):
         angles = torch.stack([2 * math.pi * d / p for p in PERIODS], dim=-1)
         feats = torch.cat([torch.log1p(d).unsqueeze(-1), (d / 365.25).clamp(max=50).unsqueeze(-1),
                            torch.sin(angles), torch.cos(angles)], dim=-1)
-        return self.lin(feats) * timed.unsqueeze(-1)
+        out: Tensor = self.lin(feats) * timed.unsqueeze(-1)
+        return out
 
 
 class RelationalGNN(nn.Module):
@@ -118,6 +120,10 @@ class RelationalGNN(nn.Module):
             self.recent_weight = nn.Parameter(torch.tensor(1.0))
         self.item_nodes: Tensor | None = None  # node position of each item in the current graph
 
+    def table_module(self, table: str) -> TableEncoderModule:
+        """The column encoder of ``table``."""
+        return cast(TableEncoderModule, self.tables[module_key(table)])
+
     # -- inputs -------------------------------------------------------------------------
     def node_inputs(self, out: HeteroSamplerOutput, seed_time: Tensor) -> dict[NodeType, Tensor]:
         """Column encoding + relative-time encoding of every sampled node, ``[n_t, C]`` per type."""
@@ -125,7 +131,7 @@ class RelationalGNN(nn.Module):
         for t, ids in out.node.items():
             if ids.numel() == 0:
                 continue
-            h = self.tables[module_key(t)].encode(self.encoded[t].take(ids))
+            h = self.table_module(t).encode(self.encoded[t].take(ids))
             row_time = self.times[t][ids]
             timed = ((row_time != ALWAYS) & (row_time != NEVER)).float()
             delta = (seed_time[out.batch[t]] - torch.where(timed > 0, row_time, seed_time[out.batch[t]]))
@@ -143,7 +149,7 @@ class RelationalGNN(nn.Module):
                  if out.row[et].numel() and et[0] in x and et[2] in x}
         for conv, norms in zip(self.convs, self.norms):
             msg = conv(x, edges) if edges else {}
-            x = {t: self.dropout(torch.relu(norms[module_key(t)](h + msg[t]))) if t in msg else h
+            x = {t: self.dropout(torch.relu(cast(nn.ModuleDict, norms)[module_key(t)](h + msg[t]))) if t in msg else h
                  for t, h in x.items()}
         h = x[self.entity_table][:num_seeds]
         if self.extra_dim:
@@ -157,7 +163,8 @@ class RelationalGNN(nn.Module):
         ids = torch.arange(self.item_id.num_embeddings)
         nodes = self.item_nodes.clamp(min=0) if self.item_nodes is not None else ids
         enc = self.encoded[self.item_table].take(nodes)
-        return self.item_proj(self.tables[module_key(self.item_table)].encode(enc) + self.item_id(ids))
+        out: Tensor = self.item_proj(self.table_module(self.item_table).encode(enc) + self.item_id(ids))
+        return out
 
     def item_scores(self, h: Tensor, recent: Tensor | None) -> Tensor:
         """Scores ``[B, num_items]``; ``recent`` ``[B, num_items]`` holds log1p(recent count)."""

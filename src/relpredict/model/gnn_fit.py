@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -40,7 +41,7 @@ class Seeds:
     y: np.ndarray | None = None
     base: np.ndarray | None = None
     recent: Tensor | None = None
-    truth: list | None = None  # link prediction: item positions per example
+    truth: list[list[int]] | None = None  # link prediction: item positions per example
     scale: np.ndarray | None = None
 
     def __len__(self) -> int:
@@ -79,7 +80,7 @@ class GNNTrainer:
         if task is TaskType.binary:
             return F.binary_cross_entropy_with_logits(raw[:, 0], torch.from_numpy(seeds.y).float())
         if task is TaskType.regression:
-            target = ((seeds.y - seeds.base) / _scale(seeds) - self.codec.mean) / self.codec.std
+            target = ((_labels(seeds) - _base(seeds)) / _scale(seeds) - self.codec.mean) / self.codec.std
             return F.huber_loss(raw[:, 0], torch.from_numpy(target).float(), delta=1.0)
         if task is TaskType.multiclass:
             y = torch.from_numpy(seeds.y)
@@ -105,7 +106,7 @@ class GNNTrainer:
             z = raw[:, 0].double().numpy() * self.codec.std + self.codec.mean
             if self.codec.relative:
                 z = self.codec.clamp_relative(z)
-            return self.codec.clamp(seeds.base + _scale(seeds) * z)
+            return self.codec.clamp(_base(seeds) + _scale(seeds) * z)
         if task is TaskType.multiclass:
             return torch.softmax(raw, 1).double().numpy()
         if task is TaskType.multilabel:
@@ -128,7 +129,7 @@ class GNNTrainer:
         return np.concatenate(embs), np.concatenate(preds)
 
     # -- training --------------------------------------------------------------------------
-    def fit(self, train: Seeds, val: Seeds, seed: int, progress: Progress | None = None) -> list[dict]:
+    def fit(self, train: Seeds, val: Seeds, seed: int, progress: Progress | None = None) -> list[dict[str, Any]]:
         """Train with early stopping on ``val``; returns one record per epoch."""
         cfg = self.config
         torch.manual_seed(seed)
@@ -175,16 +176,28 @@ def _scale(seeds: Seeds) -> np.ndarray | float:
     return 1.0 if seeds.scale is None else seeds.scale
 
 
+def _labels(seeds: Seeds) -> np.ndarray:
+    """The labels of training or validation seeds (prediction seeds have none)."""
+    if seeds.y is None:
+        raise ValueError("These seeds carry no labels: only training and validation seeds do.")
+    return seeds.y
+
+
+def _base(seeds: Seeds) -> np.ndarray | float:
+    """The regression base of each seed (0 without one)."""
+    return 0.0 if seeds.base is None else seeds.base
+
+
 def score_predictions(codec: TargetCodec, seeds: Seeds, pred: np.ndarray, top_k: int) -> float:
     """The selection metric of :data:`metrics.SELECTION` for decoded predictions."""
     task = codec.task
     if task is TaskType.binary:
-        return metrics.auroc(seeds.y, pred)
+        return metrics.auroc(_labels(seeds), pred)
     if task is TaskType.regression:
-        return metrics.mae(seeds.y, pred)
+        return metrics.mae(_labels(seeds), pred)
     if task is TaskType.multiclass:
-        return metrics.accuracy(seeds.y, pred.argmax(1))
+        return metrics.accuracy(_labels(seeds), pred.argmax(1))
     if task is TaskType.multilabel:
-        return metrics.multilabel_f1(seeds.y, pred >= 0.5)
+        return metrics.multilabel_f1(_labels(seeds), pred >= 0.5)
     ranked = np.argsort(-pred, axis=1, kind="stable")[:, :top_k]
     return metrics.map_at_k(seeds.truth or [], ranked.tolist(), top_k)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 import pyarrow as pa
 
@@ -86,7 +87,7 @@ def _stype_of(enc: ColumnEncoder) -> SType:
     return SType.categorical if isinstance(enc, CategoricalEncoder) else enc.stype
 
 
-def _select(graph: Graph, table: str, cols: list[str], where: str, order: str, params: list,
+def _select(graph: Graph, table: str, cols: list[str], where: str, order: str, params: list[Any],
             stypes: Mapping[str, SType] | None = None) -> pa.Table:
     """One query for every column's SQL expression (see :func:`_expression`), in ``cols`` order."""
     if not cols:
@@ -116,7 +117,7 @@ def _expression(column: str, stype: SType, dtype: str) -> str:
     return f"CAST({q} AS VARCHAR)"
 
 
-def _cutoff_filter(table: Table, cutoff: datetime | None) -> tuple[str, list]:
+def _cutoff_filter(table: Table, cutoff: datetime | None) -> tuple[str, list[Any]]:
     """``WHERE time <= cutoff`` and its parameter.
 
     The loader stores time columns as naive UTC TIMESTAMPs, so an aware cutoff is turned into

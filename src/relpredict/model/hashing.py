@@ -31,7 +31,8 @@ def hash_strings(tokens: pa.Array) -> np.ndarray:
     encoded = pc.dictionary_encode(tokens)
     table = np.fromiter((stable_hash(t) for t in encoded.dictionary.to_pylist()),
                         dtype=np.uint64, count=len(encoded.dictionary))
-    return table[encoded.indices.to_numpy(zero_copy_only=False)]
+    out: np.ndarray = table[encoded.indices.to_numpy(zero_copy_only=False)]
+    return out
 
 
 def _fmix64(h: np.ndarray) -> np.ndarray:
@@ -40,7 +41,8 @@ def _fmix64(h: np.ndarray) -> np.ndarray:
     h = h * _FMIX[0]
     h = h ^ (h >> np.uint64(33))
     h = h * _FMIX[1]
-    return h ^ (h >> np.uint64(33))
+    out: np.ndarray = h ^ (h >> np.uint64(33))
+    return out
 
 
 def pair_hash(first: np.ndarray, second: np.ndarray) -> np.ndarray:

@@ -7,6 +7,7 @@ with one class only), so a metrics dict always has the same keys.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from scipy.stats import rankdata
@@ -83,7 +84,7 @@ def accuracy(y: np.ndarray, pred: np.ndarray) -> float:
     return float(np.mean(np.asarray(y) == np.asarray(pred))) if len(y) else float("nan")
 
 
-def map_at_k(truth: Sequence[Sequence], ranked: Sequence[Sequence], k: int) -> float:
+def map_at_k(truth: Sequence[Sequence[Any]], ranked: Sequence[Sequence[Any]], k: int) -> float:
     """Mean average precision at k over entities (RelBench's link-prediction metric).
 
     ``truth[i]``: the items entity i really had; ``ranked[i]``: the predicted items, best first.

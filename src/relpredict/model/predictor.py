@@ -15,7 +15,7 @@ import weakref
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeVar, get_args
 
 import numpy as np
 import pyarrow as pa
@@ -41,6 +41,11 @@ from relpredict.query.binder import bind
 from relpredict.query.bound import BoundQuery, TaskType
 
 MAX_RETURNED_CLASSES = 10
+ModelKind = Literal["auto", "gnn", "lightgbm", "blend", "baseline", "ranker"]
+"""What a model is: ``auto`` until training chooses, then the learner it kept, their ``blend``, a
+``baseline`` (weight 1) or, for RANK TOP k, the ``ranker``."""
+MODEL_KINDS: tuple[ModelKind, ...] = get_args(ModelKind)
+T = TypeVar("T")
 EMBEDDING_FEATURES = 32  # features in a LightGBM-only model's embedding
 TIMEFRAME_FEATURE = "forecast.timeframe"
 RECENT_ITEMS = 50
@@ -58,10 +63,12 @@ class Frame:
     scale: np.ndarray
 
     def to_relative(self, y: np.ndarray) -> np.ndarray:
-        return (np.asarray(y, np.float64) - self.base) / self.scale
+        out: np.ndarray = (np.asarray(y, np.float64) - self.base) / self.scale
+        return out
 
     def from_relative(self, z: np.ndarray) -> np.ndarray:
-        return self.base + self.scale * np.asarray(z, np.float64)
+        out: np.ndarray = self.base + self.scale * np.asarray(z, np.float64)
+        return out
 
     def unbased(self) -> Frame:
         return Frame(np.zeros_like(self.base), self.scale)
@@ -106,7 +113,7 @@ class Inputs:
     bq: BoundQuery
     hist: pa.Table | None
     extra: np.ndarray
-    past: list[list] | None
+    past: list[list[Any]] | None
     frame: Frame | None
 
 
@@ -136,7 +143,7 @@ class TrainedModel:
 
     query_text: str
     task_type: TaskType
-    kind: str  # "gnn", "lightgbm", "blend", "baseline" or "ranker"
+    kind: ModelKind
     seed: int
     codec: TargetCodec
     history: Standardizer | None = None
@@ -155,9 +162,9 @@ class TrainedModel:
     name: str = ""
     version: int = 0
     train_entities: pa.Array | None = None  # keys of the training split (the drift check's "unseen")
-    _runtime: dict[int, tuple[weakref.ref, Runtime]] = field(default_factory=dict, repr=False)
+    _runtime: dict[int, tuple[weakref.ref[Graph], Runtime]] = field(default_factory=dict, repr=False)
     _levels: LevelCache | None = field(default=None, repr=False)
-    _last: tuple | None = field(default=None, repr=False)
+    _last: tuple[Any, ...] | None = field(default=None, repr=False)
     _x: np.ndarray | None = field(default=None, repr=False)  # the last score's LightGBM input
 
     # -- identity --------------------------------------------------------------------------
@@ -166,7 +173,7 @@ class TrainedModel:
         return f"{self.name}@{self.version}"
 
     @property
-    def classes(self) -> list | None:
+    def classes(self) -> list[Any] | None:
         return self.codec.classes or None
 
     @property
@@ -203,7 +210,7 @@ class TrainedModel:
         return int(n) if n else None
 
     # -- inputs ----------------------------------------------------------------------------
-    def rows(self, entities: pa.Array | pa.ChunkedArray | list, anchor: datetime | None) -> pa.Table:
+    def rows(self, entities: pa.Array | pa.ChunkedArray | list[Any], anchor: datetime | None) -> pa.Table:
         """``ENTITY`` (+ ``ANCHOR_TIMESTAMP`` for temporal queries) for ``entities`` at ``anchor``."""
         ents = entities if isinstance(entities, (pa.Array, pa.ChunkedArray)) else pa.array(entities)
         cols = {ENTITY: ents}
@@ -240,7 +247,7 @@ class TrainedModel:
         return self.history_and_past(bq, graph, rows, past=False)[0]
 
     def history_and_past(self, bq: BoundQuery, graph: Graph, rows: pa.Table,
-                         past: bool = True) -> tuple[pa.Table | None, list[list] | None]:
+                         past: bool = True) -> tuple[pa.Table | None, list[list[Any]] | None]:
         """The history table and (with ``past``, for the baseline) the past labels of ``rows``.
 
         A relative regression model's history is in units of each past label's time (divided
@@ -289,7 +296,7 @@ class TrainedModel:
             return None
         n = rows.num_rows
         if not self.codec.relative:
-            return Frame(self.regression_base(hist, n), np.ones(n))
+            return Frame(needed(self.regression_base(hist, n), "regression base"), np.ones(n))
         scale = self.population_scale(bq, graph, rows)
         recent = _first_present(hist, BASE_COLUMNS, np.full(n, float(self.info.get("base_fallback_relative", 0.0))))
         return Frame(recent * scale, scale)
@@ -320,12 +327,12 @@ class TrainedModel:
         cached = self._runtime.get(id(graph))
         if cached is not None and cached[0]() is graph:
             return cached[1]
-        rt = self._build_runtime(graph)
+        rt = self.build_runtime(graph)
         self._runtime.clear()
         self._runtime[id(graph)] = (weakref.ref(graph), rt)
         return rt
 
-    def _build_runtime(self, graph: Graph) -> Runtime:
+    def build_runtime(self, graph: Graph) -> Runtime:
         data, index = graph_to_hetero(graph)
         if self.gnn is None:
             return Runtime(index, None, None)
@@ -335,7 +342,7 @@ class TrainedModel:
         item_nodes = None
         item_table = self.info.get("item_table")
         if self.task_type is TaskType.link_prediction:
-            item_nodes = index.positions(item_table, np.asarray(self.codec.items), missing="ignore")
+            item_nodes = index.positions(needed(item_table, "item table"), np.asarray(self.codec.items), missing="ignore")
         model = RelationalGNN(encoded, times, part.edge_types, self.info["entity_table"], part.config,
                               part.extra_dim, self.codec.out_dim, item_table=item_table,
                               num_items=len(self.codec.items))
@@ -374,13 +381,13 @@ class TrainedModel:
         emb, pred_gnn, pred_lgb = None, None, None
         if self.gnn is not None:
             seeds = self.seeds(graph, rows, extra, self.recent_matrix(bq, graph, rows), frame)
-            emb, pred_gnn = self.runtime(graph).trainer.predict(seeds)
+            emb, pred_gnn = needed(self.runtime(graph).trainer, "GNN").predict(seeds)
         pairs, self._x = None, None
         uses_ranker = self.ranker is not None and self.ranker.model is not None and self.blend < 1.0
         if self.ranker is not None and (uses_ranker or self.baseline_weight > 0):
             pairs = self.ranker.pairs(bq, graph, rows, self.codec.items)
         if uses_ranker:
-            pred_lgb = self.ranker.predict(pairs)
+            pred_lgb = needed(self.ranker, "ranker").predict(needed(pairs, "candidate pairs"))
         elif self.booster is not None and self.blend < 1.0:
             x = self.boosting_matrix(bq, graph, rows, hist, frame)
             pred_lgb = self.booster_predict(x, frame)
@@ -392,6 +399,7 @@ class TrainedModel:
             inputs = pairs if pairs is not None else (inp.past or [[] for _ in range(rows.num_rows)])
             base = self.baseline.predict(self.codec, inputs)
             pred = base if pred is None else self.mix_baseline(pred, base)
+        pred = needed(pred, "learner or baseline")
         if emb is None:
             emb = self._fallback_embedding(pairs, pred, rows.num_rows)
         if calibrated and self.platt is not None:
@@ -404,10 +412,10 @@ class TrainedModel:
         value as 0 (the training mean). An artifact from before keeps every feature, NaN as 0."""
         spec = self.info.get("embedding")
         if spec:
-            position = {name: i for i, name in enumerate(self.booster.features)}
+            position = {name: i for i, name in enumerate(needed(self.booster, "LightGBM booster").features)}
             cols = [position[name] for name in spec["features"]]
             x = (x[:, cols] - np.asarray(spec["mean"])) / np.asarray(spec["std"])
-        return np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
+        return np.asarray(np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0), np.float32)
 
     def _fallback_embedding(self, pairs: Any, pred: np.ndarray, n: int) -> np.ndarray:
         """Without a GNN or a feature matrix: the entity features of the ranking candidates
@@ -423,7 +431,7 @@ class TrainedModel:
 
     def booster_predict(self, x: np.ndarray, frame: Frame | None) -> np.ndarray:
         """LightGBM's predictions; a relative regression booster's ``z`` back in target units."""
-        out = self.booster.predict(x)
+        out = needed(self.booster, "LightGBM booster").predict(x)
         if frame is not None and self.codec.relative:
             out = frame.unbased().from_relative(out)
         return out
@@ -456,10 +464,11 @@ class TrainedModel:
         """LightGBM's input: aggregate features then the raw history, in the booster's order."""
         names, x = self.boosting_inputs(bq, graph, rows, hist, frame)
         order = {n: i for i, n in enumerate(names)}
-        missing = [f for f in self.booster.features if f not in order]
+        features = needed(self.booster, "LightGBM booster").features
+        missing = [f for f in features if f not in order]
         if missing:
             raise ConfigError(f"The graph lacks features the model was trained on: {missing[:5]}.")
-        return x[:, [order[f] for f in self.booster.features]]
+        return x[:, np.asarray([order[f] for f in features], np.int64)]
 
     def boosting_inputs(self, bq: BoundQuery, graph: Graph, rows: pa.Table, hist: pa.Table | None,
                         frame: Frame | None = None) -> tuple[list[str], np.ndarray]:
@@ -501,32 +510,33 @@ class TrainedModel:
         return out
 
     # -- outputs ---------------------------------------------------------------------------
-    def scored(self, graph: Graph, anchor: datetime | None, entities: pa.Array | list) -> tuple[pa.Table, np.ndarray, np.ndarray]:
+    def scored(self, graph: Graph, anchor: datetime | None, entities: pa.Array | list[Any]) -> tuple[pa.Table, np.ndarray, np.ndarray]:
         """``(rows, embeddings, predictions)``, remembered for the last call: a job that writes
         predictions and embeddings of the same entities scores them once."""
         rows = self.rows(entities, anchor)
         key = (anchor, _fingerprint(rows.column(ENTITY).combine_chunks()))
         last = self._last
         if last is not None and last[0]() is graph and last[1] == key:
-            return last[2]
+            hit: tuple[pa.Table, np.ndarray, np.ndarray] = last[2]
+            return hit
         emb, pred = self.score(graph, rows)
         self._last = (weakref.ref(graph), key, (rows, emb, pred), self._x)
         return rows, emb, pred
 
     def boosting_features(self, graph: Graph, anchor: datetime | None,
-                          entities: pa.Array | list) -> np.ndarray | None:
+                          entities: pa.Array | list[Any]) -> np.ndarray | None:
         """LightGBM's input matrix ``[N, F]`` (the booster's feature order) for ``entities``, as
         the last :meth:`scored` call computed it; None for a model without a booster."""
         self.scored(graph, anchor, entities)
         return self._last[3] if self._last is not None else None
 
-    def predict(self, graph: Graph, anchor: datetime | None, entities: pa.Array | list, *,
+    def predict(self, graph: Graph, anchor: datetime | None, entities: pa.Array | list[Any], *,
                 threshold: float = 0.5, num_classes: int | None = None, top_k: int | None = None) -> pa.Table:
         """The PQL.md output table for ``entities`` at ``anchor`` (rows in entity order)."""
         rows, _, pred = self.scored(graph, anchor, entities)
         return format_predictions(self, rows, pred, threshold=threshold, num_classes=num_classes, top_k=top_k)
 
-    def explain(self, graph: Graph, anchor: datetime | None, entities: pa.Array | list,
+    def explain(self, graph: Graph, anchor: datetime | None, entities: pa.Array | list[Any],
                 k: int = 5) -> pa.Table:
         """Each entity's top ``k`` inputs: ``ENTITY, [ANCHOR_TIMESTAMP,] RANK, FEATURE, VALUE,
         CONTRIBUTION`` (see :mod:`relpredict.model.explain`)."""
@@ -534,7 +544,7 @@ class TrainedModel:
 
         return explanations(self, graph, anchor, entities, k)
 
-    def embed(self, graph: Graph, anchor: datetime | None, entities: pa.Array | list) -> pa.Table:
+    def embed(self, graph: Graph, anchor: datetime | None, entities: pa.Array | list[Any]) -> pa.Table:
         """``ENTITY, [ANCHOR_TIMESTAMP,] EMBEDDINGS`` (list<float32>) for ``entities`` (a
         forecast's: those of its first timeframe, one row per entity)."""
         rows, emb, _ = self.scored(graph, anchor, entities)
@@ -548,7 +558,7 @@ class TrainedModel:
         return rows.append_column("EMBEDDINGS", pa.ListArray.from_arrays(offsets, flat))
 
 
-def feature_embedding_spec(booster: Booster, x_train: np.ndarray) -> dict[str, list]:
+def feature_embedding_spec(booster: Booster, x_train: np.ndarray) -> dict[str, list[Any]]:
     """The features of a LightGBM-only embedding: the :data:`EMBEDDING_FEATURES` of highest gain,
     with their mean and standard deviation over the training rows (NaN ignored; a feature never
     present gets mean 0, a constant one std 1)."""
@@ -562,6 +572,13 @@ def feature_embedding_spec(booster: Booster, x_train: np.ndarray) -> dict[str, l
     std = np.sqrt(var)
     std = np.where(np.isfinite(std) & (std > 1e-12), std, 1.0)
     return {"features": names, "mean": [float(m) for m in mean], "std": [float(s) for s in std]}
+
+
+def needed(value: T | None, what: str) -> T:
+    """``value``, which the model's kind guarantees; ``None`` means an incomplete artifact."""
+    if value is None:
+        raise ConfigError(f"The model has no {what}: its artifact is incomplete. Retrain it.")
+    return value
 
 
 def target_unit_features(bq: BoundQuery, names: list[str]) -> list[int]:
@@ -633,7 +650,7 @@ def format_predictions(model: TrainedModel, rows: pa.Table, pred: np.ndarray, *,
     return _ranked(rows, pred, model.codec.classes, k, chosen)
 
 
-def _ranked(rows: pa.Table, pred: np.ndarray, labels: list, k: int, chosen: np.ndarray | None) -> pa.Table:
+def _ranked(rows: pa.Table, pred: np.ndarray, labels: list[Any], k: int, chosen: np.ndarray | None) -> pa.Table:
     """``k`` rows per entity, best first: ``CLASS, SCORE`` (+ ``PREDICTED``)."""
     n = rows.num_rows
     if n == 0 or k == 0:

@@ -80,7 +80,7 @@ class Pairs:
         return float(self.labels(truth).sum() / total) if total else float("nan")
 
 
-def pairs_of(bq: BoundQuery, graph: Graph, rows: pa.Table, items: list, sample: Sample,
+def pairs_of(bq: BoundQuery, graph: Graph, rows: pa.Table, items: list[Any], sample: Sample,
              columns: ItemColumns = ItemColumns()) -> Pairs:
     """The candidate pairs of ``rows`` whose item is one of ``items`` (the model's item order)."""
     table = candidate_pairs(bq, graph, rows, sample, columns)
@@ -187,7 +187,7 @@ class Ranker:
         per_mille = 1000 if entities <= COOC_ENTITIES else max(1, int(1000 * COOC_ENTITIES / entities))
         return cls(sample=per_mille, columns=item_columns(bq, graph))
 
-    def pairs(self, bq: BoundQuery, graph: Graph, rows: pa.Table, items: list) -> Pairs:
+    def pairs(self, bq: BoundQuery, graph: Graph, rows: pa.Table, items: list[Any]) -> Pairs:
         return pairs_of(bq, graph, rows, items, Sample(self.sample), self.columns)
 
     @property
@@ -204,7 +204,7 @@ class Ranker:
         dtrain = lgb.Dataset(xt, yt, group=gt, feature_name=[f"f{i}" for i in range(len(self.features))],
                              free_raw_data=False)
         valid = [lgb.Dataset(xv, yv, group=gv, reference=dtrain)] if len(gv) else None
-        callbacks = [lgb.early_stopping(EARLY_STOP, verbose=False)] if valid else []
+        callbacks: list[Callable[..., Any]] = [lgb.early_stopping(EARLY_STOP, verbose=False)] if valid else []
         booster = lgb.train(params, dtrain, num_boost_round=ROUNDS if valid else 200, valid_sets=valid,
                             callbacks=callbacks)
         self.best_iteration = int(booster.best_iteration or booster.current_iteration())
@@ -265,4 +265,5 @@ def row_standardize(scores: np.ndarray) -> np.ndarray:
         return s
     mean = s.mean(axis=1, keepdims=True)
     std = s.std(axis=1, keepdims=True)
-    return (s - mean) / np.where(std > 0, std, 1.0)
+    out: np.ndarray = (s - mean) / np.where(std > 0, std, 1.0)
+    return out

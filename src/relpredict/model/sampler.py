@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import Tensor
@@ -132,11 +132,11 @@ class TemporalSampler(BaseSampler):
     @staticmethod
     def _fanouts(num_neighbors: NumNeighbors, edge_types: list[EdgeType]) -> dict[EdgeType, list[int]]:
         if isinstance(num_neighbors, Mapping):
-            return {tuple(et): list(v) for et, v in num_neighbors.items()}  # type: ignore[misc]
+            return {(et[0], et[1], et[2]): list(v) for et, v in num_neighbors.items()}
         return {et: list(num_neighbors) for et in edge_types}
 
     # -- sampling ------------------------------------------------------------------------
-    def sample_from_nodes(self, index: NodeSamplerInput, **kwargs) -> HeteroSamplerOutput:
+    def sample_from_nodes(self, index: NodeSamplerInput, **kwargs: Any) -> HeteroSamplerOutput:
         """Sample the subgraphs of ``index.node`` (type ``index.input_type``) at ``index.time``."""
         if index.input_type is None:
             raise ValueError("TemporalSampler needs a node type: input_nodes=(type, ids).")
@@ -144,7 +144,7 @@ class TemporalSampler(BaseSampler):
         seed_time = index.time.long() if index.time is not None else torch.full_like(seeds, NO_TIME_LIMIT)
         return self.sample(index.input_type, seeds, seed_time, index.input_id)
 
-    def sample_from_edges(self, index: EdgeSamplerInput, neg_sampling=None) -> HeteroSamplerOutput:
+    def sample_from_edges(self, index: EdgeSamplerInput, neg_sampling: Any = None) -> HeteroSamplerOutput:
         raise NotImplementedError(
             "TemporalSampler samples around nodes only; use NodeLoader with input_nodes and "
             "input_time (link prediction is not supported yet).")
@@ -219,7 +219,8 @@ class TemporalSampler(BaseSampler):
         perm = torch.sort(owner, stable=True).indices
         return owner[perm], pos[perm]
 
-    def _output(self, store: dict[NodeType, _Nodes], rows: dict, cols: dict, eids: dict,
+    def _output(self, store: dict[NodeType, _Nodes], rows: dict[EdgeType, list[Tensor]],
+                cols: dict[EdgeType, list[Tensor]], eids: dict[EdgeType, list[Tensor]],
                 nodes_per_hop: dict[NodeType, list[int]], seeds: Tensor, seed_time: Tensor,
                 input_id: Tensor | None) -> HeteroSamplerOutput:
         empty = torch.empty(0, dtype=torch.long)

@@ -19,7 +19,8 @@ MAX_CLASSES = 100
 
 
 def _py(values: pa.ChunkedArray | pa.Array) -> list[Any]:
-    return values.to_pylist()
+    out: list[Any] = values.to_pylist()
+    return out
 
 
 @dataclass
@@ -64,7 +65,7 @@ class TargetCodec:
             codec.mean, codec.std = float(y.mean()), float(max(y.std(), 1e-6))
             codec.low, codec.high = (float(v) for v in np.quantile(y, [0.02, 0.98]))
             codec.relative = True
-            codec.floor = float(max(0.1 * np.mean(np.abs(y)), 1e-6)) if len(y) else 1.0
+            codec.floor = max(0.1 * float(np.mean(np.abs(y))), 1e-6) if len(y) else 1.0
         elif task is TaskType.multiclass:
             codec.classes = _top([v for v in values if v is not None])
         elif task is TaskType.multilabel:
@@ -104,7 +105,7 @@ class TargetCodec:
         return pred if self.relative else np.clip(pred, self.low, self.high)
 
     def clamp_relative(self, z: np.ndarray) -> np.ndarray:
-        return np.clip(z, self.zlow, self.zhigh)
+        return np.asarray(np.clip(z, self.zlow, self.zhigh), np.float64)
 
     def fit_relative(self, z: np.ndarray) -> None:
         """The normalisation and clamp range of the relative target ``z`` (training rows)."""

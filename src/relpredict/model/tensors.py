@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -47,7 +48,7 @@ class NodeIndex:
         self.keys[table] = keys
         self._order[table] = np.argsort(keys, kind="stable")
 
-    def positions(self, table: str, values: Iterable | np.ndarray,
+    def positions(self, table: str, values: Iterable[Any] | np.ndarray,
                   missing: str = "raise") -> torch.Tensor:
         """Node positions (int64, shape ``[len(values)]``) of primary-key ``values``.
 
@@ -71,7 +72,8 @@ class NodeIndex:
 
     def key_values(self, table: str, positions: torch.Tensor | np.ndarray) -> np.ndarray:
         """Primary-key values of node ``positions`` (shape ``[P]``)."""
-        return self.keys[table][np.asarray(positions)]
+        out: np.ndarray = self.keys[table][np.asarray(positions)]
+        return out
 
 
 def graph_to_hetero(graph: Graph) -> tuple[HeteroData, NodeIndex]:
@@ -136,7 +138,8 @@ def _key_array(col: pa.ChunkedArray) -> np.ndarray:
     arr = col.combine_chunks()
     if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
         return np.asarray(arr.to_pylist(), dtype=str)
-    return arr.to_numpy(zero_copy_only=False)
+    out: np.ndarray = arr.to_numpy(zero_copy_only=False)
+    return out
 
 
 def _view(name: str) -> str:

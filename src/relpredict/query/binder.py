@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import fields, replace
 from datetime import datetime
-from typing import NoReturn
+from typing import Any, NoReturn, cast
 
 from relpredict.errors import QueryBindError
 from relpredict.graph.graph import Graph, did_you_mean
@@ -67,7 +67,7 @@ def bind(query: str | Query, graph: Graph) -> BoundQuery:
 class _Binder:
     def __init__(self, text: str, query: Query, graph: Graph) -> None:
         self.text, self.graph = text, graph
-        self.query = self._resolve(query)
+        self.query = cast(Query, self._resolve(query))
         self.entity_table = ""
 
     def error(self, message: str, node: AnyNode) -> NoReturn:
@@ -85,7 +85,7 @@ class _Binder:
             return replace(node, table=table, column=column)
         if isinstance(node, BoolOp):
             return self._resolve_chain(node)
-        changes = {}
+        changes: dict[str, Any] = {}
         for f in fields(node):
             value = getattr(node, f.name)
             if isinstance(value, Node):
@@ -107,7 +107,7 @@ class _Binder:
         for link in reversed(spine):
             right = self._resolve(link.right)
             if left is not link.left or right is not link.right:
-                link = replace(link, left=left, right=right)
+                link = replace(link, left=cast(Expr, left), right=cast(Expr, right))
             left = link
         return left
 
@@ -192,13 +192,13 @@ class _Binder:
         self.entity_table = table
         return pk
 
-    def _entity_keys(self, q: Query, key: str) -> tuple | None:
+    def _entity_keys(self, q: Query, key: str) -> tuple[Any, ...] | None:
         """The keys of ``FOR t.pk = v`` / ``IN (...)``, typed against the key column, deduplicated."""
         if q.entity_keys is None:
             return None
         dtype = self.graph.columns(self.entity_table)[key]
         name = f"{self.entity_table}.{key}"
-        out: list = []
+        out: list[Any] = []
         for lit in q.entity_keys:
             value = lit.value
             if value is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from enum import Enum
+from typing import Any
 
 from relpredict.query.ast import Aggregation, Expr, Query
 from relpredict.query.printer import to_pql
@@ -93,7 +94,7 @@ class BoundQuery:
     rank_top: int | None = None
     item_table: str | None = None
     item_key: str | None = None
-    entity_keys: tuple | None = None
+    entity_keys: tuple[Any, ...] | None = None
     num_classes: int | None = None
     forecast: int | None = None
 

@@ -165,11 +165,14 @@ class _Parser:
         return Query(target, rank_top, classify, entity, where, assuming, keys, classify_top,
                      forecast, **pos)
 
+    def _at_end(self) -> bool:
+        return self.current.kind is TokenKind.EOF
+
     def parse_lone_expression(self) -> Expr:
-        if self.current.kind is TokenKind.EOF:
+        if self._at_end():
             self.raise_error("Empty expression; write a condition, e.g. users.age > 40.")
         expr = self._parse_expr("Expecting a condition, e.g. users.age > 40.")
-        if self.current.kind is not TokenKind.EOF:
+        if not self._at_end():
             self.raise_error(f"Unexpected text after the expression: {self.current.text!r}.")
         return expr
 
@@ -503,7 +506,7 @@ class _Parser:
         self._advance()
         is_int = token.value.isdigit()
         number = int(token.value) if is_int else float(token.value)
-        if not math.isfinite(number) or (is_int and number.bit_length() > 126):
+        if not math.isfinite(number) or (isinstance(number, int) and number.bit_length() > 126):
             self.raise_error(f"The number {token.text} is too large: numbers in a query have at most "
                              "38 digits (whole) or stay below 1.8e308 (decimal).", token)
         return -number if negative else number

@@ -82,6 +82,7 @@ from relpredict.sinks.bigquery_sql import (
     table_ref,
 )
 from relpredict.sinks.localfs import LocalStaging, shard_file_name
+from relpredict.sinks.naming import as_table
 from relpredict.sinks.network import DEFAULT, JobEvents, NetPolicy, policy, with_retries
 
 if TYPE_CHECKING:
@@ -183,8 +184,8 @@ def make_client(conn: BigQueryConnection, events: JobEvents | None = None,
     options = ClientOptions(api_endpoint=conn.api_endpoint) if conn.api_endpoint else None
     client = _bounded_client_class()(project=conn.project, credentials=_credentials(conn),
                                      location=conn.location, client_options=options)
-    client.relpredict_net = net or policy()
-    client.relpredict_events = events or JobEvents(None)
+    client.relpredict_net = net or policy()  # type: ignore[attr-defined]  # a BoundedClient's
+    client.relpredict_events = events or JobEvents(None)  # type: ignore[attr-defined]
     return client
 
 
@@ -199,7 +200,7 @@ def _bounded_client_class() -> type[bigquery.Client]:
     """
     from google.cloud import bigquery
 
-    class BoundedClient(bigquery.Client):  # type: ignore[misc]
+    class BoundedClient(bigquery.Client):
         relpredict_net: NetPolicy = DEFAULT
         relpredict_events: JobEvents = JobEvents(None)
 
@@ -244,7 +245,7 @@ def _unreachable(conn: BigQueryConnection, action: str, err: BaseException, job_
         f"overloaded; check that it is up and reachable from this machine. {then}")
 
 
-def _api_error(err: Exception) -> str:
+def _api_error(err: BaseException) -> str:
     """The server's message of a Google API error (it never holds the request's credentials)."""
     message = getattr(err, "message", None) or str(err)
     return f"{type(err).__name__}: {message}"
@@ -281,6 +282,8 @@ class BigQuerySink(JobSink):
     (``staging`` overrides it); the manifest a row of :data:`MANIFEST_TABLE`.
     """
 
+    staging: LocalStaging
+
     def __init__(self, spec: SinkSpec, connector: Connector | None = None,
                  staging: Path | None = None, client: bigquery.Client | None = None,
                  load_bytes: int | None = None) -> None:
@@ -292,7 +295,7 @@ class BigQuerySink(JobSink):
         self.net = policy()
         self._assigns_own_ids = self.conn.custom_endpoint
         self._by_label: dict[str, list[Any]] | None = None
-        self.targets = {o: table_ref(d.table, self.conn.project, self.conn.dataset, self.conn.name)
+        self.targets = {o: table_ref(as_table(d).table, self.conn.project, self.conn.dataset, self.conn.name)
                         for o, d in spec.targets().items()}
         self.loads: list[dict[str, Any]] = []  # what this process loaded or skipped, for tests
 
@@ -357,7 +360,7 @@ class BigQuerySink(JobSink):
         return groups
 
     def _staged_rows(self, shard: int, output: str) -> int:
-        return pq.ParquetFile(self.staging.shard_path(shard, output)).metadata.num_rows
+        return int(pq.ParquetFile(self.staging.shard_path(shard, output)).metadata.num_rows)
 
     def _publish_shard(self, target: TableRef, schema: pa.Schema, batches: Iterator[pa.RecordBatch],
                        on_batch: Callable[[pa.RecordBatch], None] | None, load_id: str,

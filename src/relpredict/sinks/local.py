@@ -33,7 +33,7 @@ from relpredict.errors import ConfigError
 from relpredict.sinks.base import JobSink, OutputFile, SinkSpec
 from relpredict.sinks.formats import BatchWriter, RollingWriter, open_writer
 from relpredict.sinks.localfs import JsonManifest, LocalStaging, tmp_name
-from relpredict.sinks.naming import Destination
+from relpredict.sinks.naming import Destination, as_files
 
 __all__ = ["LocalSink"]
 
@@ -42,15 +42,16 @@ class LocalSink(JobSink):
     """A job's outputs as local CSV or Parquet files (see the module docstring)."""
 
     def __init__(self, spec: SinkSpec) -> None:
-        root = Path(spec.destination.folder)
-        if spec.destination.partitioned:
+        files = as_files(spec.destination)
+        root = Path(files.folder)
+        if files.partitioned:
             root = root.parent
         super().__init__(spec, LocalStaging(root / f".relpredict-staging-{spec.job_id}"))
-        self.manifest = JsonManifest(Path(spec.destination.manifest_path()))
+        self.manifest = JsonManifest(Path(files.manifest_path()))
 
     def publish(self, output: str, schema: pa.Schema, batches: Iterable[pa.RecordBatch],
                 on_batch: Callable[[pa.RecordBatch], None] | None = None) -> list[OutputFile]:
-        dest = self.spec.targets()[output]
+        dest = as_files(self.spec.targets()[output])
         _check_not_a_folder(dest)
         self.manifest.withdraw()  # step 1: the old promise goes before any file changes
         return _RollingFiles(dest, schema).write_all(batches, on_batch)

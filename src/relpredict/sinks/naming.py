@@ -162,6 +162,20 @@ class TableDestination:
 AnyDestination = Destination | TableDestination
 
 
+def as_files(dest: AnyDestination) -> Destination:
+    """``dest`` as files (local or S3); a table destination is a ConfigError."""
+    if isinstance(dest, TableDestination):
+        raise ConfigError(f"The destination {dest.url} is a table; this writer writes files.")
+    return dest
+
+
+def as_table(dest: AnyDestination) -> TableDestination:
+    """``dest`` as a warehouse table; a file destination is a ConfigError."""
+    if not isinstance(dest, TableDestination):
+        raise ConfigError(f"The destination {dest.path} is a file; this writer writes tables.")
+    return dest
+
+
 def destination_from_json(data: dict[str, Any]) -> AnyDestination:
     """The destination a job record stored (``dataclasses.asdict`` of either kind)."""
     if "table" in data:

@@ -44,7 +44,7 @@ class NetPolicy:
 
     def delay(self, retry: int) -> float:
         """Seconds to wait before retry number ``retry`` (1, 2, ...)."""
-        return min(self.max_delay, self.first_delay * 2 ** (retry - 1))
+        return min(self.max_delay, self.first_delay * 2.0 ** (retry - 1))
 
     @property
     def budget(self) -> float:

@@ -37,6 +37,7 @@ set of new parts (never old and new ones together).
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import io
 import json
@@ -55,7 +56,7 @@ from relpredict.errors import ConfigError, DestinationError, RelpredictError
 from relpredict.sinks.base import JobSink, OutputFile, SinkSpec
 from relpredict.sinks.formats import BatchWriter, RollingWriter, open_writer
 from relpredict.sinks.localfs import shard_file_name
-from relpredict.sinks.naming import Destination
+from relpredict.sinks.naming import Destination, as_files
 from relpredict.sinks.network import JobEvents, NetPolicy, policy, with_retries
 
 PART_BYTES = 8 * 1024 * 1024  # multipart part size: small enough to overlap uploads with encoding
@@ -306,8 +307,9 @@ class _Bucket:
     def get(self, key: str) -> bytes | None:
         where = f"s3://{self.name}/{key}"
         try:
-            return self.retried(f"GET of {where}", lambda: self.client.get_object(
+            body: bytes = self.retried(f"GET of {where}", lambda: self.client.get_object(
                 Bucket=self.name, Key=key)["Body"].read())
+            return body
         except Exception as err:
             if _is_missing(err):
                 return None
@@ -320,11 +322,12 @@ class _Bucket:
                     for o in page.get("Contents", [])]
 
         try:
-            return self.retried(f"LIST of s3://{self.name}/{prefix}", pages)
+            keys: builtins.list[str] = self.retried(f"LIST of s3://{self.name}/{prefix}", pages)
+            return keys
         except Exception as err:
             raise _error("LIST", f"s3://{self.name}/{prefix}", err, self.config.secret_values()) from None
 
-    def delete(self, keys: list[str]) -> None:
+    def delete(self, keys: builtins.list[str]) -> None:
         for start in range(0, len(keys), 1000):
             batch = [{"Key": k} for k in keys[start:start + 1000]]
             self.call("DELETE", f"s3://{self.name}/{keys[start]}", self.client.delete_objects,
@@ -397,7 +400,7 @@ class S3Sink(JobSink):
 
     # ----------------------------------------------------------------- publishing
     def _manifest_key(self) -> str:
-        return split_url(self.spec.destination.manifest_path())[1]
+        return split_url(as_files(self.spec.destination).manifest_path())[1]
 
     def publish(self, output: str, schema: pa.Schema, batches: Iterable[pa.RecordBatch],
                 on_batch: Callable[[pa.RecordBatch], None] | None = None) -> list[OutputFile]:

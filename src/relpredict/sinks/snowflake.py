@@ -245,6 +245,8 @@ class SnowflakeSink(JobSink):
     (``staging`` overrides it); the manifest a JSON file beside it.
     """
 
+    staging: LocalStaging
+
     def __init__(self, spec: SinkSpec, connector: Connector | None = None,
                  staging: Path | None = None, connection: SnowflakeConnection | None = None) -> None:
         self.conn = connection or SnowflakeConnection.from_connector(
@@ -381,7 +383,7 @@ class SnowflakeSink(JobSink):
 
 def _chunks(batches: Iterator[pa.RecordBatch], limit: int) -> Iterator[Iterator[pa.RecordBatch]]:
     """Consecutive runs of batches of about ``limit`` Arrow bytes each; one (empty) run at least."""
-    pending: list[pa.RecordBatch] = [next(batches, None)]  # type: ignore[list-item]
+    pending: list[pa.RecordBatch] = [next(batches, None)]
 
     def run() -> Iterator[pa.RecordBatch]:
         size = 0

@@ -100,7 +100,7 @@ _SIMPLE: list[tuple[Callable[[pa.DataType], bool], str]] = [
 
 
 def _is_list(t: pa.DataType) -> bool:
-    return pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t)
+    return bool(pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t))
 
 
 def snowflake_type(field: pa.Field) -> str:

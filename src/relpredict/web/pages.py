@@ -26,7 +26,8 @@ router = APIRouter(include_in_schema=False)
 
 
 def _ws(request: Request) -> Workspace:
-    return request.app.state.workspace
+    ws: Workspace = request.app.state.workspace
+    return ws
 
 
 def _page(request: Request, template: str, http_status: int = 200, **context: Any) -> HTMLResponse:
