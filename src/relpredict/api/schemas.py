@@ -58,6 +58,8 @@ class JobSettingsIn(_Strict):
     partition_size_mb: int | None = Field(None, description="Target size of one part file.")
     sample_cap_mb: int | None = Field(None, description="Keep at most this much of each output.")
     shard_size: int | None = Field(None, description="Entities per shard (unit of work and resume).")
+    max_errors: int | None = Field(None, description="Entities that may fail to score (they go to the "
+                                   "errors output) before the job fails; default 0.1 % of them.")
     dask: str | None = Field(None, description="Dask scheduler tcp://HOST:PORT (or local): run the "
                              "shards as tasks on that cluster; null: local worker processes.")
     explain_k: int | None = Field(None, description="Explanations: inputs per entity (default 5).")

@@ -45,6 +45,7 @@ def run(
     entities: str | None = typer.Option(None, "--entities", help="Predict only these entities: a CSV or Parquet file of keys (one column, or the column named like the entity key), or a table of the graph."),
     sample_cap_mb: int = typer.Option(1024, "--sample-cap-mb", help="Keep at most this much of each output in the workspace."),
     shard_size: int | None = typer.Option(None, "--shard-size", help="Entities per shard, the unit of work and of resume (default: one shard per worker, at most 20,000 entities)."),
+    max_errors: int | None = typer.Option(None, "--max-errors", help="Entities that may fail to score (each goes to the errors output, ENTITY, ERROR) before the job fails; the job then ends succeeded_with_errors (default: 0.1 % of the entities)."),
     detach: bool = typer.Option(False, "--detach", help="Run in the background and print the job id."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing local output file that no relpredict job wrote (one a job wrote is replaced anyway)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Validate, count entities and estimate time and size; write nothing."),
@@ -63,7 +64,8 @@ def run(
                       partition_bytes=partition_size_mb * MB, workers=workers,
                       entity_filter=entity_filter, entities=entities, sample_cap_bytes=sample_cap_mb * MB,
                       shard_size=shard_size, connector=connector, overwrite=overwrite, dask=dask,
-                      explain_k=explain_k, webhook=webhook, on_finish=on_finish, timeout_seconds=timeout)
+                      explain_k=explain_k, webhook=webhook, on_finish=on_finish, timeout_seconds=timeout,
+                      max_errors=max_errors)
     console = make_console()
     if dry_run:
         _print_dry_run(console, service.dry_run(ws, workflow, raw))
@@ -199,7 +201,7 @@ def _print_outcome(console: Console, job: Any) -> None:
     rec = job.record()
     for warning in rec.warnings:
         console.print(f"[yellow]Warning:[/yellow] {escape(warning)}")
-    if rec.status.value != "succeeded":
+    if rec.status.value not in ("succeeded", "succeeded_with_errors"):
         console.print(f"Job {rec.id} is {rec.status.value}" + (f": {escape(rec.error)}" if rec.error else "."),
                       highlight=False)
         if rec.status.value in ("failed", "cancelled") or not runner_alive(rec):
@@ -211,7 +213,10 @@ def _print_outcome(console: Console, job: Any) -> None:
 
 
 def _print_summary(console: Console, data: dict[str, Any]) -> None:
-    console.print(f"[bold]Entities predicted[/bold] {data.get('entities', 0):,}")
+    console.print(f"[bold]Entities predicted[/bold] {data.get('entities', 0) - data.get('errors', 0):,}")
+    if data.get("errors"):
+        console.print(f"[yellow]{data['errors']:,} entities failed to score[/yellow]: each is a row "
+                      "(ENTITY, ERROR) of the errors output below.", highlight=False)
     for name, out in data.get("outputs", {}).items():
         console.print(f"[bold]{name}[/bold]: {out['rows']:,} rows, {out['bytes']:,} bytes in "
                       f"{len(out['files'])} file(s)", highlight=False)

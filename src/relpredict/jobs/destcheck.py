@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from relpredict.errors import SettingsError
-from relpredict.sinks.naming import AnyDestination, Destination, output_destinations
+from relpredict.sinks.naming import AnyDestination, Destination, job_destinations
 from relpredict.tables.table import DuckDBSource, FileSource, SQLiteSource
 
 __all__ = ["check_local_destination", "graph_inputs", "inside"]
@@ -85,7 +85,7 @@ def check_local_destination(destination: AnyDestination, output_types: tuple[str
         return
     files, folders = graph_inputs(graph) if graph is not None else ([], [])
     roots = None if output_roots is None else [Path(r).resolve() for r in output_roots]
-    for dest in output_destinations(destination, output_types).values():
+    for dest in job_destinations(destination, output_types).values():
         assert isinstance(dest, Destination)
         target, home = _written(dest)
         if roots is not None:

@@ -26,7 +26,7 @@ from relpredict.errors import ConflictError
 from relpredict.jobs import store
 from relpredict.jobs.settings import JobSettings
 from relpredict.jobs.status import IN_PROGRESS, JobStatus
-from relpredict.sinks.naming import Destination, TableDestination, output_destinations
+from relpredict.sinks.naming import Destination, TableDestination, job_destinations
 from relpredict.workspace import Workspace
 
 __all__ = ["QUEUED_GRACE_SECONDS", "check_free", "dead_runner_error", "destination_keys", "lease_lock",
@@ -39,7 +39,7 @@ def destination_keys(settings: JobSettings) -> set[str]:
     """Every place a job of ``settings`` writes, as comparable strings (local paths resolved)."""
     keys: set[str] = set()
     base = settings.destination
-    for dest in output_destinations(base, settings.output_types).values():
+    for dest in job_destinations(base, settings.output_types).values():
         if isinstance(dest, TableDestination):
             keys.add(dest.url)
         elif isinstance(dest, Destination):

@@ -37,6 +37,7 @@ from relpredict.jobs import store
 from relpredict.jobs.control import JobProgress, finish, progress
 from relpredict.jobs.drift import drift_report
 from relpredict.jobs.notify import Watchdog, job_ended
+from relpredict.jobs.partial import ERRORS, TooManyErrors, error_limit
 from relpredict.jobs.prepare import (
     Prepared,
     filtered_query,
@@ -104,6 +105,7 @@ class _Run:
         self.settings: JobSettings = record.settings
         self.folder = job_dir(ws, record.id)
         self.folder.mkdir(parents=True, exist_ok=True)
+        self.max_errors = 0  # the job's limit of failing entities, known once the entities are
         self.spec = SinkSpec(record.id, self.settings.destination, self.settings.output_types,
                              workspace_home=str(ws.home))
 
@@ -131,7 +133,8 @@ class _Run:
             return
         self._stage(Stage.WRITING)
         summary = _Publisher(self, prepared, sink, len(shards)).run()
-        store.update_job(self.ws, self.rec.id, JobStatus.SUCCEEDED, stage=Stage.DONE,
+        ended = JobStatus.SUCCEEDED_WITH_ERRORS if summary["errors"] else JobStatus.SUCCEEDED
+        store.update_job(self.ws, self.rec.id, ended, stage=Stage.DONE,
                          stage_started_at=store.now_iso(), ended_at=store.now_iso(), summary=summary)
         drop_job_sources(self.ws, self.rec.id)  # a failed job keeps them for its resume
         self._report()
@@ -160,14 +163,21 @@ class _Run:
     def _shards(self, entities: pa.Array) -> list[Shard]:
         ranges = plan_shards(len(entities), self.settings.shard_size_for(len(entities)))
         store.update_job(self.ws, self.rec.id, entities_total=len(entities), shards_total=len(ranges))
+        self.max_errors = error_limit(self.settings.max_errors, len(entities))
         return [Shard(self.rec.id, i, own_slice(entities, lo, hi), self.settings.anchor_time,
                       self.rec.model_ref, self.rec.loader, str(self.ws.home), self.spec,
-                      self.settings.predict_options(), explain_k=self.settings.explain_k)
+                      self.settings.predict_options(), explain_k=self.settings.explain_k,
+                      max_errors=self.max_errors)
                 for i, (lo, hi) in enumerate(ranges)]
 
     def _reconcile(self, sink: JobSink) -> dict[int, dict[str, Any]]:
-        """Count shards marked done at the destination (a worker may die before telling the DB)."""
+        """Count shards marked done at the destination (a worker may die before telling the DB).
+
+        When the done shards hold more failed entities than the job allows (a run that failed for
+        them), the shards with errors are scored again: a resume after a fix retries them."""
         done = sink.done_shards()
+        if sum(info.get("errors", 0) for info in done.values()) > self.max_errors:
+            done = {n: info for n, info in done.items() if not info.get("errors")}
         for number, info in done.items():
             store.shard_finished(self.ws, self.rec.id, -1, number, info["entities"], info.get("seconds"))
         return done
@@ -245,6 +255,19 @@ class _Publisher:
         if missing:
             raise RelpredictError(f"Shards {missing[:10]} of job {run.rec.id} have no output; run "
                                   f"`relpredict job resume {run.rec.id}` to compute them.")
+        self.errors = sum(i.get("errors", 0) for i in self.infos.values())
+        if self.errors > run.max_errors:
+            raise TooManyErrors(
+                f"{self.errors} entities of job {run.rec.id} failed to score, more than the "
+                f"{run.max_errors} it allows (--max-errors; default 0.1 % of the entities): "
+                f"{self._first_errors()}. Fix the cause (those entities' data, or the model), then "
+                f"`relpredict job resume {run.rec.id}` scores their shards again; or run the job "
+                "again with a higher --max-errors.")
+
+    def _first_errors(self, count: int = 3) -> str:
+        shards = sorted(s for s, i in self.infos.items() if i.get("errors"))[:count]
+        rows = [r for s in shards for b in self.sink.read_shard(s, ERRORS) for r in b.to_pylist()]
+        return "; ".join(f"entity {r['ENTITY']!r}: {r['ERROR']}" for r in rows[:count])
 
     def run(self) -> dict[str, Any]:
         model = self.prepared.model
@@ -257,7 +280,10 @@ class _Publisher:
             outputs[output] = self._publish(output, bt)
             if bt is not None and window_end is not None and self.settings.anchor_time is not None:
                 backtest = bt.result(self.settings.anchor_time, window_end)
-        summary = {"entities": sum(i["entities"] for i in self.infos.values()),
+        if self.errors:  # ENTITY, ERROR beside the outputs, from the shards that had any
+            outputs[ERRORS] = self._publish(ERRORS, None, sorted(s for s, i in self.infos.items()
+                                                                 if i.get("errors")))
+        summary = {"entities": sum(i["entities"] for i in self.infos.values()), "errors": self.errors,
                    "outputs": outputs, "backtest": backtest or {"skipped": skipped}}
         summary["drift"] = self._drift()
         self._manifest(summary)
@@ -285,12 +311,15 @@ class _Publisher:
             return None, None, reason or "no anchor time"
         return training_table(bq, graph, [anchor]), window_end, None
 
-    def _publish(self, output: str, backtest: Backtest | None) -> dict[str, Any]:
+    def _publish(self, output: str, backtest: Backtest | None,
+                 shards: list[int] | None = None) -> dict[str, Any]:
+        """Publish ``output`` from every shard (or from ``shards``: the errors output's)."""
         task: TaskType = self.prepared.model.task_type
-        schema = self.sink.shard_schema(0, output)
+        numbers = range(self.n_shards) if shards is None else shards
+        schema = self.sink.shard_schema(numbers[0], output)
         sample = SampleWriter(self.owner.folder / f"sample_{output}.parquet", schema,
                               self.settings.sample_cap_bytes)
-        histogram = self._histogram(task, output)
+        histogram = self._histogram(task, output) if output != ERRORS else None
         feeders = [f for f in (sample, histogram, backtest) if f is not None]
 
         def on_batch(batch: pa.RecordBatch) -> None:
@@ -298,7 +327,7 @@ class _Publisher:
                 feeder.add(batch)
 
         batches = (b if b.schema == schema else b.cast(schema)  # e.g. a shard of all-null CLASS
-                   for s in range(self.n_shards) for b in self.sink.read_shard(s, output))
+                   for s in numbers for b in self.sink.read_shard(s, output))
         files = self.sink.publish(output, schema, batches, on_batch)
         return {"files": [asdict(f) for f in files], "rows": sum(f.rows for f in files),
                 "bytes": sum(f.bytes for f in files), "file_type": self.settings.destination.file_type,
@@ -323,6 +352,7 @@ class _Publisher:
             "query": model.query_text, "task_type": model.task_type.value,
             "anchor_time": self.settings.anchor_time.isoformat() if self.settings.anchor_time else None,
             "settings": self.settings.to_json(), "entities": summary["entities"],
+            "errors": summary["errors"],
             "outputs": {o: {k: v[k] for k in ("files", "rows", "bytes", "file_type", "schema")}
                         for o, v in summary["outputs"].items()},
             "written_at": store.now_iso(),

@@ -42,7 +42,7 @@ __all__ = ["FIELDS", "DataRange", "JobSettings", "RawSettings", "TaskInfo", "aut
 
 FIELDS = ("anchor_time", "threshold", "num_classes", "top_k", "output_types", "destination",
           "workers", "entity_filter", "entities", "explain_k", "webhook", "on_finish", "timeout",
-          "sample_cap_mb", "shard_size", "dask")
+          "sample_cap_mb", "shard_size", "dask", "max_errors")
 """The keys of :attr:`SettingsError.errors`, in order: the job dialog's fields (the CLI's options).
 ``destination`` covers the output, its file type, partition size and connector together."""
 
@@ -86,6 +86,7 @@ class RawSettings:
     shard_size: int | None = None  # None: see auto_shard_size
     connector: str | None = None  # workspace connector of an s3:// output (endpoint, credentials)
     overwrite: bool = False  # replace an existing local file no relpredict job wrote
+    max_errors: int | None = None  # entities that may fail to score (None: 0.1 % of them)
     explain_k: int | None = None  # explanations output: inputs per entity (default 5)
     webhook: str | None = None  # POST a JSON summary here when the job ends (or env:VAR naming it)
     on_finish: str | None = None  # a shell command run when the job ends
@@ -109,6 +110,7 @@ class JobSettings:
     sample_cap_bytes: int = DEFAULT_SAMPLE_CAP_BYTES
     shard_size: int | None = None
     anchor_given: bool = field(default=False)
+    max_errors: int | None = None  # None: 0.1 % of the job's entities (jobs.partial.error_limit)
     explain_k: int = 5
     webhook: str | None = None  # a URL without credentials, or env:VAR (resolved when sending)
     on_finish: str | None = None
@@ -208,6 +210,7 @@ def validate_settings(raw: RawSettings, task: TaskInfo, data: DataRange, default
         "destination": checked("destination", lambda: _destination(raw, default_output)),
         "workers": checked("workers", lambda: _workers(raw.workers)),
         "entity_filter": checked("entity_filter", lambda: _entity_filter(raw.entity_filter, check_filter)),
+        "max_errors": checked("max_errors", lambda: _max_errors(raw.max_errors)),
         "entities": checked("entities", lambda: _entities(raw.entities, check_entities)),
         "explain_k": checked("explain_k", lambda: _explain_k(raw.explain_k, raw.output_types)),
         "webhook": checked("webhook", lambda: _webhook(raw.webhook)),
@@ -253,6 +256,15 @@ def _anchor(value: str | datetime | None, task: TaskInfo, data: DataRange,
 
 def _blank(value: str | datetime | None) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _max_errors(value: int | None) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"The most entities that may fail to score (--max-errors) must be a whole "
+                          f"number 0 or more, not {value!r} (0: any failing entity fails the job).")
+    return value
 
 
 def parse_output_types(value: str | Sequence[str]) -> tuple[str, ...]:

@@ -14,7 +14,7 @@ import math
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, cast
 
@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 
 from relpredict.errors import ConfigError, RelpredictError
 from relpredict.jobs.drift import shard_drift
+from relpredict.jobs.partial import ERRORS, errors_table, score_isolating
 from relpredict.jobs.sources import job_graph
 from relpredict.query.bound import TaskType
 from relpredict.sinks import SinkSpec, open_sink
@@ -49,6 +50,7 @@ class Shard:
     sink: SinkSpec
     options: dict[str, Any] = field(default_factory=dict)
     explain_k: int = 5  # inputs per entity of the explanations output
+    max_errors: int = 0  # entities that may fail to score before the job fails (jobs.partial)
 
 
 # ----------------------------------------------------------------------------------- planning
@@ -176,6 +178,35 @@ def _score_range(table: pa.Table, column: str | None) -> list[float] | None:
     return [lo, hi]
 
 
+class NonFiniteScore(ValueError):
+    """The model scored an entity NaN or infinite: that entity's prediction failed."""
+
+
+def score_shard(model: Any, graph: Any, shard: Shard) -> tuple[dict[str, pa.Table], list[tuple[Any, str]]]:
+    """The shard's tables, scored in bulk; the entities that fail on their own (an exception, or a
+    NaN / infinite score) are left out and returned as ``(entity, message)`` up to
+    ``shard.max_errors`` (:func:`relpredict.jobs.partial.score_isolating`)."""
+    def score(entities: pa.Array) -> dict[str, pa.Table]:
+        part = replace(shard, entities=entities)
+        tables = predict_tables(model, graph, part)
+        for output, table in tables.items():
+            _check_finite(table, score_column(model.task_type, output))
+        return tables
+
+    return score_isolating(score, shard.entities, shard.max_errors,
+                           lambda err: f"{type(err).__name__}: {err}", f"shard {shard.number}")
+
+
+def _check_finite(table: pa.Table, column: str | None) -> None:
+    if column is None or column not in table.column_names or table.num_rows == 0:
+        return
+    values = pc.cast(table.column(column), pa.float64())
+    finite = pc.is_finite(values)
+    if pc.all(pc.or_kleene(finite, pc.is_null(values))).as_py() is False:
+        bad = pc.filter(values, pc.invert(pc.fill_null(finite, True)))[0].as_py()
+        raise NonFiniteScore(f"the model returned {column} = {bad}, not a finite number")
+
+
 def run_shard(shard: Shard, context: tuple[Any, Any] | None = None) -> dict[str, Any]:
     """Score a shard and stage its outputs, then mark it done; returns the done marker's info.
 
@@ -185,13 +216,16 @@ def run_shard(shard: Shard, context: tuple[Any, Any] | None = None) -> dict[str,
     """
     start = time.perf_counter()
     model, graph = context or _context(shard)
-    tables = predict_tables(model, graph, shard)
+    tables, errors = score_shard(model, graph, shard)
     sink = open_sink(shard.sink)
     for output, table in tables.items():
         sink.write_shard(shard.number, output, table)
+    if errors:
+        sink.write_shard(shard.number, ERRORS, errors_table(errors, shard.entities.type))
     info = {
         "shard": shard.number,
         "entities": len(shard.entities),
+        "errors": len(errors),
         "rows": {o: t.num_rows for o, t in tables.items()},
         "score_range": {o: _score_range(t, score_column(model.task_type, o)) for o, t in tables.items()},
         "seconds": round(time.perf_counter() - start, 6),

@@ -2,7 +2,7 @@
 
 ::
 
-    queued ──▶ running ──▶ succeeded
+    queued ──▶ running ──▶ succeeded (or succeeded_with_errors)
       │           │ ▲
       │           ▼ │ (resume: back through queued)
       └──────▶ failed / cancelled
@@ -14,7 +14,7 @@ from enum import Enum
 
 from relpredict.errors import ConflictError
 
-__all__ = ["CANCELABLE", "FINISHED", "IN_PROGRESS", "JobStatus", "RESUMABLE", "Stage",
+__all__ = ["CANCELABLE", "FINISHED", "IN_PROGRESS", "JobStatus", "RESUMABLE", "SUCCESSFUL", "Stage",
            "check_transition", "resume_problem"]
 
 
@@ -24,6 +24,8 @@ class JobStatus(str, Enum):
     QUEUED = "queued"  # recorded with valid settings; no runner has started it yet
     RUNNING = "running"  # a runner process owns it (its pid is on the record)
     SUCCEEDED = "succeeded"  # every output published and the manifest written
+    SUCCEEDED_WITH_ERRORS = "succeeded_with_errors"  # the same, but some entities (no more than
+    # --max-errors) failed to score: they are rows of the errors output, the count in the summary
     FAILED = "failed"  # stopped by an error (on the record); resumable
     CANCELLED = "cancelled"  # stopped on request; resumable
 
@@ -31,7 +33,10 @@ class JobStatus(str, Enum):
 IN_PROGRESS = frozenset({JobStatus.QUEUED, JobStatus.RUNNING})
 """Not finished: a watcher keeps polling, and a second runner must not start the job."""
 
-FINISHED = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
+SUCCESSFUL = frozenset({JobStatus.SUCCEEDED, JobStatus.SUCCEEDED_WITH_ERRORS})
+"""Published with a manifest: the outputs (and the summary, sample and download) exist."""
+
+FINISHED = frozenset({*SUCCESSFUL, JobStatus.FAILED, JobStatus.CANCELLED})
 """Terminal until someone acts: no process works on the job; ``ended_at`` is set."""
 
 CANCELABLE = frozenset({JobStatus.QUEUED, JobStatus.RUNNING})
@@ -43,11 +48,12 @@ RESUMABLE = frozenset({JobStatus.FAILED, JobStatus.CANCELLED})
 
 _ALLOWED: dict[JobStatus, frozenset[JobStatus]] = {
     JobStatus.QUEUED: frozenset({JobStatus.RUNNING, JobStatus.FAILED, JobStatus.CANCELLED}),
-    JobStatus.RUNNING: frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED,
-                                  JobStatus.QUEUED}),
+    JobStatus.RUNNING: frozenset({JobStatus.SUCCEEDED, JobStatus.SUCCEEDED_WITH_ERRORS,
+                                  JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.QUEUED}),
     JobStatus.FAILED: frozenset({JobStatus.QUEUED}),
     JobStatus.CANCELLED: frozenset({JobStatus.QUEUED}),
     JobStatus.SUCCEEDED: frozenset(),
+    JobStatus.SUCCEEDED_WITH_ERRORS: frozenset(),
 }
 
 
@@ -66,7 +72,7 @@ def check_transition(job_id: str, old: JobStatus, new: JobStatus) -> None:
     """Refuse a move the state diagram does not allow, saying what the job is and what to do."""
     if new in _ALLOWED[old]:
         return
-    if old is JobStatus.SUCCEEDED:
+    if old in SUCCESSFUL:
         raise ConflictError(f"Job {job_id} already succeeded; start a new job with `relpredict job run`.")
     raise ConflictError(f"Job {job_id} is {old.value} and cannot become {new.value}.")
 

@@ -29,7 +29,7 @@ from relpredict.jobs.lease import check_free, lease_lock
 from relpredict.jobs.prepare import Prepared, default_loader, job_dir, load_workflow_model, prepare
 from relpredict.jobs.settings import RawSettings
 from relpredict.jobs.sources import drop_job_sources
-from relpredict.jobs.status import FINISHED, JobStatus
+from relpredict.jobs.status import FINISHED, SUCCESSFUL, JobStatus
 from relpredict.sinks.formats import open_writer
 from relpredict.sinks.network import read_events
 from relpredict.workspace import Workspace
@@ -120,7 +120,7 @@ class Job:
     def result(self) -> JobResult:
         """The outputs of a succeeded job; raises with the job's error otherwise."""
         rec = self.record()
-        if rec.status is not JobStatus.SUCCEEDED:
+        if rec.status not in SUCCESSFUL:
             why = f": {rec.error}" if rec.error else ""
             raise ConflictError(f"Job {self.id} is {rec.status.value}{why}; it has no result.")
         folder = job_dir(self.workspace, self.id)

@@ -50,6 +50,7 @@ class JobForm:
     partition_size_mb: int | None = None
     sample_cap_mb: int | None = None
     shard_size: int | None = None
+    max_errors: int | None = None  # None: 0.1 % of the entities
     dask: str | None = None  # a Dask scheduler's address, or "local"
     explain_k: int | None = None
     webhook: str | None = None
@@ -125,7 +126,7 @@ def raw_settings(form: JobForm) -> RawSettings:
         "workers": form.workers, "entity_filter": _blank(form.entity_filter),
         "entities": _blank(form.entities),
         "shard_size": form.shard_size, "overwrite": bool(form.destination.overwrite),
-        "dask": _blank(form.dask),
+        "dask": _blank(form.dask), "max_errors": form.max_errors,
         "explain_k": form.explain_k, "webhook": _blank(form.webhook),
         "on_finish": _blank(form.on_finish), "timeout_seconds": form.timeout_seconds,
     }

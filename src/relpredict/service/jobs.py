@@ -46,6 +46,7 @@ from relpredict.jobs.prepare import (
 )
 from relpredict.jobs.settings import DataRange, TaskInfo
 from relpredict.jobs.sources import PREVIEW_IDS, job_graph
+from relpredict.jobs.status import SUCCESSFUL
 from relpredict.service.views import job_row, progress_view, task_form
 from relpredict.workspace import Workspace
 
@@ -201,7 +202,7 @@ def job_view(ws: Workspace, job_id: str) -> dict[str, Any]:
             "runner_alive": alive, "can_cancel": rec.status in CANCELABLE and not orphaned,
             "can_resume": rec.status in RESUMABLE or orphaned,
             "finished": rec.status not in IN_PROGRESS, "events": job.events(20),
-            "summary": rec.summary if rec.status is JobStatus.SUCCEEDED else None}
+            "summary": rec.summary if rec.status in SUCCESSFUL else None}
 
 
 def job_result(ws: Workspace, job_id: str) -> dict[str, Any]:

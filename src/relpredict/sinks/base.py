@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import pyarrow as pa
 
-from relpredict.sinks.naming import AnyDestination, output_destinations
+from relpredict.sinks.naming import AnyDestination, job_destinations, output_destinations
 
 if TYPE_CHECKING:
     from relpredict.connectors import Connector
@@ -56,6 +56,10 @@ class SinkSpec:
     def targets(self) -> dict[str, AnyDestination]:
         """Where each output type goes (Kumo's ``<name>_predictions`` naming when there are two)."""
         return output_destinations(self.destination, self.output_types)
+
+    def target(self, output: str) -> AnyDestination:
+        """Where ``output`` goes: an output type's place, or (``errors``) the errors output's."""
+        return job_destinations(self.destination, self.output_types)[output]
 
     def load_connector(self) -> Connector | None:
         """The destination's connector from the workspace (``None`` when it names none)."""

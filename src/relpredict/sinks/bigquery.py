@@ -82,7 +82,7 @@ from relpredict.sinks.bigquery_sql import (
     table_ref,
 )
 from relpredict.sinks.localfs import LocalStaging, shard_file_name
-from relpredict.sinks.naming import as_table
+from relpredict.sinks.naming import AnyDestination, TableDestination, as_table
 from relpredict.sinks.network import DEFAULT, JobEvents, NetPolicy, policy, with_retries
 
 if TYPE_CHECKING:
@@ -299,6 +299,11 @@ class BigQuerySink(JobSink):
                         for o, d in spec.targets().items()}
         self.loads: list[dict[str, Any]] = []  # what this process loaded or skipped, for tests
 
+    def _ref(self, dest: AnyDestination) -> TableRef:
+        if not isinstance(dest, TableDestination):
+            raise ConfigError(f"BigQuery writes tables, not {dest}.")
+        return table_ref(dest.table, self.conn.project, self.conn.dataset, self.conn.name)
+
     @property
     def client(self) -> bigquery.Client:
         """Opened on first use: workers, which only stage, never need credentials."""
@@ -327,7 +332,7 @@ class BigQuerySink(JobSink):
 
     def _publish_groups(self, output: str, schema: pa.Schema, batches: Iterable[pa.RecordBatch],
                         on_batch: Callable[[pa.RecordBatch], None] | None) -> list[OutputFile]:
-        target = self.targets[output]
+        target = self.targets.get(output) or self._ref(self.spec.target(output))
         self._ensure_table(target, schema)
         self._by_label = None  # the server's job history as of now (see _labelled)
         stream = _Rows(iter(batches))

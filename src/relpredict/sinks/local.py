@@ -51,7 +51,7 @@ class LocalSink(JobSink):
 
     def publish(self, output: str, schema: pa.Schema, batches: Iterable[pa.RecordBatch],
                 on_batch: Callable[[pa.RecordBatch], None] | None = None) -> list[OutputFile]:
-        dest = as_files(self.spec.targets()[output])
+        dest = as_files(self.spec.target(output))
         _check_not_a_folder(dest)
         self.manifest.withdraw()  # step 1: the old promise goes before any file changes
         return _RollingFiles(dest, schema).write_all(batches, on_batch)

@@ -44,7 +44,8 @@ _SUPPORTED = "a local path, s3://bucket/key, snowflake://CONNECTOR/TABLE or bigq
 
 __all__ = ["DEFAULT_PARTITION_BYTES", "AnyDestination", "Destination", "FILE_TYPES", "OUTPUT_TYPES",
            "PARTITION", "TABLE_KINDS", "TableDestination", "check_table_name", "destination_from_json",
-           "output_destinations", "parse_destination", "part_name"]
+           "errors_destination", "job_destinations", "output_destinations", "parse_destination",
+           "part_name"]
 
 
 def _split(path: str) -> tuple[str, PurePath]:
@@ -326,6 +327,18 @@ def output_destinations(dest: AnyDestination, output_types: tuple[str, ...],
     if len(output_types) == 1:
         return {output_types[0]: dest}
     return {kind: _suffixed(dest, "_" + kind) for kind in output_types}
+
+
+def errors_destination(dest: AnyDestination) -> AnyDestination:
+    """Where a job's errors output (``ENTITY, ERROR``) goes: beside the outputs, ``_errors``
+    (``out/preds.parquet`` → ``out/preds_errors.parquet``, ``snowflake://wh/SCORES`` →
+    ``SCORES_errors``, ``out/{{PARTITION}}.parquet`` → ``out_errors/part_000.parquet``)."""
+    return _suffixed(dest, "_errors")
+
+
+def job_destinations(dest: AnyDestination, output_types: tuple[str, ...]) -> dict[str, AnyDestination]:
+    """Every place a job may write: each output type's, and the errors output's (``errors``)."""
+    return {**output_destinations(dest, output_types), "errors": errors_destination(dest)}
 
 
 def _suffixed(dest: AnyDestination, suffix: str) -> AnyDestination:

@@ -404,7 +404,7 @@ class S3Sink(JobSink):
 
     def publish(self, output: str, schema: pa.Schema, batches: Iterable[pa.RecordBatch],
                 on_batch: Callable[[pa.RecordBatch], None] | None = None) -> list[OutputFile]:
-        dest = self.spec.targets()[output]
+        dest = self.spec.target(output)
         assert isinstance(dest, Destination)
         self.bucket.delete([self._manifest_key()])  # step 1: withdraw any earlier manifest
         if dest.partitioned:

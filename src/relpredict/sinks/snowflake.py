@@ -286,7 +286,7 @@ class SnowflakeSink(JobSink):
 
     def table(self, output: str) -> sql.TableRef:
         """The fully qualified table of ``output`` (schema from the destination, else the session's)."""
-        dest = self.spec.targets()[output]
+        dest = self.spec.target(output)
         if not isinstance(dest, TableDestination):
             raise ConfigError(f"The destination of job {self.spec.job_id} is not a Snowflake table.")
         database, schema = self._session_context()

@@ -37,7 +37,7 @@ function bar(fraction, label, id) {
 
 function renderProgress(p) {
   const total = p.entities_total;
-  const fraction = job.status === "succeeded" ? 1 : (p.fraction || 0);
+  const fraction = job.status.startsWith("succeeded") ? 1 : (p.fraction || 0);
   el("progress-fill").classList.toggle("done", Boolean(job.finished));  // no transition: a finished bar is full at once
   el("progress-fill").style.width = (100 * fraction).toFixed(1) + "%";
   el("progress").setAttribute("aria-valuenow", Math.round(100 * fraction));
@@ -243,6 +243,9 @@ function renderResults() {
   el("results").hidden = !summary;
   if (!summary) return;
   el("outputs").replaceChildren(...Object.entries(summary.outputs).map(([n, o]) => renderOutput(n, o)));
+  el("errors-note").hidden = !summary.errors;
+  el("errors-note").textContent = summary.errors
+    ? `${summary.errors.toLocaleString()} entities failed to score: each is a row (ENTITY, ERROR) of the errors output.` : "";
   const bt = summary.backtest || {};
   el("backtest").textContent = bt.metric
     ? `${bt.metric} = ${bt.value === null ? "n/a" : bt.value.toFixed(4)} over ${bt.entities.toLocaleString()} entities (what happened up to ${bt.window_end})`
