@@ -240,7 +240,8 @@ def test_model_and_job_from_the_servers_predict_as_from_local_files(remote: Remo
             assert a.to_pylist() == b.to_pylist(), col
 
 
-def test_errors_name_the_table_and_never_a_secret(remote: Remote) -> None:
+def test_errors_name_the_table_and_never_a_secret(remote: Remote, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RELPREDICT_NET_ATTEMPTS", "2")  # the dead endpoint below: fail fast
     def load(source: ConnectorSource) -> str:
         from relpredict.graph.graph import Graph
         from relpredict.tables.table import Table

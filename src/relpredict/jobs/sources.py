@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from relpredict.graph.graph import Graph
+from relpredict.sinks.network import EVENTS_FILE
 from relpredict.sinks.sources import SourceCache
 from relpredict.workspace import Workspace
 
@@ -27,8 +28,10 @@ def sources_folder(ws: Workspace, job_id: str) -> Path:
 
 def job_sources(ws: Workspace, job_id: str, fetch: bool = True) -> SourceCache:
     """The job's source reader; ``fetch=False`` (shard workers) reads the job's copy only."""
-    folder = None if job_id in PREVIEW_IDS else sources_folder(ws, job_id)
-    return SourceCache(ws, folder, fetch)
+    if job_id in PREVIEW_IDS:
+        return SourceCache(ws)
+    folder = sources_folder(ws, job_id)
+    return SourceCache(ws, folder, fetch, events=folder.parent / EVENTS_FILE)
 
 
 def job_graph(ws: Workspace, model: Any, job_id: str, fetch: bool = True) -> Any:

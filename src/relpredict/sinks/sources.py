@@ -14,6 +14,10 @@ and scrubbed from every message. What is read:
 - **BigQuery**: the table's rows (``list_rows``) or the ``SELECT``'s result, fetched with
   ``to_arrow`` over the REST API.
 
+**The network.** Every call has the timeouts and bounded retries of
+:mod:`relpredict.sinks.network` (the ``RELPREDICT_*`` overrides apply); a job's retries are events
+of the job, as its sink's are.
+
 **The cache.** :class:`SourceCache` keeps each copy in a folder named by a hash of kind,
 connector and location (and format), inside the folder of one run: a job's is
 ``artifacts/jobs/<job>/sources/``. A job fetches every source once, when it is set up; its runner
@@ -45,11 +49,9 @@ from relpredict.errors import ConfigError, DataError, RelpredictError
 from relpredict.tables.table import FILE_FORMATS, ConnectorSource, FileSource, file_format
 from relpredict.workspace import Workspace
 
-__all__ = ["CONNECT_SECONDS", "QUERY_SECONDS", "SourceCache", "cache_key", "default_reader",
-           "fetch_source"]
+__all__ = ["QUERY_SECONDS", "SourceCache", "cache_key", "default_reader", "fetch_source"]
 
-CONNECT_SECONDS = 20  # opening a connection / an S3 request's connect
-QUERY_SECONDS = 600  # one warehouse query or S3 request, at most
+QUERY_SECONDS = 1800  # one warehouse query, at most (connections and reads: sinks.network's policy)
 SKIPPED_PREFIXES = (".", "_")  # _SUCCESS, _metadata, .relpredict-staging/ ...
 
 
@@ -66,18 +68,20 @@ class SourceCache:
 
     ``folder``: where copies are kept for the run (``None``: fetched for each load, then dropped).
     ``fetch``: ``False`` for a job's shard workers, which must read the job's copy only.
+    ``events``: the job's event log (``events.jsonl``), where network retries are reported.
     """
 
     workspace: Workspace
     folder: Path | None = None
     fetch: bool = True
+    events: Path | None = None
 
     @contextlib.contextmanager
     def local_copy(self, table: str, source: ConnectorSource) -> Iterator[FileSource]:
         if self.folder is None:
             self.workspace.artifacts.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryDirectory(dir=self.workspace.artifacts, prefix=".source-") as tmp:
-                yield fetch_source(self.workspace, table, source, Path(tmp) / "copy")
+                yield fetch_source(self.workspace, table, source, Path(tmp) / "copy", self.events)
             return
         yield self._cached(table, source, self.folder / cache_key(source))
 
@@ -91,7 +95,7 @@ class SourceCache:
         tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
         try:
-            fetch_source(self.workspace, table, source, tmp)
+            fetch_source(self.workspace, table, source, tmp, self.events)
             try:
                 os.replace(tmp, target)
             except OSError:  # another process renamed its copy in first: use that one
@@ -113,12 +117,16 @@ def _copy_of(folder: Path) -> FileSource:
     return FileSource(str(folder / "part_*"), meta["format"], tuple(meta["null_values"]))
 
 
-def fetch_source(ws: Workspace, table: str, source: ConnectorSource, out: Path) -> FileSource:
-    """Fetch ``source`` (graph table ``table``) into the new folder ``out``; its local copy."""
+def fetch_source(ws: Workspace, table: str, source: ConnectorSource, out: Path,
+                 events: Path | None = None) -> FileSource:
+    """Fetch ``source`` (graph table ``table``) into the new folder ``out``; its local copy.
+    Network retries are reported to the event log ``events`` (a job's), if any."""
+    from relpredict.sinks.network import JobEvents
+
     out.mkdir(parents=True)
     connector = _connector(ws, table, source)
     fetchers = {"s3": _fetch_s3, "snowflake": _fetch_snowflake, "bigquery": _fetch_bigquery}
-    fmt = fetchers[source.kind](connector, table, source, out)
+    fmt = fetchers[source.kind](connector, table, source, out, JobEvents(events))
     meta = {"kind": source.kind, "connector": source.connector, "location": source.location,
             "format": fmt, "null_values": list(source.null_values)}
     (out / "source.json").write_text(json.dumps(meta))
@@ -168,7 +176,7 @@ def _plain_type(t: pa.DataType) -> pa.DataType:
 
 
 # ----------------------------------------------------------------------------------- S3
-def _fetch_s3(connector: Any, table: str, source: ConnectorSource, out: Path) -> str:
+def _fetch_s3(connector: Any, table: str, source: ConnectorSource, out: Path, events: Any) -> str:
     from relpredict.sinks.s3 import S3Config
 
     config = S3Config.from_connector(connector)
@@ -191,11 +199,16 @@ def _fetch_s3(connector: Any, table: str, source: ConnectorSource, out: Path) ->
 
 
 def _filesystem(config: Any) -> Any:
-    """A ``pyarrow.fs.S3FileSystem`` for an :class:`~relpredict.sinks.s3.S3Config`."""
+    """A ``pyarrow.fs.S3FileSystem`` for an :class:`~relpredict.sinks.s3.S3Config`, with the
+    network policy's timeouts and attempts (the AWS SDK's standard retry strategy)."""
     from pyarrow import fs
 
-    kwargs: dict[str, Any] = {"region": config.region, "connect_timeout": CONNECT_SECONDS,
-                              "request_timeout": QUERY_SECONDS}
+    from relpredict.sinks.network import policy
+
+    net = policy()
+    kwargs: dict[str, Any] = {"region": config.region, "connect_timeout": net.connect_timeout,
+                              "request_timeout": net.read_timeout,
+                              "retry_strategy": fs.AwsStandardS3RetryStrategy(max_attempts=net.attempts)}
     if config.endpoint_url:
         scheme, _, host = str(config.endpoint_url).rpartition("://")
         kwargs.update(endpoint_override=host.rstrip("/"), scheme=scheme or "https")
@@ -266,14 +279,13 @@ def _snowflake_ref(table: str) -> str:
     return ".".join('"' + object_name(p) + '"' for p in parts)
 
 
-def _fetch_snowflake(connector: Any, table: str, source: ConnectorSource, out: Path) -> str:
+def _fetch_snowflake(connector: Any, table: str, source: ConnectorSource, out: Path, events: Any) -> str:
     from relpredict.sinks.snowflake import SnowflakeConnection, connect
 
     try:
         statement = source.query or f"SELECT * FROM {_snowflake_ref(str(source.table))}"
-        conn = SnowflakeConnection.from_connector(connector, login_timeout=CONNECT_SECONDS,
-                                                  network_timeout=QUERY_SECONDS)
-        con, secrets = connect(conn)
+        conn = SnowflakeConnection.from_connector(connector)
+        con, secrets = connect(conn, events)
     except RelpredictError as err:
         raise DataError(f"Table {table!r} ({source.describe()}): {err}") from None
     hint = ("Check that the table or the SELECT exists and runs in Snowflake, and that the "
@@ -298,14 +310,14 @@ def _empty(cursor: Any) -> pa.Table:
 
 
 # ----------------------------------------------------------------------------------- BigQuery
-def _fetch_bigquery(connector: Any, table: str, source: ConnectorSource, out: Path) -> str:
+def _fetch_bigquery(connector: Any, table: str, source: ConnectorSource, out: Path, events: Any) -> str:
     from relpredict.sinks.bigquery import BigQueryConnection, make_client
     from relpredict.sinks.bigquery_sql import table_ref
 
     try:
         conn = BigQueryConnection.from_connector(connector)
         ref = None if source.query else table_ref(str(source.table), conn.project, conn.dataset, conn.name)
-        client = make_client(conn)
+        client = make_client(conn, events)
     except RelpredictError as err:
         raise DataError(f"Table {table!r} ({source.describe()}): {err}") from None
     hint = ("Check that the table or the SELECT exists and runs in BigQuery, and that the "
