@@ -17,6 +17,7 @@ from typing import Any
 import pyarrow as pa
 
 from relpredict.jobs.prepare import prediction_entities, prepare
+from relpredict.jobs.protocols import JobModel
 from relpredict.jobs.settings import JobSettings, RawSettings
 from relpredict.jobs.shards import Shard, own_slice, plan_shards, predict_tables
 from relpredict.sinks import SinkSpec
@@ -47,7 +48,7 @@ def estimate_seconds(entities: int, seconds_per_entity: float, workers: int, sta
     return startup + entities * seconds_per_entity / max(1, workers)
 
 
-def _sample_shards(entities: pa.Array, settings: JobSettings, spec: SinkSpec, model: Any,
+def _sample_shards(entities: pa.Array, settings: JobSettings, spec: SinkSpec, model: JobModel,
                    home: str) -> list[Shard]:
     ranges = plan_shards(len(entities), settings.shard_size_for(len(entities)))
     step = max(1, len(ranges) // SAMPLE_SHARDS)

@@ -23,6 +23,7 @@ from relpredict.jobs import store
 from relpredict.jobs.destcheck import check_local_destination
 from relpredict.jobs.entities import check_entities, entity_keys
 from relpredict.jobs.lease import check_free
+from relpredict.jobs.protocols import JobModel
 from relpredict.jobs.settings import (
     DataRange,
     JobSettings,
@@ -48,7 +49,7 @@ __all__ = ["Prepared", "default_loader", "filtered_query", "job_dir", "load_work
 class Prepared:
     """A job's model, graph and entity query, loaded once and reused by an in-process run."""
 
-    model: Any
+    model: JobModel
     graph: Graph
     bound: BoundQuery  # the model's query with the entity filter added to its WHERE
     loader: str
@@ -71,7 +72,7 @@ def job_dir(ws: Workspace, job_id: str) -> Path:
     return ws.artifacts / "jobs" / job_id
 
 
-def load_workflow_model(ws: Workspace, model_ref: str, loader: str) -> Any:
+def load_workflow_model(ws: Workspace, model_ref: str, loader: str) -> JobModel:
     """Load a model by reference (``NAME`` or ``NAME@VERSION``); the loader names unknown ones."""
     return resolve_loader(loader)(ws, model_ref)
 
@@ -86,8 +87,8 @@ def filtered_query(query_text: str, entity_filter: str | None, graph: Graph) -> 
     return bind(to_pql(query), graph)
 
 
-def task_info(model: Any, bq: BoundQuery) -> TaskInfo:
-    classes = getattr(model, "classes", None)
+def task_info(model: JobModel, bq: BoundQuery) -> TaskInfo:
+    classes = model.classes
     return TaskInfo(model.task_type, model.is_temporal, bq.rank_top, len(classes) if classes else None)
 
 

@@ -22,8 +22,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from relpredict.errors import ConfigError, RelpredictError
+from relpredict.graph.graph import Graph
 from relpredict.jobs.drift import shard_drift
 from relpredict.jobs.partial import ERRORS, errors_table, score_isolating
+from relpredict.jobs.protocols import ExplainingModel, JobModel
 from relpredict.jobs.sources import job_graph
 from relpredict.query.bound import TaskType
 from relpredict.sinks import SinkSpec, open_sink
@@ -71,7 +73,7 @@ def own_slice(entities: pa.Array, start: int, stop: int) -> pa.Array:
 
 
 # ----------------------------------------------------------------------------------- model
-def resolve_loader(spec: str) -> Callable[[Workspace, str], Any]:
+def resolve_loader(spec: str) -> Callable[[Workspace, str], JobModel]:
     """Import ``module:function``; the function loads a model by reference in a workspace."""
     module_name, _, attr = spec.partition(":")
     if not module_name or not attr:
@@ -85,13 +87,13 @@ def resolve_loader(spec: str) -> Callable[[Workspace, str], Any]:
     loader = getattr(module, attr, None)
     if not callable(loader):
         raise ConfigError(f"The model loader {spec!r} names no function {attr!r} in {module_name}.")
-    return cast(Callable[[Workspace, str], Any], loader)
+    return cast(Callable[[Workspace, str], JobModel], loader)
 
 
-_CONTEXT: dict[tuple[str, ...], tuple[Any, Any]] = {}
+_CONTEXT: dict[tuple[str, ...], tuple[JobModel, Graph]] = {}
 
 
-def _context(shard: Shard) -> tuple[Any, Any]:
+def _context(shard: Shard) -> tuple[JobModel, Graph]:
     """The model and its graph for a shard, loaded once per process and reused by later shards."""
     key = (shard.loader, shard.home, shard.model_ref, shard.job_id)  # a job's graph reads its own copies
     if key not in _CONTEXT:
@@ -139,14 +141,14 @@ def score_column(task_type: TaskType, output: str) -> str | None:
     return {TaskType.binary: "True_PROB", TaskType.regression: "TARGET_PRED"}.get(task_type, "SCORE")
 
 
-def predict_tables(model: Any, graph: Any, shard: Shard) -> dict[str, pa.Table]:
+def predict_tables(model: JobModel, graph: Graph, shard: Shard) -> dict[str, pa.Table]:
     """Score one shard's entities: one table per output type, checked against PQL.md's columns."""
     out: dict[str, pa.Table] = {}
     for output in shard.sink.output_types:
         if output == "predictions":
             table = model.predict(graph, shard.anchor_time, shard.entities, **shard.options)
         elif output == "explanations":
-            table = model.explain(graph, shard.anchor_time, shard.entities, shard.explain_k)
+            table = _explainer(model).explain(graph, shard.anchor_time, shard.entities, shard.explain_k)
         else:
             table = model.embed(graph, shard.anchor_time, shard.entities)
         _check_output(model, output, table, shard)
@@ -154,7 +156,14 @@ def predict_tables(model: Any, graph: Any, shard: Shard) -> dict[str, pa.Table]:
     return out
 
 
-def _check_output(model: Any, output: str, table: pa.Table, shard: Shard) -> None:
+def _explainer(model: JobModel) -> ExplainingModel:
+    if not isinstance(model, ExplainingModel):
+        raise ConfigError(f"The model {model.ref} cannot explain its predictions; leave out the "
+                          "explanations output.")
+    return model
+
+
+def _check_output(model: JobModel, output: str, table: pa.Table, shard: Shard) -> None:
     forecast = getattr(model, "forecast", None) is not None
     want = expected_columns(model.task_type, model.is_temporal, output, forecast)
     if table.column_names != want:
@@ -182,7 +191,7 @@ class NonFiniteScore(ValueError):
     """The model scored an entity NaN or infinite: that entity's prediction failed."""
 
 
-def score_shard(model: Any, graph: Any, shard: Shard) -> tuple[dict[str, pa.Table], list[tuple[Any, str]]]:
+def score_shard(model: JobModel, graph: Graph, shard: Shard) -> tuple[dict[str, pa.Table], list[tuple[Any, str]]]:
     """The shard's tables, scored in bulk; the entities that fail on their own (an exception, or a
     NaN / infinite score) are left out and returned as ``(entity, message)`` up to
     ``shard.max_errors`` (:func:`relpredict.jobs.partial.score_isolating`)."""

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any
 
 from relpredict.graph.graph import Graph
+from relpredict.jobs.protocols import JobModel
 from relpredict.sinks.network import EVENTS_FILE
 from relpredict.sinks.sources import SourceCache
 from relpredict.workspace import Workspace
@@ -34,11 +34,10 @@ def job_sources(ws: Workspace, job_id: str, fetch: bool = True) -> SourceCache:
     return SourceCache(ws, folder, fetch, events=folder.parent / EVENTS_FILE)
 
 
-def job_graph(ws: Workspace, model: Any, job_id: str, fetch: bool = True) -> Any:
+def job_graph(ws: Workspace, model: JobModel, job_id: str, fetch: bool = True) -> Graph:
     """The model's graph, reading connector tables through the job's copies."""
     graph = model.load_graph()
-    if isinstance(graph, Graph):
-        graph.sources = job_sources(ws, job_id, fetch)
+    graph.sources = job_sources(ws, job_id, fetch)
     return graph
 
 

@@ -23,6 +23,7 @@ from typing import Any
 
 from relpredict import jobs
 from relpredict.errors import ConfigError, QueryError
+from relpredict.graph.graph import Graph
 from relpredict.jobs import (
     CANCELABLE,
     IN_PROGRESS,
@@ -44,6 +45,7 @@ from relpredict.jobs.prepare import (
     prepare,
     task_info,
 )
+from relpredict.jobs.protocols import JobModel
 from relpredict.jobs.settings import DataRange, TaskInfo
 from relpredict.jobs.sources import PREVIEW_IDS, job_graph
 from relpredict.jobs.status import SUCCESSFUL
@@ -111,8 +113,8 @@ def _form(ws: Workspace, workflow: str) -> dict[str, Any]:
 class ModelContext:
     """A workflow's model and graph, loaded to offer the job dialog's choices for its task."""
 
-    model: Any
-    graph: Any
+    model: JobModel
+    graph: Graph
     task: TaskInfo
     data: DataRange
 
@@ -144,10 +146,8 @@ def check_settings(ws: Workspace, workflow: str, raw: RawSettings,
     return {"settings": out, "warnings": warnings}
 
 
-def _close(graph: Any) -> None:
-    close = getattr(graph, "close", None)
-    if close is not None:
-        close()
+def _close(graph: Graph) -> None:
+    graph.close()
 
 
 def dry_run(ws: Workspace, workflow: str, raw: RawSettings) -> DryRun:
