@@ -13,6 +13,7 @@ without it installed.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -21,7 +22,7 @@ from relpredict.errors import ConfigError, RelpredictError
 from relpredict.jobs import store
 from relpredict.jobs.remote import ModelPack, run_remote_shard
 from relpredict.jobs.shards import Shard
-from relpredict.jobs.worker import describe
+from relpredict.jobs.worker import describe, drop_graph_tensors
 from relpredict.workspace import Workspace
 
 POLL_SECONDS = 0.1
@@ -74,6 +75,9 @@ class DaskRun:
         try:
             return self._run(client, pending, pack)
         finally:
+            if client.status == "running":  # else the workers remove them when idle (a day)
+                with contextlib.suppress(Exception):
+                    client.run(drop_graph_tensors, self.job_id)
             _close(client, cluster)
 
     def _run(self, client: Any, pending: list[Shard], pack: ModelPack) -> bool:

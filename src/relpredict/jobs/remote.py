@@ -28,6 +28,7 @@ from typing import Any
 
 from relpredict.errors import ConfigError
 from relpredict.jobs.shards import Shard, limit_torch_threads, resolve_loader, run_shard
+from relpredict.jobs.worker import GRAPH_TENSORS_ENV
 from relpredict.workspace import Workspace
 
 __all__ = ["ModelPack", "pack_model", "remote_context", "run_remote_shard"]
@@ -116,6 +117,7 @@ def run_remote_shard(shard: Shard, pack: ModelPack) -> dict[str, Any]:
     """The Dask task of one shard: stage its outputs, mark it done, return the marker's info
     with the worker's address and pid (the coordinator counts it in the workspace)."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ[GRAPH_TENSORS_ENV] = shard.job_id  # one copy of a GNN's graph tensors per machine
     with _LOCK:
         info = run_shard(shard, remote_context(shard.job_id, pack))
     return {**info, "worker": _worker_address(), "pid": os.getpid()}

@@ -50,7 +50,7 @@ from relpredict.jobs.shards import Shard, own_slice, plan_shards, score_column
 from relpredict.jobs.sources import drop_job_sources, job_graph
 from relpredict.jobs.status import JobStatus, Stage
 from relpredict.jobs.summary import Backtest, Histogram, SampleWriter, histogram_edges
-from relpredict.jobs.worker import describe, worker_main
+from relpredict.jobs.worker import describe, drop_graph_tensors, worker_main
 from relpredict.labels.labels import fact_time_range, step_offset, training_table
 from relpredict.query.bound import BoundQuery, TaskType
 from relpredict.sinks import JobSink, SinkSpec, open_sink
@@ -213,6 +213,7 @@ class _Run:
                 proc.join(10)
             queue.cancel_join_thread()  # shards left after a cancel or failure are dropped
             queue.close()
+            drop_graph_tensors(self.rec.id)
 
     def _predict_on_dask(self, pending: list[Shard]) -> bool:
         from relpredict.jobs.cluster import DaskRun

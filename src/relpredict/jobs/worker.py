@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import os
 import queue
+import shutil
 import sys
+import tempfile
 import traceback
+from pathlib import Path
 from typing import Any
 
 from relpredict.errors import RelpredictError
@@ -22,13 +25,16 @@ from relpredict.jobs import store
 from relpredict.jobs.shards import Shard, run_shard
 from relpredict.workspace import Workspace
 
-__all__ = ["worker_main"]
+__all__ = ["GRAPH_TENSORS_ENV", "drop_graph_tensors", "worker_main"]
+
+GRAPH_TENSORS_ENV = "RELPREDICT_GRAPH_TENSORS"  # relpredict.model.graphcache.JOB_ENV (no torch here)
 
 
 def worker_main(index: int, shards: Any, parent_pid: int, home: str, job_id: str) -> None:
     """Entry point of worker ``index``: takes :class:`Shard` objects from the queue ``shards``
     until it reads ``None`` (or finds it empty); exits 0 when done, cancelled or orphaned, else 1."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # read by torch when the model imports it
+    os.environ[GRAPH_TENSORS_ENV] = job_id  # the GNN maps one copy of its graph per machine
     ws = Workspace.open(home)
     store.worker_started(ws, job_id, index, os.getpid())
     try:
@@ -51,6 +57,16 @@ def _next(shards: Any) -> Shard | None:
     except queue.Empty:  # every shard and end mark was put before the workers started
         return None
     return shard
+
+
+def drop_graph_tensors(job_id: str) -> None:
+    """Remove this machine's memory-mapped graph tensors of a job (its workers are done)."""
+    root = Path(tempfile.gettempdir()) / "relpredict-graph-tensors"  # see relpredict.model.graphcache
+    for path in root.glob(f"{job_id}-*"):
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def describe(err: BaseException) -> str:

@@ -31,7 +31,7 @@ from relpredict.model.calibration import Platt
 from relpredict.model.encoders import GraphEncoders
 from relpredict.model.gnn import GNNConfig, RelationalGNN
 from relpredict.model.gnn_fit import GNNTrainer, Seeds
-from relpredict.model.graph_encoding import encode_graph
+from relpredict.model.graphcache import graph_tensors
 from relpredict.model.ranker import Ranker, row_standardize
 from relpredict.model.sampler import NO_TIME_LIMIT, TemporalSampler
 from relpredict.model.seedfeatures import Standardizer, feature_matrix
@@ -333,12 +333,12 @@ class TrainedModel:
         return rt
 
     def build_runtime(self, graph: Graph) -> Runtime:
-        data, index = graph_to_hetero(graph)
         if self.gnn is None:
-            return Runtime(index, None, None)
+            return Runtime(graph_to_hetero(graph)[1], None, None)
         part = self.gnn
-        encoded = encode_graph(graph, part.encoders)
-        times = {t: data[t].time for t in data.node_types}
+        # A job's workers map one copy per machine (model/graphcache.py); else built in memory.
+        tensors = graph_tensors(graph, part.encoders, self.info.get("graph"))
+        index, encoded, times = tensors.index, tensors.encoded, tensors.times
         item_nodes = None
         item_table = self.info.get("item_table")
         if self.task_type is TaskType.link_prediction:
@@ -349,7 +349,8 @@ class TrainedModel:
         if part.state:  # empty while training builds a fresh model
             model.load_state_dict(part.state)
         model.item_nodes = item_nodes
-        sampler = TemporalSampler(data, list(part.config.fanout), strategy=part.config.strategy)
+        sampler = TemporalSampler.from_graph(tensors.sampler, list(part.config.fanout),
+                                             strategy=part.config.strategy)
         trainer = GNNTrainer(model, sampler, self.codec, part.config, self.top_k)
         return Runtime(index, trainer, item_nodes)
 

@@ -41,7 +41,7 @@ class _Csc:
 
     ``key``: ``dst * K + time_rank(src)``, sorted, shape ``[E]``; ``ptr``: segment starts,
     ``[N_dst + 1]``; ``nbr``: source node of each sorted entry, ``[E]``; ``eid``: its column in
-    the edge type's ``edge_index``, ``[E]``.
+    the edge type's ``edge_index``, ``[E]`` (both int32 where they fit, see :func:`narrow`).
     """
 
     key: Tensor
@@ -89,6 +89,65 @@ class _Nodes:
         return local, new
 
 
+INT32_MAX = 2**31 - 1
+
+
+def narrow(index: Tensor) -> Tensor:
+    """An index tensor of non-negative values as int32 when they fit (half the memory)."""
+    if index.numel() == 0 or (int(index.max()) <= INT32_MAX and int(index.min()) >= 0):
+        return index.to(torch.int32)
+    return index
+
+
+@dataclass
+class SamplerGraph:
+    """What sampling needs of a graph, built once: node counts, the sorted distinct node times
+    (int64 ``[U]``) and a :class:`_Csc` per edge type (neighbour and edge ids int32 where they
+    fit). Plain tensors, so they can be written to files and memory-mapped by many processes."""
+
+    num_nodes: dict[NodeType, int]
+    times: Tensor
+    csc: dict[EdgeType, _Csc]
+
+    @classmethod
+    def build(cls, data: HeteroData, time_attr: str = "time") -> SamplerGraph:
+        num_nodes = {t: int(data[t].num_nodes) for t in data.node_types}
+        times = {t: data[t][time_attr].long() for t in data.node_types}
+        distinct = torch.unique(torch.cat(list(times.values())))  # sorted, [U]
+        stride = distinct.numel() + 1
+        ranks = {t: torch.searchsorted(distinct, ts) for t, ts in times.items()}
+        csc = {et: _build_csc(data[et].edge_index, ranks[et[0]], num_nodes[et[2]], stride)
+               for et in data.edge_types}
+        return cls(num_nodes, distinct, csc)
+
+    def tensors(self) -> dict[str, Tensor]:
+        """Every tensor under a flat name (:meth:`from_tensors` reads them back with :meth:`meta`)."""
+        out = {"times": self.times}
+        for i, csc in enumerate(self.csc.values()):
+            out.update({f"csc{i}.{name}": getattr(csc, name) for name in _CSC_FIELDS})
+        return out
+
+    def meta(self) -> dict[str, Any]:
+        return {"num_nodes": self.num_nodes, "edge_types": [list(et) for et in self.csc]}
+
+    @classmethod
+    def from_tensors(cls, meta: dict[str, Any], tensors: Mapping[str, Tensor]) -> SamplerGraph:
+        csc = {(et[0], et[1], et[2]): _Csc(*(tensors[f"csc{i}.{n}"] for n in _CSC_FIELDS))
+               for i, et in enumerate(meta["edge_types"])}
+        return cls(dict(meta["num_nodes"]), tensors["times"], csc)
+
+
+_CSC_FIELDS = ("key", "ptr", "nbr", "eid")
+
+
+def _build_csc(edge_index: Tensor, src_rank: Tensor, num_dst: int, stride: int) -> _Csc:
+    """CSC of one edge type, entries sorted by (destination, source time, edge id)."""
+    row, col = edge_index[0].long(), edge_index[1].long()
+    key, perm = torch.sort(col * stride + src_rank[row], stable=True)
+    ptr = torch.searchsorted(key, torch.arange(num_dst + 1) * stride)
+    return _Csc(key=key, ptr=ptr, nbr=narrow(row[perm]), eid=narrow(perm))
+
+
 class TemporalSampler(BaseSampler):
     """Disjoint temporal neighbour sampler over a ``HeteroData`` from ``graph_to_hetero``.
 
@@ -106,28 +165,29 @@ class TemporalSampler(BaseSampler):
     def __init__(self, data: HeteroData, num_neighbors: NumNeighbors,
                  strategy: Strategy = "last", seed: int | None = None,
                  time_attr: str = "time") -> None:
+        self._setup(SamplerGraph.build(data, time_attr), num_neighbors, strategy, seed)
+
+    @classmethod
+    def from_graph(cls, graph: SamplerGraph, num_neighbors: NumNeighbors, strategy: Strategy = "last",
+                   seed: int | None = None) -> TemporalSampler:
+        """A sampler over a :class:`SamplerGraph` built before (e.g. memory-mapped from a cache)."""
+        sampler = cls.__new__(cls)
+        sampler._setup(graph, num_neighbors, strategy, seed)
+        return sampler
+
+    def _setup(self, graph: SamplerGraph, num_neighbors: NumNeighbors, strategy: Strategy,
+               seed: int | None) -> None:
         if strategy not in ("last", "uniform"):
             raise ValueError(f"strategy must be 'last' or 'uniform', got {strategy!r}")
         self.strategy = strategy
-        self.num_nodes = {t: int(data[t].num_nodes) for t in data.node_types}
-        times = {t: data[t][time_attr].long() for t in data.node_types}
-        self.times = torch.unique(torch.cat(list(times.values())))  # sorted, [U]
+        self.graph = graph
+        self.num_nodes, self.times, self.csc = graph.num_nodes, graph.times, graph.csc
         self.stride = self.times.numel() + 1
-        ranks = {t: torch.searchsorted(self.times, ts) for t, ts in times.items()}
-        self.csc = {et: self._build(data[et].edge_index, ranks[et[0]], self.num_nodes[et[2]])
-                    for et in data.edge_types}
-        self.fanout = self._fanouts(num_neighbors, data.edge_types)
+        self.fanout = self._fanouts(num_neighbors, list(graph.csc))
         self.num_hops = max((len(v) for v in self.fanout.values()), default=0)
         self.generator = torch.Generator()
         if seed is not None:
             self.generator.manual_seed(seed)
-
-    def _build(self, edge_index: Tensor, src_rank: Tensor, num_dst: int) -> _Csc:
-        """CSC of one edge type, entries sorted by (destination, source time, edge id)."""
-        row, col = edge_index[0].long(), edge_index[1].long()
-        key, perm = torch.sort(col * self.stride + src_rank[row], stable=True)
-        ptr = torch.searchsorted(key, torch.arange(num_dst + 1) * self.stride)
-        return _Csc(key=key, ptr=ptr, nbr=row[perm], eid=perm)
 
     @staticmethod
     def _fanouts(num_neighbors: NumNeighbors, edge_types: list[EdgeType]) -> dict[EdgeType, list[int]]:
@@ -174,10 +234,10 @@ class TemporalSampler(BaseSampler):
                 dst_node = torch.cat(store[et[2]].node)[dst_loc]
                 dst_batch = torch.cat(store[et[2]].batch)[dst_loc]
                 owner, pos = self._pick(csc, dst_node, seed_rank[dst_batch], k)
-                src_loc, fresh = store[et[0]].add(csc.nbr[pos], dst_batch[owner])
+                src_loc, fresh = store[et[0]].add(csc.nbr[pos].long(), dst_batch[owner])
                 rows[et].append(src_loc)
                 cols[et].append(dst_loc[owner])
-                eids[et].append(csc.eid[pos])
+                eids[et].append(csc.eid[pos].long())
                 new.setdefault(et[0], []).append(fresh)
             frontier = {t: torch.cat(v) for t, v in new.items()}
             for t in store:
