@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table as RichTable
 
 from relpredict.cli.console import make_console
+from relpredict.cli.job_options import job_settings_options
 from relpredict.workspace import Workspace
 
 app = typer.Typer(help="Batch prediction jobs: run, status, watch, cancel, resume, summary, list, download.",
@@ -23,49 +24,21 @@ app = typer.Typer(help="Batch prediction jobs: run, status, watch, cancel, resum
 
 HOME = typer.Option(None, "--home", help="Workspace folder (default: $RELPREDICT_HOME or ./.relpredict).")
 JOB_ID = typer.Argument(..., help="The job id (`relpredict job list` shows them).")
-MB = 1024 * 1024
 
 
 @app.command("run")
+@job_settings_options()
 def run(
     workflow: str = typer.Argument(..., help="The workflow to run a job of."),
-    anchor_time: str | None = typer.Option(None, "--anchor-time", help="ISO 8601 date or datetime, e.g. 2024-02-27 or 2024-02-27T13:00:00Z. Default: the latest time of the target's fact table."),
-    threshold: float | None = typer.Option(None, "--threshold", help="Binary classification: TARGET_PRED = True_PROB >= threshold (default 0.5)."),
-    num_classes: int | None = typer.Option(None, "--num-classes", help="Multiclass / multilabel: classes returned per entity (default all, at most 10)."),
-    top_k: int | None = typer.Option(None, "--top-k", help="Link prediction: items per entity, 1-1000 (default the query's TOP k)."),
-    output_types: str = typer.Option("predictions", "--output-types", help="predictions, embeddings and/or explanations, comma-separated (e.g. predictions,explanations)."),
-    explain_k: int | None = typer.Option(None, "--explain-k", help="Explanations: the inputs per entity with the largest contributions, 1-100 (default 5)."),
-    output: str | None = typer.Option(None, "--output", "-o", help="Destination: a file or s3://bucket/key (a file name of {{PARTITION}} writes part_000, part_001, ...), or a table snowflake://CONNECTOR/TABLE or bigquery://CONNECTOR/DATASET.TABLE (default: a file in the workspace)."),
-    connector: str | None = typer.Option(None, "--connector", help="Workspace connector with the endpoint and credentials of an s3:// output (default: the standard AWS chain)."),
-    file_type: str | None = typer.Option(None, "--file-type", help="csv or parquet (default: from the extension)."),
-    partition_size_mb: int = typer.Option(256, "--partition-size-mb", help="Target size of one part file."),
-    workers: int = typer.Option(1, "--workers", "-w", help="Parallel worker processes, 1 to 4 (with --dask local: the LocalCluster's workers)."),
-    dask: str | None = typer.Option(None, "--dask", help="Run the shards as tasks on a Dask cluster: its scheduler tcp://HOST:PORT, or local for a LocalCluster of --workers processes on 127.0.0.1 (needs relpredict[dask])."),
-    entity_filter: str | None = typer.Option(None, "--filter", help="Extra WHERE on the entities, evaluated at the anchor time, e.g. \"customers.status = 'ACTIVE'\"."),
-    entities: str | None = typer.Option(None, "--entities", help="Predict only these entities: a CSV or Parquet file of keys (one column, or the column named like the entity key), or a table of the graph."),
-    sample_cap_mb: int = typer.Option(1024, "--sample-cap-mb", help="Keep at most this much of each output in the workspace."),
-    shard_size: int | None = typer.Option(None, "--shard-size", help="Entities per shard, the unit of work and of resume (default: one shard per worker, at most 20,000 entities)."),
-    max_errors: int | None = typer.Option(None, "--max-errors", help="Entities that may fail to score (each goes to the errors output, ENTITY, ERROR) before the job fails; the job then ends succeeded_with_errors (default: 0.1 % of the entities)."),
     detach: bool = typer.Option(False, "--detach", help="Run in the background and print the job id."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing local output file that no relpredict job wrote (one a job wrote is replaced anyway)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Validate, count entities and estimate time and size; write nothing."),
-    webhook: str | None = typer.Option(None, "--webhook", help="POST a JSON notice (job id, status, outputs, counts, drift flags) here when the job ends, retried with backoff; env:VAR reads the URL from an environment variable (for URLs holding a token)."),
-    on_finish: str | None = typer.Option(None, "--on-finish", help="Shell command run when the job ends, with RELPREDICT_JOB_ID, RELPREDICT_JOB_STATUS and RELPREDICT_JOB_NOTICE (a JSON file) set."),
-    timeout: float | None = typer.Option(None, "--timeout", help="Cancel the job after this many seconds (finished shards are kept; resume runs the rest)."),
     home: Path | None = HOME,
+    *, raw: Any = None,
 ) -> None:
     """Run a batch prediction job of WORKFLOW: a progress bar, then where the outputs are."""
-    from relpredict.jobs import RawSettings
     from relpredict.service import jobs as service
 
     ws = Workspace.open(home)
-    raw = RawSettings(anchor_time=anchor_time, threshold=threshold, num_classes=num_classes,
-                      top_k=top_k, output_types=output_types, output=output, file_type=file_type,
-                      partition_bytes=partition_size_mb * MB, workers=workers,
-                      entity_filter=entity_filter, entities=entities, sample_cap_bytes=sample_cap_mb * MB,
-                      shard_size=shard_size, connector=connector, overwrite=overwrite, dask=dask,
-                      explain_k=explain_k, webhook=webhook, on_finish=on_finish, timeout_seconds=timeout,
-                      max_errors=max_errors)
     console = make_console()
     if dry_run:
         _print_dry_run(console, service.dry_run(ws, workflow, raw))
