@@ -59,6 +59,9 @@ class TaskInfo:
     num_classes: int | None = None
 
 
+DEFAULT_THRESHOLD = 0.5  # binary / multilabel: the probability from which a class is predicted
+
+
 @dataclass(frozen=True)
 class DataRange:
     """``start``: first timestamp of any table; ``end``: latest of the target's fact tables."""
@@ -93,6 +96,16 @@ class RawSettings:
     timeout_seconds: float | None = None  # cancel the job after this long
     dask: str | None = None  # a Dask scheduler (tcp://HOST:PORT) or "local"; None: local workers
     entities: str | None = None  # predict only these: a CSV / Parquet file of keys, or a graph table
+
+
+@dataclass(frozen=True)
+class PredictOptions:
+    """The per-task settings a shard hands to the model's ``predict`` (``None``: all classes /
+    the query's TOP k)."""
+
+    threshold: float = DEFAULT_THRESHOLD
+    num_classes: int | None = None
+    top_k: int | None = None
 
 
 @dataclass(frozen=True)
@@ -132,16 +145,10 @@ class JobSettings:
         values["destination"] = destination_from_json(data["destination"])
         return cls(**values)
 
-    def predict_options(self) -> dict[str, Any]:
-        """Keyword arguments of ``TrainedModel.predict`` for these settings."""
-        out: dict[str, Any] = {}
-        if self.threshold is not None:
-            out["threshold"] = self.threshold
-        if self.num_classes is not None:
-            out["num_classes"] = self.num_classes
-        if self.top_k is not None:
-            out["top_k"] = self.top_k
-        return out
+    def predict_options(self) -> PredictOptions:
+        """What each shard passes to the model's ``predict`` for these settings."""
+        threshold = DEFAULT_THRESHOLD if self.threshold is None else self.threshold
+        return PredictOptions(threshold, self.num_classes, self.top_k)
 
     def shard_size_for(self, n_entities: int) -> int:
         """The shard size given, or :func:`auto_shard_size` for this many entities."""

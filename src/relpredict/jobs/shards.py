@@ -14,7 +14,7 @@ import math
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, cast
 
@@ -26,6 +26,7 @@ from relpredict.graph.graph import Graph
 from relpredict.jobs.drift import shard_drift
 from relpredict.jobs.partial import ERRORS, errors_table, score_isolating
 from relpredict.jobs.protocols import ExplainingModel, JobModel
+from relpredict.jobs.settings import PredictOptions
 from relpredict.jobs.sources import job_graph
 from relpredict.query.bound import TaskType
 from relpredict.sinks import SinkSpec, open_sink
@@ -50,7 +51,7 @@ class Shard:
     loader: str
     home: str
     sink: SinkSpec
-    options: dict[str, Any] = field(default_factory=dict)
+    options: PredictOptions = PredictOptions()
     explain_k: int = 5  # inputs per entity of the explanations output
     max_errors: int = 0  # entities that may fail to score before the job fails (jobs.partial)
 
@@ -146,7 +147,9 @@ def predict_tables(model: JobModel, graph: Graph, shard: Shard) -> dict[str, pa.
     out: dict[str, pa.Table] = {}
     for output in shard.sink.output_types:
         if output == "predictions":
-            table = model.predict(graph, shard.anchor_time, shard.entities, **shard.options)
+            o = shard.options
+            table = model.predict(graph, shard.anchor_time, shard.entities, threshold=o.threshold,
+                                  num_classes=o.num_classes, top_k=o.top_k)
         elif output == "explanations":
             table = _explainer(model).explain(graph, shard.anchor_time, shard.entities, shard.explain_k)
         else:
