@@ -34,6 +34,7 @@ from relpredict.jobs.settings import (
 from relpredict.jobs.shards import DEFAULT_LOADER, LOADER_ENV, resolve_loader
 from relpredict.jobs.sources import job_graph
 from relpredict.labels.labels import data_start, fact_time_range, prediction_table
+from relpredict.model.schema import check_schema
 from relpredict.query.ast import BoolOp
 from relpredict.query.binder import bind
 from relpredict.query.bound import BoundQuery
@@ -109,6 +110,7 @@ def prepare(ws: Workspace, workflow: str, raw: RawSettings, job_id: str,
     start = time.perf_counter()
     model = load_workflow_model(ws, record.model, loader)
     graph = job_graph(ws, model, job_id)  # connector tables fetched once, for the whole job
+    checked_schema(model, graph)
     base = model.bound_query(graph)
     seconds = time.perf_counter() - start
     default_output = job_dir(ws, job_id) / "output" / f"{workflow}.parquet"
@@ -131,6 +133,17 @@ def prepare(ws: Workspace, workflow: str, raw: RawSettings, job_id: str,
         raise
     prepared.bound = filtered[0] if filtered else base
     return prepared, settings, warnings
+
+
+def checked_schema(model: Any, graph: Graph) -> Graph:
+    """``graph``, once it has every column and type ``model`` was trained on (before any binding
+    or scoring: :func:`relpredict.model.schema.check_schema`); closed when it has not."""
+    try:
+        check_schema(getattr(model, "info", None), graph, model.ref)
+    except BaseException:
+        graph.close()
+        raise
+    return graph
 
 
 def check_connector(ws: Workspace, destination: Any) -> None:

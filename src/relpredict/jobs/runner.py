@@ -40,6 +40,7 @@ from relpredict.jobs.notify import Watchdog, job_ended
 from relpredict.jobs.partial import ERRORS, TooManyErrors, error_limit
 from relpredict.jobs.prepare import (
     Prepared,
+    checked_schema,
     filtered_query,
     job_dir,
     load_workflow_model,
@@ -144,7 +145,7 @@ class _Run:
             return self.prepared
         start = time.perf_counter()
         model = load_workflow_model(self.ws, self.rec.model_ref, self.rec.loader)
-        graph = job_graph(self.ws, model, self.rec.id)
+        graph = checked_schema(model, job_graph(self.ws, model, self.rec.id))  # as at setup
         bound = (filtered_query(model.query_text, self.settings.entity_filter, graph)
                  if self.settings.entity_filter else model.bound_query(graph))
         return Prepared(model, graph, bound, self.rec.loader, time.perf_counter() - start)

@@ -19,6 +19,7 @@ holds versions 1, 2, …; ``NAME`` means its latest version, ``NAME@3`` a given 
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
@@ -32,7 +33,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 
-from relpredict.errors import ConfigError
+from relpredict.errors import ArtifactError, ConfigError
 from relpredict.graph.graph import Graph
 from relpredict.model.baselines import Baseline
 from relpredict.model.boosting import Booster
@@ -41,6 +42,7 @@ from relpredict.model.encoders import GraphEncoders
 from relpredict.model.gnn import GNNConfig
 from relpredict.model.predictor import MODEL_KINDS, GNNPart, ModelKind, TrainedModel
 from relpredict.model.ranker import Ranker
+from relpredict.model.schema import graph_schema
 from relpredict.model.seedfeatures import Standardizer
 from relpredict.model.targets import TargetCodec
 from relpredict.query.bound import TaskType
@@ -116,6 +118,7 @@ def save_model(ws: Workspace, model: TrainedModel, name: str, graph: Graph) -> T
     check_name(name)
     model.name = name
     model.info.setdefault("graph", graph_spec(graph))
+    model.info.setdefault("schema", graph_schema(graph))  # checked before a job scores
     model.info["versions"] = versions()
     model.info["created_at"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     with ws.db() as con:
@@ -165,6 +168,38 @@ def _kind(value: Any) -> ModelKind:
     return cast(ModelKind, value)
 
 
+def _weights(path: Path, doc: dict[str, Any]) -> Any:
+    """The GNN's ``state_dict``; a missing, cut or garbled file is an ArtifactError naming it."""
+    try:
+        state = torch.load(path, weights_only=True)
+    except Exception as err:  # torch raises RuntimeError, UnpicklingError, EOFError, OSError, ...
+        raise ArtifactError(_damaged(doc, path, f"{type(err).__name__}: {str(err)[:200]}")) from None
+    if not isinstance(state, dict) or not state:
+        raise ArtifactError(_damaged(doc, path, "it holds no weights"))
+    return state
+
+
+def _damaged(doc: Any, path: Path, why: str) -> str:
+    name = f"{doc.get('name')}@{doc.get('version')}" if isinstance(doc, dict) else path.parent.parent.name
+    return (f"The artifact file {path} of model {name} is damaged ({why}). Retrain the model "
+            "(`relpredict train ...`) to make a new version.")
+
+
+def _check_loaded(model: TrainedModel, folder: Path, doc: dict[str, Any]) -> None:
+    """What a document can say wrongly without failing to parse: parts that do not fit together."""
+    path = folder / "model.json"
+    if model.booster is not None:
+        try:
+            counts = {b.num_feature() for b in model.booster._boosters()}
+        except Exception as err:  # LightGBM's own parse error of a model text
+            raise ArtifactError(_damaged(doc, path, f"a LightGBM model does not parse: {str(err)[:200]}")) from None
+        if counts != {len(model.booster.features)}:
+            raise ArtifactError(_damaged(doc, path, f"its LightGBM models read {sorted(counts)} features "
+                                                    f"but it lists {len(model.booster.features)}"))
+    if model.platt is not None and not all(math.isfinite(v) for v in (model.platt.a, model.platt.b)):
+        raise ArtifactError(_damaged(doc, path, "its calibration is not a pair of numbers"))
+
+
 def from_document(doc: dict[str, Any], folder: Path) -> TrainedModel:
     if doc.get("format") != FORMAT:
         raise ConfigError(f"The model in {folder} has artifact format {doc.get('format')}; this relpredict "
@@ -173,7 +208,7 @@ def from_document(doc: dict[str, Any], folder: Path) -> TrainedModel:
     if doc["gnn"] is not None:
         g = doc["gnn"]
         cfg = GNNConfig(**{**g["config"], "fanout": tuple(g["config"]["fanout"])})
-        state = torch.load(folder / "gnn.pt", weights_only=True)
+        state = _weights(folder / "gnn.pt", doc)
         gnn = GNNPart(cfg, GraphEncoders.from_dict(g["encoders"]), [tuple(et) for et in g["edge_types"]],
                       state, int(g["extra_dim"]))
     spec = None
@@ -207,12 +242,23 @@ def load_model(ws: Workspace, ref: str) -> TrainedModel:
     name, version = parse_ref(ref)
     row = _row(ws, name, version)
     folder = ws.artifacts / row["path"]
+    path = folder / "model.json"
     try:
-        doc = json.loads((folder / "model.json").read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise ConfigError(f"The artifact of model {name}@{row['version']} in {folder} is unreadable "
-                          f"({err}). Retrain it.") from err
-    model = from_document(doc, folder)
+        doc = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ArtifactError(f"The artifact file {path} of model {name}@{row['version']} is unreadable "
+                            f"({err}). Retrain the model (`relpredict train ...`) to make a new "
+                            "version.") from None
+    if not isinstance(doc, dict):
+        raise ArtifactError(_damaged({"name": name, "version": row["version"]}, path,
+                                     f"it holds a JSON {type(doc).__name__}, not a model's description"))
+    try:
+        model = from_document(doc, folder)
+        _check_loaded(model, folder, doc)
+    except (ArtifactError, ConfigError):
+        raise
+    except Exception as err:  # a key missing, a value of the wrong type: written by hand or cut
+        raise ArtifactError(_damaged(doc, path, f"{type(err).__name__}: {str(err)[:200]}")) from None
     model.info.setdefault("graph", None)
     if (folder / TRAIN_ENTITIES).is_file():
         model.train_entities = pq.read_table(folder / TRAIN_ENTITIES).column("ENTITY").combine_chunks()

@@ -93,7 +93,10 @@ class Booster:
              yv: np.ndarray, seed: int, w: np.ndarray | None = None, wv: np.ndarray | None = None) -> None:
         params = {**PARAMS, **params, "seed": seed}
         rounds, patience = params.pop("rounds", ROUNDS), params.pop("early_stop", EARLY_STOP)
-        train = lgb.Dataset(x, y, weight=w, feature_name=self.features, free_raw_data=False)
+        # LightGBM refuses feature names holding JSON's " , : [ ] { }; it sees f0, f1, ... (as the
+        # ranker does) and ``features`` keeps the readable names for importance and explanations.
+        train = lgb.Dataset(x, y, weight=w, feature_name=[f"f{i}" for i in range(len(self.features))],
+                            free_raw_data=False)
         valid = lgb.Dataset(xv, yv, weight=wv, reference=train)
         callbacks: list[Callable[..., Any]] = [lgb.early_stopping(patience, verbose=False)] if len(yv) else []
         booster = lgb.train(params, train, num_boost_round=rounds, valid_sets=[valid] if len(yv) else None,

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from relpredict import jobs
-from relpredict.errors import ConfigError, QueryError
+from relpredict.errors import ConfigError, DataError, QueryError, WorkspaceError
 from relpredict.graph.graph import Graph
 from relpredict.jobs import (
     CANCELABLE,
@@ -104,7 +104,7 @@ def _form(ws: Workspace, workflow: str) -> dict[str, Any]:
     try:
         with load_context(ws, workflow) as ctx:
             return ctx.form()
-    except (ConfigError, QueryError) as err:
+    except (ConfigError, QueryError, DataError, WorkspaceError) as err:  # a damaged or outdated model
         return {"error": str(err)}
 
 
