@@ -105,7 +105,7 @@ def test_lightgbm_contributions_sum_to_the_raw_score_and_top_k_rows_are_the_larg
     x = model.boosting_features(graph, datetime(2024, 4, 1), entities)
     contrib = booster_contributions(model.booster, x, model.task_type)
     assert contrib.shape == (len(entities), len(model.booster.features) + 1)
-    raw = model.booster._boosters()[0].predict(x, raw_score=True)
+    raw = model.booster.boosters()[0].predict(x, raw_score=True)
     np.testing.assert_allclose(contrib.sum(1), raw, rtol=1e-9, atol=1e-9)  # every feature + bias
     frame = table.to_pandas()
     first = frame[frame.ENTITY == entities[0].as_py()]

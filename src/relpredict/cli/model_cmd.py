@@ -12,7 +12,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table as RichTable
 
 from relpredict.cli.console import make_console
-from relpredict.cli.query_cmd import DATA, GRAPH, _when
+from relpredict.cli.query_cmd import DATA, GRAPH, parse_when
 from relpredict.errors import ConfigError
 from relpredict.graph.yaml_io import load_graph
 from relpredict.sinks.sources import SourceCache
@@ -46,8 +46,8 @@ def train(
     ws = Workspace.open(home)
     graph = load_graph(graph_yaml, data=data)
     graph.sources = SourceCache(ws)  # connector tables through this workspace's connectors
-    opts = TrainOptions(kind=model, seed=seed, val_start=_when(val_start, "--val-start"),
-                        test_start=_when(test_start, "--test-start"), max_eval=max_eval)
+    opts = TrainOptions(kind=model, seed=seed, val_start=parse_when(val_start, "--val-start"),
+                        test_start=parse_when(test_start, "--test-start"), max_eval=max_eval)
     if epochs is not None:
         if epochs < 1:
             raise ConfigError(f"--epochs must be at least 1, not {epochs}.")

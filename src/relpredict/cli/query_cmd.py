@@ -83,8 +83,8 @@ def labels(
     check_out_file(out, "--out", graph)
     bq = bind(query, graph)
     if bq.is_temporal:
-        schedule = anchor_schedule(bq, graph, val_start=_when(val_start, "--val-start"),
-                                   test_start=_when(test_start, "--test-start"), max_eval=max_eval)
+        schedule = anchor_schedule(bq, graph, val_start=parse_when(val_start, "--val-start"),
+                                   test_start=parse_when(test_start, "--test-start"), max_eval=max_eval)
         table = labelled_splits(bq, graph, schedule)
     else:
         table = training_table(bq, graph)
@@ -97,7 +97,7 @@ def labels(
     console.print(f"Wrote {table.num_rows:,} rows to {out}")
 
 
-def _when(value: str | None, option: str) -> datetime | None:
+def parse_when(value: str | None, option: str) -> datetime | None:
     if value is None or not value.strip():
         return None
     try:

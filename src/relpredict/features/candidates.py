@@ -42,7 +42,7 @@ from relpredict.sql import quote_ident as q
 from relpredict.tables.stypes import SType
 
 from .fit import feature_columns
-from .history import _items, _ranked
+from .history import item_rows, ranked_aggregation
 from .scratch import Scratch, interval, prepare_rows
 
 OWN, POPULAR, COOC, BASKET, SEEDS = 50, 50, 50, 20, 10
@@ -109,7 +109,7 @@ class _Query:
 
     def __init__(self, bq: BoundQuery, graph: Graph, filtered: bool = True) -> None:
         self.p = Params()
-        self.it = _items(bq, graph, self.p, filtered)
+        self.it = item_rows(bq, graph, self.p, filtered)
         self.bq = bq
         self._win: dict[int, str] = {}
 
@@ -151,7 +151,7 @@ def candidate_pairs(bq: BoundQuery, graph: Graph, rows: pa.Table, sample: Sample
             + f", max({it.time}) AS last_ts, any_value(x.{ANCHOR}) AS anchor FROM "
             f"(SELECT __row, key AS {ENTITY}, anchor AS {ANCHOR} FROM {q(base)}) x "
             + a.facts(f"{it.fk} = x.{ENTITY} AND {it.time} <= x.{ANCHOR}") + " GROUP BY 1, 2"), a.p.values)
-        filtered = _ranked(bq).filter is not None
+        filtered = ranked_aggregation(bq).filter is not None
         if filtered:
             u = _Query(bq, graph, filtered=False)
             any_own = s.create("any_own", (
@@ -287,7 +287,7 @@ def _compute_anchor_tables(s: Scratch, bq: BoundQuery, graph: Graph, anchors: st
     cooc = s.create("cooc", (
         f"SELECT a.anchor, a.item AS i, b.item AS j, count(*) AS n FROM {q(basket)} a JOIN {q(basket)} b "
         "ON a.anchor = b.anchor AND a.e = b.e AND a.item != b.item GROUP BY 1, 2, 3"))
-    return pop, repeat, cooc, counts, _shares(s, bq, graph, anchors) if _ranked(bq).filter is not None else pop
+    return pop, repeat, cooc, counts, _shares(s, bq, graph, anchors) if ranked_aggregation(bq).filter is not None else pop
 
 
 def _shares(s: Scratch, bq: BoundQuery, graph: Graph, anchors: str) -> str:

@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 from relpredict.errors import ConfigError
 from relpredict.graph.graph import Graph
 from relpredict.labels.labels import default_anchor_time, training_table
-from relpredict.labels.sql import ANCHOR, ENTITY, TARGET, Params, _Compiler
+from relpredict.labels.sql import ANCHOR, ENTITY, TARGET, Compiler, Params
 from relpredict.query.ast import Aggregation, aggregations
 from relpredict.query.bound import BoundQuery, TaskType, Window
 from relpredict.sql import quote_ident as q
@@ -290,7 +290,7 @@ def population_level(bq: BoundQuery, graph: Graph, anchors: list[datetime],
 
 
 # ---------------------------------------------------------------------------- ranking
-def _ranked(bq: BoundQuery) -> Aggregation:
+def ranked_aggregation(bq: BoundQuery) -> Aggregation:
     if bq.task_type is not TaskType.link_prediction:
         raise ConfigError("recent_items and popular_items need a ranking query "
                           "(LIST_DISTINCT(...) RANK TOP k).")
@@ -298,7 +298,7 @@ def _ranked(bq: BoundQuery) -> Aggregation:
 
 
 @dataclass(frozen=True)
-class _Items:
+class ItemRows:
     """The ranked fact rows as SQL pieces over alias ``f``, anchor row alias ``x``.
 
     The target's row filter is compiled by the label compiler, so it means exactly what it means
@@ -313,18 +313,18 @@ class _Items:
     where: str
 
 
-def _items(bq: BoundQuery, graph: Graph, p: Params, filtered: bool = True) -> _Items:
+def item_rows(bq: BoundQuery, graph: Graph, p: Params, filtered: bool = True) -> ItemRows:
     """The ranked rows; with ``filtered=False`` every fact row with an item, the target's row
     filter ignored (what the entity interacted with at all, e.g. rated but not liked)."""
-    agg = _ranked(bq)
+    agg = ranked_aggregation(bq)
     fact = graph[agg.column.table]
     fk = graph.links_between(fact.name, bq.entity_table)[0].column
     where = [f"f.{q(agg.column.column)} IS NOT NULL"]
-    comp, parents = _Compiler(bq, graph, p), dict[str, str]()
+    comp, parents = Compiler(bq, graph, p), dict[str, str]()
     if agg.filter is not None and filtered:
         where.append(comp.expr(agg.filter, f"fact:{fact.name}", parents))
     joins = comp.parent_joins(fact.name, parents, "f", visible_at_anchor=True, anchor="x")
-    return _Items(q(fact.name), f"f.{q(fk)}", f"f.{q(fact.time_column or '')}",
+    return ItemRows(q(fact.name), f"f.{q(fk)}", f"f.{q(fact.time_column or '')}",
                   f"f.{q(agg.column.column)}", joins, " AND ".join(where))
 
 
@@ -338,7 +338,7 @@ def recent_items(bq: BoundQuery, graph: Graph, rows: pa.Table, n: int = 10) -> p
     with Scratch(graph.con) as s:
         base = prepare_rows(s, rows, None)
         p = Params()
-        it = _items(bq, graph, p)
+        it = item_rows(bq, graph, p)
         hits = (f"SELECT x.{ENTITY}, x.{ANCHOR}, {it.item} AS item, max({it.time}) AS ts "
                 f"FROM (SELECT DISTINCT key AS {ENTITY}, anchor AS {ANCHOR} FROM {q(base)}) x "
                 f"JOIN {it.fact} f ON {it.fk} = x.{ENTITY} AND {it.time} <= x.{ANCHOR}"
@@ -363,7 +363,7 @@ def popular_items(bq: BoundQuery, graph: Graph, anchor: datetime | None = None,
     """
     anchor = anchor or default_anchor_time(bq, graph)
     p = Params()
-    it = _items(bq, graph, p)
+    it = item_rows(bq, graph, p)
     cond = f"{it.time} <= x.{ANCHOR}"
     if window is not None:
         micros = round(window.total_seconds() * 1_000_000)

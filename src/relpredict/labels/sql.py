@@ -59,7 +59,7 @@ class LabelSQL:
     params: list[Any]
 
 
-class _Compiler:
+class Compiler:
     """Compiles one bound query; keeps the aggregation CTEs and parent joins it needs."""
 
     def __init__(self, bq: BoundQuery, graph: Graph, params: Params) -> None:
@@ -220,7 +220,7 @@ def prediction_sql(bq: BoundQuery, graph: Graph, anchor: Any | None) -> LabelSQL
 def _select(bq: BoundQuery, graph: Graph, anchors: list[Any] | None, with_target: bool,
             entities: list[Any] | None = None) -> LabelSQL:
     params = Params()
-    c = _Compiler(bq, graph, params)
+    c = Compiler(bq, graph, params)
     temporal = bq.is_temporal
     anchor_param = params.add(list(anchors or [])) if temporal else None
     if entities is not None:

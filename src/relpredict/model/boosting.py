@@ -108,7 +108,7 @@ class Booster:
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Probabilities (binary ``[N]``, multiclass / multilabel ``[N, C]``) or values ``[N]``."""
-        boosters = self._boosters()
+        boosters = self.boosters()
         if self.task is TaskType.multilabel:
             return np.stack([b.predict(x) for b in boosters], axis=1) if boosters else np.zeros((len(x), 0))
         out = np.asarray(boosters[0].predict(x), dtype=np.float64)
@@ -119,11 +119,11 @@ class Booster:
 
     def importance(self, top: int = 15) -> list[tuple[str, float]]:
         """The features with the highest total gain, best first."""
-        gain = np.sum([b.feature_importance("gain") for b in self._boosters()], axis=0)
+        gain = np.sum([b.feature_importance("gain") for b in self.boosters()], axis=0)
         order = np.argsort(-gain)[:top]
         return [(self.features[i], float(gain[i])) for i in order]
 
-    def _boosters(self) -> list[lgb.Booster]:
+    def boosters(self) -> list[lgb.Booster]:
         if self._loaded is None:
             self._loaded = [lgb.Booster(model_str=m) for m in self.models]
         return self._loaded

@@ -99,7 +99,7 @@ def booster_contributions(booster: Any, x: np.ndarray, task: TaskType) -> np.nda
     """``[N, F + 1]`` contributions of each feature (the last column is the bias) to the raw score
     the entity's prediction comes from: the only booster (binary, regression), the predicted
     class (multiclass), the class with the highest probability (multilabel)."""
-    boosters = booster._boosters()
+    boosters = booster.boosters()
     n, f = x.shape
     if task is TaskType.multilabel:
         top = booster.predict(x).argmax(1) if boosters else np.zeros(n, np.int64)

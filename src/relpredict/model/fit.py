@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -193,7 +192,7 @@ def _history(model: TrainedModel, bq: BoundQuery, graph: Graph, splits: dict[str
 
     classes = fit_target_classes(bq, graph, _keys(splits["train"]))
     model.info["history_classes"] = classes
-    levels = model._level_cache(bq, graph).anchor_levels if model.codec.relative else None
+    levels = model.level_cache(bq, graph).anchor_levels if model.codec.relative else None
     raw, past = {}, {}
     for name, rows in splits.items():
         raw[name], past[name] = history_and_past(bq, graph, _keys(rows), k=model.history_k,
@@ -240,10 +239,8 @@ def _train_gnn(model: TrainedModel, bq: BoundQuery, graph: Graph, splits: dict[s
     edge_types = [tuple(et) for et in graph_to_hetero(graph)[0].edge_types]
     model.gnn = GNNPart(opts.gnn, encoders, edge_types, {}, extra_dim)
     torch.manual_seed(opts.seed)
-    rt = model.build_runtime(graph)
-    trainer = needed(rt.trainer, "GNN")
+    trainer = needed(model.runtime(graph).trainer, "GNN")  # built for this graph, and kept
     model.gnn.state = trainer.model.state_dict()
-    model._runtime = {id(graph): (weakref.ref(graph), rt)}
     seeds = {name: _seeds(model, bq, graph, rows, hist[name], frames[name]) for name, rows in splits.items()}
     history = trainer.fit(seeds["train"], seeds["val"], opts.seed,
                              progress=lambda stage, d, t: report(f"GNN {stage}", d, t))

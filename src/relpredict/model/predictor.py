@@ -259,7 +259,7 @@ class TrainedModel:
             return None, None
         levels = None
         if self.codec.relative and self.task_type is TaskType.regression and bq.is_temporal:
-            levels = self._level_cache(bq, graph).anchor_levels
+            levels = self.level_cache(bq, graph).anchor_levels
         hist, lists = history_and_past(bq, graph, rows, k=self.history_k or 24,
                                        classes=self.info.get("history_classes"), past=past, levels=levels)
         return (hist if has_hist else None), lists
@@ -307,10 +307,10 @@ class TrainedModel:
         if ANCHOR not in rows.column_names or not bq.is_temporal:
             return np.full(rows.num_rows, fallback)
         anchors = rows.column(ANCHOR).cast(pa.timestamp("us")).to_pylist()
-        found = self._level_cache(bq, graph).population([a for a in anchors if a is not None])
+        found = self.level_cache(bq, graph).population([a for a in anchors if a is not None])
         return np.asarray([found.get(a) or fallback for a in anchors], dtype=np.float64)
 
-    def _level_cache(self, bq: BoundQuery, graph: Graph) -> LevelCache:
+    def level_cache(self, bq: BoundQuery, graph: Graph) -> LevelCache:
         if self._levels is None or self._levels.graph() is not graph:
             self._levels = LevelCache(bq, graph)
         return self._levels

@@ -34,7 +34,7 @@ from relpredict.query.ast import (
     chain,
     column_refs,
 )
-from relpredict.query.bound import BoundQuery, TaskType, Window, _as_timedelta
+from relpredict.query.bound import BoundQuery, TaskType, Window, as_timedelta
 from relpredict.query.parser import parse
 from relpredict.query.printer import to_pql
 from relpredict.tables.stypes import (
@@ -246,7 +246,7 @@ class _Binder:
         windows = [Window.of(a) for a in aggregations(self.query.target)]
         if not windows:
             return None
-        return max(windows, key=lambda w: _as_timedelta(w.end, w.unit))
+        return max(windows, key=lambda w: as_timedelta(w.end, w.unit))
 
     # ----------------------------------------------------------------- task type
     def _task_type(self, kind: str) -> tuple[TaskType, tuple[str, str] | None]:

@@ -42,10 +42,10 @@ class Window:
 
     def length(self) -> timedelta:
         """The end offset as a timedelta (months count as 30 days here, for scheduling only)."""
-        return _as_timedelta(self.end, self.unit)
+        return as_timedelta(self.end, self.unit)
 
 
-def _as_timedelta(value: float, unit: str) -> timedelta:
+def as_timedelta(value: float, unit: str) -> timedelta:
     if unit == "months":
         return timedelta(days=30 * value)
     return timedelta(seconds=value * UNIT_SECONDS[unit])
