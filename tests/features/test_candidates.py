@@ -50,3 +50,33 @@ def test_minus_own_rules_leave_out_items_had_in_rows_the_target_does_not_count(g
     # c2's web item is p10 and it bought p11 by app: "popular minus own" proposes neither.
     scores = rule_scores("popular_new", pairs)[0]
     assert scores[0] == scores[1] == -1.0
+
+
+def test_recent_class_shares_count_every_row_of_the_span(g: Graph) -> None:
+    from relpredict.features.history import recent_class_shares
+
+    query = "PREDICT FIRST(transactions.channel, 0, 30, days) FOR EACH customers.customer_id"
+    classes = ["web", "app", "store"]
+    out = recent_class_shares(bind(query, g), g, rows_of([(1, T), (2, T), (3, T)]), classes, spans=(1, 0))
+    # c1 by T: web 01-05, app 01-20, web 02-10, web 02-25, store 03-01 (row 6 is after T);
+    # in (01-31, 03-01]: web 02-10, web 02-25, store 03-01. c2: web and app on 02-28. c3: none.
+    assert out[1].round(4).tolist() == [[0.6667, 0.0, 0.3333], [0.5, 0.5, 0.0], [0.0, 0.0, 0.0]]
+    assert out[0].tolist() == [[0.6, 0.2, 0.2], [0.5, 0.5, 0.0], [0.0, 0.0, 0.0]]
+    spend = "PREDICT SUM(transactions.amount, 0, 30, days) FOR EACH customers.customer_id"
+    assert recent_class_shares(bind(spend, g), g, rows_of([(1, T)]), classes) is None
+
+
+def test_recent_rows_baseline_predicts_the_most_frequent_class_of_the_rows() -> None:
+    import numpy as np
+
+    from relpredict.model.baselines import Baseline, History
+    from relpredict.model.targets import TargetCodec
+    from relpredict.query.bound import TaskType
+
+    codec = TargetCodec(TaskType.multiclass, classes=["web", "app", "store"])
+    b = Baseline(TaskType.multiclass, "recent_rows", 1, {"prior": [1.0, 5.0, 1.0]})
+    shares = {1: np.array([[0.6667, 0.0, 0.3333], [0.5, 0.5, 0.0], [0.0, 0.0, 0.0]])}
+    pred = b.predict(codec, History([[None], [None], [None]], shares))
+    assert pred.argmax(1).tolist() == [0, 1, 1]  # a tie and no rows: the prior decides ("app")
+    np.testing.assert_allclose(pred.sum(1), 1.0)
+    assert b.name == "most frequent class of the entity's rows in the last window"

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -121,6 +122,7 @@ def history_and_past(bq: BoundQuery, graph: Graph, rows: pa.Table, k: int = 24,
         lists = [lst if lst is not None else [None] * k for lst in table.column(PAST).to_pylist()]
         table = table.drop_columns([PAST])
     return _with_trend(ident, table, k), lists
+
 
 
 def _over_past(bq: BoundQuery, graph: Graph, rows: pa.Table, k: int, exprs: dict[str, Expr],
@@ -328,6 +330,67 @@ def item_rows(bq: BoundQuery, graph: Graph, p: Params, filtered: bool = True) ->
                   f"f.{q(agg.column.column)}", joins, " AND ".join(where))
 
 
+def class_column(bq: BoundQuery, graph: Graph) -> Aggregation | None:
+    """The aggregation whose values a multiclass target's classes are, when the target is one
+    aggregation over a column of a fact table that links to the entity (``FIRST(t.c, ...)``,
+    ``LAST(...)``, ``MODE(...)``); else None."""
+    target = bq.target
+    if (bq.task_type is not TaskType.multiclass or not bq.is_temporal or not isinstance(target, Aggregation)
+            or target.column.column == "*" or target.column.table not in graph):
+        return None
+    fact = graph[target.column.table]
+    if fact.time_column is None or not graph.links_between(fact.name, bq.entity_table):
+        return None
+    return target
+
+
+def recent_class_shares(bq: BoundQuery, graph: Graph, rows: pa.Table, classes: list[Any],
+                        spans: tuple[int, ...] = (1, 3, 12, 0)) -> dict[int, Any] | None:
+    """Per span ``m``, an ``[N, C]`` array: the share of the entity's fact rows (the target's
+    row filter applied) with time in ``(t - m D, t]`` (``m = 0``: all rows up to ``t``) whose
+    value is each of ``classes`` (as strings); rows are ``rows``' (entity, t), ``D`` the
+    target's window. None when the target is not a class column (:func:`class_column`).
+
+    Event-level, unlike the past labels: "the entity's most frequent class lately" counts every
+    row, not one label per window.
+    """
+    agg = class_column(bq, graph)
+    if agg is None:
+        return None
+    fact = graph[agg.column.table]
+    fk = graph.links_between(fact.name, bq.entity_table)[0].column
+    p = Params()
+    comp, parents = Compiler(bq, graph, p), dict[str, str]()
+    where = [f"f.{q(agg.column.column)} IS NOT NULL"]
+    if agg.filter is not None:
+        where.append(comp.expr(agg.filter, f"fact:{fact.name}", parents))
+    joins = comp.parent_joins(fact.name, parents, "f", visible_at_anchor=True, anchor="x")
+    window = Window.of(agg)
+    time = f"f.{q(fact.time_column or '')}"
+    counts = ", ".join(
+        f"count(*) FILTER (WHERE {time} > x.{ANCHOR} - {interval(p, window.end * m, window.unit)}) AS n{m}"
+        if m else "count(*) AS n0" for m in spans)
+    with Scratch(graph.con) as s:
+        base = prepare_rows(s, rows, None)
+        table = s.arrow(
+            f"SELECT x.__row AS r, CAST(f.{q(agg.column.column)} AS VARCHAR) AS v, {counts} FROM "
+            f"(SELECT __row, key AS {ENTITY}, anchor AS {ANCHOR} FROM {q(base)}) x "
+            f"JOIN {q(fact.name)} f ON f.{q(fk)} = x.{ENTITY} AND {time} <= x.{ANCHOR}{joins} "
+            f"WHERE {' AND '.join(where)} GROUP BY 1, 2", p.values)
+    index = {str(c): i for i, c in enumerate(classes)}
+    r = np.asarray(table.column("r").to_numpy(zero_copy_only=False), dtype=np.int64)
+    c = np.fromiter((index.get(v, -1) for v in table.column("v").to_pylist()), dtype=np.int64, count=len(r))
+    out = {}
+    for m in spans:
+        n = np.asarray(table.column(f"n{m}").to_numpy(zero_copy_only=False), dtype=np.float64)
+        total = np.bincount(r, weights=n, minlength=rows.num_rows)
+        shares = np.zeros((rows.num_rows, len(classes)))
+        known = c >= 0
+        np.add.at(shares, (r[known], c[known]), n[known])
+        out[m] = shares / np.maximum(total, 1.0)[:, None]
+    return out
+
+
 def recent_items(bq: BoundQuery, graph: Graph, rows: pa.Table, n: int = 10) -> pa.Table:
     """``ENTITY, ANCHOR_TIMESTAMP, ITEMS``: the entity's last ``n`` distinct items by ``t``.
 
@@ -374,5 +437,5 @@ def popular_items(bq: BoundQuery, graph: Graph, anchor: datetime | None = None,
     return graph.con.sql(sql, params=p.values).to_arrow_table()
 
 
-__all__ = ["fit_target_classes", "has_history", "anchor_levels", "history_windows", "population_level", "history_and_past", "popular_items",
+__all__ = ["class_column", "recent_class_shares", "fit_target_classes", "has_history", "anchor_levels", "history_windows", "population_level", "history_and_past", "popular_items",
            "recent_items", "target_history"]

@@ -14,7 +14,8 @@ Candidates per task type:
 - regression: the last window's value, the mean and the median of the last 3 / 12 / k windows,
   the training median;
 - multiclass: the last class, the most frequent class of the last 3 / 12 / k windows, the
-  training mode;
+  training mode; for a target that is a column's value (``FIRST(t.c, ...)``), the most frequent
+  value of the entity's own rows over the last 1 / 3 / 12 windows and all time;
 - multilabel: each class's share of the last 3 / 12 / k windows.
 
 - link prediction (over the item candidates of :mod:`relpredict.model.ranker`): the entity's
@@ -41,6 +42,22 @@ from relpredict.query.bound import TaskType
 
 Past = Sequence[Sequence[Any]]  # per example, its past labels most recent first (None = missing)
 SPANS = (3, 12)
+ROW_SPANS = (1, 3, 12, 0)  # recent_rows: windows of the target's length (0: all the entity's rows)
+
+
+class History(Sequence[Sequence[Any]]):
+    """The past labels (a :data:`Past`) and, for a target that is a class column
+    (:func:`relpredict.features.history.class_column`), the class shares of the entity's recent
+    fact rows by span (:func:`relpredict.features.history.recent_class_shares`)."""
+
+    def __init__(self, labels: Past, shares: dict[int, np.ndarray] | None = None) -> None:
+        self.labels, self.shares = labels, shares
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: Any) -> Any:
+        return self.labels[i]
 
 
 @dataclass
@@ -85,6 +102,8 @@ def describe(rule: str, span: int) -> str:
         "frequent": f"most frequent class of the last {windows}",
         "mode": "training mode",
         "share": f"class shares of the last {windows}",
+        "recent_rows": (f"most frequent class of the entity's rows in the last {windows}" if span
+                        else "most frequent class of all the entity's rows"),
     }[rule]
 
 
@@ -167,6 +186,21 @@ def _last_class(b: Baseline, codec: TargetCodec, past: Past) -> np.ndarray:
     return out
 
 
+def _recent_rows(b: Baseline, codec: TargetCodec, past: Past) -> np.ndarray:
+    """Class shares of the entity's fact rows over the span (every row, not one label per
+    window); ties go to the class of the shorter spans' rows, then to the prior, which also
+    speaks for entities without rows. Without the
+    shares (an input that carries none) the past labels' shares stand in."""
+    shares = past.shares if isinstance(past, History) and past.shares else None
+    if shares is None or b.span not in shares:
+        return _frequent(Baseline(b.task, "frequent", 12, b.constants), codec, past)
+    x, prior = shares[b.span].copy(), _prior(b, codec)
+    for i, shorter in enumerate(sorted((m for m in shares if 0 < m < (b.span or np.inf)), reverse=True)):
+        x += 1e-3 ** (i + 1) * shares[shorter]  # ties go to the class of the more recent rows
+    out: np.ndarray = (x + 1e-4 * prior) / (x.sum(1, keepdims=True) + 1e-4)
+    return out
+
+
 def _mode(b: Baseline, codec: TargetCodec, past: Past) -> np.ndarray:
     return np.tile(_prior(b, codec), (len(past), 1))
 
@@ -194,14 +228,16 @@ RULES: dict[tuple[TaskType, str], Callable[[Baseline, TargetCodec, Any], np.ndar
     (TaskType.multiclass, "last_class"): _last_class,
     (TaskType.multiclass, "frequent"): _frequent,
     (TaskType.multiclass, "mode"): _mode,
+    (TaskType.multiclass, "recent_rows"): _recent_rows,
     (TaskType.multilabel, "share"): _share,
 }
 
 
 # -- candidates and the choice on validation ------------------------------------------------
-def candidates(codec: TargetCodec, train_y: np.ndarray, k: int) -> list[Baseline]:
+def candidates(codec: TargetCodec, train_y: np.ndarray, k: int, class_rows: bool = False) -> list[Baseline]:
     """Every baseline of the task type, with its constants fitted on the encoded training
-    targets ``train_y``; ``k`` is the number of past windows the model reads."""
+    targets ``train_y``; ``k`` is the number of past windows the model reads; ``class_rows``:
+    the inputs carry the class shares of recent fact rows (:class:`History`)."""
     task = codec.task
     spans = sorted({s for s in SPANS if s < k} | {k}) if k > 0 else []
     if task is TaskType.binary:
@@ -221,6 +257,8 @@ def candidates(codec: TargetCodec, train_y: np.ndarray, k: int) -> list[Baseline
         out = [Baseline(task, "mode", 0, const)]
         if k > 0:
             out += [Baseline(task, "last_class", 1, const)] + [Baseline(task, "frequent", s, const) for s in spans]
+        if class_rows:
+            out += [Baseline(task, "recent_rows", s, const) for s in ROW_SPANS]
         return out
     if task is TaskType.link_prediction:
         return [Baseline(task, rule, 1) for rule in ranker.RULES]

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -183,20 +183,30 @@ def _skeleton(bq: BoundQuery, graph: Graph, train: pa.Table, opts: TrainOptions)
 
 
 def _history(model: TrainedModel, bq: BoundQuery, graph: Graph, splits: dict[str, pa.Table]
-             ) -> tuple[dict[str, pa.Table | None], dict[str, list[list[Any]] | None]]:
+             ) -> tuple[dict[str, pa.Table | None], dict[str, Sequence[Sequence[Any]] | None]]:
     """Raw target history per split, and the past labels of the evaluation splits (for the
     baselines); fits the history standardiser on the training split."""
     if model.history is None:
         return {name: None for name in splits}, {name: None for name in splits}
-    from relpredict.features.history import fit_target_classes, history_and_past
+    from relpredict.features.history import (
+        class_column,
+        fit_target_classes,
+        history_and_past,
+        recent_class_shares,
+    )
 
     classes = fit_target_classes(bq, graph, _keys(splits["train"]))
     model.info["history_classes"] = classes
     levels = model.level_cache(bq, graph).anchor_levels if model.codec.relative else None
-    raw, past = {}, {}
+    raw: dict[str, pa.Table | None] = {}
+    past: dict[str, Sequence[Sequence[Any]] | None] = {}
+    rows_classes = class_column(bq, graph) is not None
     for name, rows in splits.items():
         raw[name], past[name] = history_and_past(bq, graph, _keys(rows), k=model.history_k,
                                                  classes=classes, past=name != "train", levels=levels)
+        if rows_classes and past[name] is not None:
+            shares = recent_class_shares(bq, graph, _keys(rows), model.codec.classes)
+            past[name] = baselines.History(past[name] or [], shares)
     return raw, past
 
 
@@ -359,7 +369,7 @@ def _targets(model: TrainedModel, rows: pa.Table) -> Any:
     return model.codec.encode(rows.column(TARGET))
 
 
-def _baselines(model: TrainedModel, splits: dict[str, pa.Table], past: dict[str, list[list[Any]] | None],
+def _baselines(model: TrainedModel, splits: dict[str, pa.Table], past: dict[str, Sequence[Sequence[Any]] | None],
                preds: dict[str, dict[str, np.ndarray]], mixing: bool) -> dict[str, dict[str, np.ndarray]]:
     """Scores every baseline on validation and keeps the best; with ``mixing`` (``auto``) mixes
     it into the learners' prediction with the weight in 0, 0.1, …, 1 best on validation.
@@ -373,7 +383,9 @@ def _baselines(model: TrainedModel, splits: dict[str, pa.Table], past: dict[str,
         past = {name: [[] for _ in range(rows.num_rows)] for name, rows in splits.items()}  # constants only
     codec = model.codec
     train_y = codec.encode(splits["train"].column(TARGET)) if task is not TaskType.link_prediction else None
-    options = baselines.candidates(codec, np.zeros(0) if train_y is None else train_y, model.history_k)
+    class_rows = isinstance(past["val"], baselines.History) and past["val"].shares is not None
+    options = baselines.candidates(codec, np.zeros(0) if train_y is None else train_y, model.history_k,
+                                   class_rows)
     if not options:
         return {}
     y_val = _targets(model, splits["val"])

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -25,7 +26,7 @@ from relpredict.errors import ConfigError
 from relpredict.graph.graph import Graph
 from relpredict.graph.yaml_io import graph_from_dict
 from relpredict.labels.sql import ANCHOR, ENTITY, TIMEFRAME
-from relpredict.model.baselines import Baseline
+from relpredict.model.baselines import Baseline, History
 from relpredict.model.boosting import Booster
 from relpredict.model.calibration import Platt
 from relpredict.model.encoders import GraphEncoders
@@ -50,7 +51,6 @@ EMBEDDING_FEATURES = 32  # features in a LightGBM-only model's embedding
 TIMEFRAME_FEATURE = "forecast.timeframe"
 RECENT_ITEMS = 50
 BASE_COLUMNS = ("history.mean_3", "history.mean_12", "history.mean_24")  # most specific first
-LEVEL_COLUMNS = ("history.mean_12", "history.mean_24", "history.mean_3")  # the recent level: longest first
 
 
 @dataclass
@@ -113,7 +113,7 @@ class Inputs:
     bq: BoundQuery
     hist: pa.Table | None
     extra: np.ndarray
-    past: list[list[Any]] | None
+    past: Sequence[Sequence[Any]] | None
     frame: Frame | None
 
 
@@ -242,17 +242,13 @@ class TrainedModel:
             return extra
         return np.concatenate([extra, self.timeframe_matrix(rows)], axis=1).astype(np.float32)
 
-    def history_table(self, bq: BoundQuery, graph: Graph, rows: pa.Table) -> pa.Table | None:
-        """The raw target history of ``rows`` (``history.*`` columns; None without history)."""
-        return self.history_and_past(bq, graph, rows, past=False)[0]
-
     def history_and_past(self, bq: BoundQuery, graph: Graph, rows: pa.Table,
-                         past: bool = True) -> tuple[pa.Table | None, list[list[Any]] | None]:
+                         past: bool = True) -> tuple[pa.Table | None, Sequence[Sequence[Any]] | None]:
         """The history table and (with ``past``, for the baseline) the past labels of ``rows``.
 
         A relative regression model's history is in units of each past label's time (divided
         by the population level at its anchor)."""
-        from relpredict.features.history import history_and_past
+        from relpredict.features.history import history_and_past, recent_class_shares
 
         has_hist = self.history is not None and bool(self.history.columns)
         if not has_hist and not past:
@@ -260,8 +256,11 @@ class TrainedModel:
         levels = None
         if self.codec.relative and self.task_type is TaskType.regression and bq.is_temporal:
             levels = self.level_cache(bq, graph).anchor_levels
-        hist, lists = history_and_past(bq, graph, rows, k=self.history_k or 24,
-                                       classes=self.info.get("history_classes"), past=past, levels=levels)
+        hist, labels = history_and_past(bq, graph, rows, k=self.history_k or 24,
+                                        classes=self.info.get("history_classes"), past=past, levels=levels)
+        lists: Sequence[Sequence[Any]] | None = labels
+        if past and lists is not None and self.baseline is not None and self.baseline.rule == "recent_rows":
+            lists = History(lists, recent_class_shares(bq, graph, rows, self.codec.classes))
         return (hist if has_hist else None), lists
 
     def history_matrix(self, hist: pa.Table | None, n: int) -> np.ndarray:
