@@ -99,6 +99,37 @@ MIGRATIONS: tuple[str, ...] = (
         created_at TEXT NOT NULL        -- ISO 8601 UTC
     );
     """,
+    """
+    CREATE TABLE schedules (            -- recurring jobs of a workflow (relpredict workflow schedule)
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        workflow TEXT NOT NULL REFERENCES workflows (name),
+        cron TEXT NOT NULL,             -- five fields, UTC
+        settings TEXT NOT NULL,         -- JSON of the job settings as given; never secrets
+        created_at TEXT NOT NULL,       -- ISO 8601 UTC, like every time below
+        last_slot TEXT NOT NULL,        -- the latest slot claimed (a run started for it); at first
+                                        --   the creation minute, so no earlier slot ever runs
+        last_job TEXT,                  -- the job the latest slot started
+        last_error TEXT                 -- why the latest slot started no job
+    );
+    CREATE TABLE backtests (            -- a workflow's settings run at several past anchors
+        id TEXT PRIMARY KEY,
+        workflow TEXT NOT NULL REFERENCES workflows (name),
+        settings TEXT NOT NULL,         -- JSON: from, to, every and the job settings
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE backtest_points (      -- one job per anchor
+        backtest_id TEXT NOT NULL REFERENCES backtests (id),
+        anchor TEXT NOT NULL,           -- ISO 8601
+        job_id TEXT,
+        metric TEXT,                    -- the realised metric's name (auroc, mae, ...)
+        value REAL,                     -- the job's realised metric
+        entities INTEGER,               -- labelled entities it was measured on
+        baseline TEXT,                  -- the model's best baseline
+        baseline_value REAL,            -- its metric on the same entities and labels
+        error TEXT,
+        PRIMARY KEY (backtest_id, anchor)
+    );
+    """,
 )
 
 

@@ -52,19 +52,29 @@ def error_status(err: RelpredictError) -> int:
 
 
 def create_app(workspace: Workspace, token: str | None = None, hosts: Sequence[str] = (),
-               output_roots: Sequence[str | Path] | None = None) -> FastAPI:
+               output_roots: Sequence[str | Path] | None = None, scheduler: bool = False) -> FastAPI:
     """The app serving ``workspace``; with ``token``, every request must carry it.
 
     It answers only to ``127.0.0.1``, ``localhost``, ``::1`` and ``hosts``, refuses state-changing
     requests from other sites (:mod:`relpredict.api.guard`), and lets jobs write local outputs only
     inside ``output_roots`` (default: the workspace's ``outputs/`` folder and the current folder).
-    On start it marks jobs whose runner process is gone as failed, so they can be resumed.
+    On start it marks jobs whose runner process is gone as failed, so they can be resumed; with
+    ``scheduler`` it also starts the workspace's scheduled jobs while it runs.
     """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.recovered = recover_orphans(workspace)
-        yield
+        stop = None
+        if scheduler:  # `relpredict serve`: start the schedules' jobs (jobs/schedules.py)
+            from relpredict.service.schedules import scheduler as make_scheduler
+
+            _, stop = make_scheduler(workspace, app.state.output_roots).start_thread()
+        try:
+            yield
+        finally:
+            if stop is not None:
+                stop.set()
 
     app = FastAPI(title="relpredict", version=__version__, lifespan=lifespan,
                   description="Workflows, batch prediction jobs, models, graphs and connectors.")

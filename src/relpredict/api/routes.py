@@ -13,8 +13,8 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
-from relpredict.api.schemas import ErrorOut, JobSettingsIn, WorkflowIn
-from relpredict.service import catalog
+from relpredict.api.schemas import ErrorOut, JobSettingsIn, ScheduleIn, WorkflowIn
+from relpredict.service import catalog, schedules
 from relpredict.service import jobs as service
 from relpredict.service.download import entity_explanation, sample_stream
 from relpredict.service.forms import raw_settings
@@ -107,6 +107,27 @@ def run_job(name: str, body: JobSettingsIn, request: Request) -> dict[str, Any]:
     """Validate the settings, record the job and start it in the background."""
     job = service.submit_job(_ws(request), name, raw_settings(body.form()), _roots(request))
     return service.job_view(_ws(request), job.id)
+
+
+# ----------------------------------------------------------------------------------- schedules
+@router.get("/schedules", tags=["schedules"])
+def list_schedules(request: Request, workflow: str | None = None) -> list[dict[str, Any]]:
+    """Every schedule (of one workflow when given) with its next run, in UTC."""
+    return schedules.list_schedules(_ws(request), workflow)
+
+
+@router.post("/workflows/{name}/schedules", status_code=201, tags=["schedules"])
+def create_schedule(name: str, body: ScheduleIn, request: Request) -> dict[str, Any]:
+    """Run jobs of the workflow at the minutes of a cron expression (UTC), with these settings
+    (checked now as a job's are); this server starts them while it runs."""
+    return schedules.schedule_workflow(_ws(request), name, body.cron, raw_settings(body.settings.form()),
+                                       _roots(request))
+
+
+@router.delete("/schedules/{schedule_id}", tags=["schedules"])
+def delete_schedule(schedule_id: int, request: Request) -> dict[str, Any]:
+    """Remove a schedule; the jobs it started stay."""
+    return schedules.unschedule(_ws(request), schedule_id)
 
 
 # ----------------------------------------------------------------------------------- jobs

@@ -78,3 +78,11 @@ class ErrorOut(BaseModel):
 
     detail: str
     errors: dict[str, str] = Field(default_factory=dict)
+
+
+class ScheduleIn(_Strict):
+    """A schedule: a cron expression (UTC) and the settings of each job it starts (a blank anchor
+    time: the latest data at each run)."""
+
+    cron: str = Field(description="minute hour day-of-month month day-of-week, e.g. '0 6 * * 1'.")
+    settings: JobSettingsIn = Field(default_factory=JobSettingsIn)

@@ -17,6 +17,7 @@ from rich.markup import escape
 from relpredict import __version__
 from relpredict.cli import connector_cmd, graph_cmd, job_cmd, model_cmd, query_cmd, workflow_cmd
 from relpredict.cli.console import make_console
+from relpredict.cli.scheduler_cmd import scheduler
 from relpredict.cli.serve_cmd import serve
 from relpredict.errors import RelpredictError
 
@@ -35,6 +36,7 @@ app.add_typer(model_cmd.app, name="models")
 app.add_typer(connector_cmd.app, name="connector")
 app.command("train")(model_cmd.train)
 app.command("serve")(serve)
+app.command("scheduler")(scheduler)
 err_console = make_console(stderr=True)
 DEBUG_ENV = "RELPREDICT_DEBUG"
 

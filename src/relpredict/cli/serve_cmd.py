@@ -87,7 +87,8 @@ def serve(
     output_root: list[Path] = typer.Option([], "--output-root", help="Folder jobs started here may write local outputs in (repeatable; default: the workspace's outputs/ folder and the current folder)."),
     allow_host: list[str] = typer.Option([], "--allow-host", help="Another name this server is reached by (repeatable); other Host headers are refused."),
 ) -> None:
-    """Serve the web app and the REST API (docs at /docs); jobs run in background processes."""
+    """Serve the web app and the REST API (docs at /docs) and start scheduled jobs; jobs run in
+    background processes."""
     import uvicorn
 
     from relpredict.api import create_app
@@ -101,10 +102,11 @@ def serve(
         roots = default_output_roots(ws)
         roots[0].mkdir(parents=True, exist_ok=True)
     app = create_app(ws, token=(token or "").strip() or None, hosts=served_hosts(host, allow_host),
-                     output_roots=roots)
+                     output_roots=roots, scheduler=True)
     shown = f"[{host}]" if ":" in host else host
     hint = "?token=…" if token else ""
     make_console().print(f"relpredict serving workspace {ws.home} on http://{shown}:{port}/{hint} "
-                         f"(API docs at /docs). Ctrl-C stops the server; running jobs go on.",
+                         f"(API docs at /docs); scheduled jobs start while it runs. Ctrl-C stops the server; "
+                         "running jobs go on.",
                          highlight=False)
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -6,14 +6,17 @@ Each command calls :mod:`relpredict.service.jobs`, as the REST API and the web p
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table as RichTable
 
 from relpredict.cli.console import make_console
+from relpredict.cli.job_options import job_settings_options
 from relpredict.workspace import Workspace
 
-app = typer.Typer(help="Batch prediction workflows: create, list, show.", no_args_is_help=True)
+app = typer.Typer(help="Batch prediction workflows: create, list, show, schedule, backtest.", no_args_is_help=True)
 
 HOME = typer.Option(None, "--home", help="Workspace folder (default: $RELPREDICT_HOME or ./.relpredict).")
 
@@ -60,3 +63,46 @@ def show(name: str = typer.Argument(..., help="Workflow name."), home: Path | No
         table.add_row(job["id"], job["status"], job["stage"], str(job["entities_total"] or ""),
                       job["created_at"], job["ended_at"] or "")
     console.print(table)
+
+
+@app.command("schedule")
+@job_settings_options()
+def schedule(
+    name: str = typer.Argument(..., help="The workflow to run jobs of."),
+    cron: str = typer.Option(..., "--cron", help="When, in UTC: minute hour day-of-month month day-of-week, e.g. \"0 6 * * 1\" (Mondays 06:00)."),
+    home: Path | None = HOME,
+    *, raw: Any = None,
+) -> None:
+    """Run jobs of a workflow on a cron schedule (by `relpredict serve` or `relpredict scheduler`);
+    a blank --anchor-time means the latest data at each run."""
+    from relpredict.service import schedules as service
+
+    s = service.schedule_workflow(Workspace.open(home), name, cron, raw)
+    make_console().print(f"Schedule [bold]{s['id']}[/bold]: workflow {s['workflow']} at '{s['cron']}' "
+                         f"(UTC), next run {s['next_run']}. Jobs start while `relpredict serve` or "
+                         "`relpredict scheduler` runs.", highlight=False)
+
+
+@app.command("schedules")
+def schedules(name: str | None = typer.Argument(None, help="Only this workflow's schedules."),
+              home: Path | None = HOME) -> None:
+    """List schedules with their next run (UTC) and latest job."""
+    from relpredict.service import schedules as service
+
+    table = RichTable("Schedule", "Workflow", "Cron (UTC)", "Next run", "Last slot", "Last job")
+    for s in service.list_schedules(Workspace.open(home), name):
+        last = s["last_job"] or (f"not started: {s['last_error']}" if s["last_error"] else "")
+        table.add_row(str(s["id"]), s["workflow"], s["cron"], s["next_run"] or "never",
+                      s["last_slot"], escape(last))
+    make_console().print(table)
+
+
+@app.command("unschedule")
+def unschedule(schedule_id: int = typer.Argument(..., help="The schedule's id (`relpredict workflow schedules`)."),
+               home: Path | None = HOME) -> None:
+    """Remove a schedule; the jobs it started stay."""
+    from relpredict.service import schedules as service
+
+    s = service.unschedule(Workspace.open(home), schedule_id)
+    make_console().print(f"Removed schedule {s['id']} of workflow {s['workflow']} ('{s['cron']}').",
+                         highlight=False)

@@ -23,10 +23,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from relpredict.errors import ConfigError, ConflictError, NotFoundError, QueryError, SettingsError
-from relpredict.jobs import control, lease, store
+from relpredict.jobs import control, lease, schedules, store
 from relpredict.jobs.dryrun import DryRun, dry_run
 from relpredict.jobs.lease import check_free, lease_lock
 from relpredict.jobs.prepare import Prepared, default_loader, job_dir, load_workflow_model, prepare
+from relpredict.jobs.schedules import Schedule
 from relpredict.jobs.settings import RawSettings
 from relpredict.jobs.sources import drop_job_sources
 from relpredict.jobs.status import FINISHED, SUCCESSFUL, JobStatus
@@ -250,3 +251,17 @@ class Workflow:
 
     def dry_run(self, loader: str | None = None, **settings: Any) -> DryRun:
         return dry_run(self.workspace, self.name, RawSettings(**settings), loader)
+
+    def schedule(self, cron: str, **settings: Any) -> Schedule:
+        """Run jobs at the minutes of ``cron`` (five fields, UTC) with ``settings`` (checked now,
+        as :meth:`run` checks them; no anchor time: the latest data at each run). A scheduler
+        starts them: ``relpredict serve`` or ``relpredict scheduler`` (:mod:`.schedules`)."""
+        from relpredict.jobs.cron import parse_cron
+
+        raw = RawSettings(**settings)
+        parse_cron(cron)
+        prepare(self.workspace, self.name, raw, "check")[0].close()
+        return schedules.create_schedule(self.workspace, self.name, cron, raw)
+
+    def schedules(self) -> builtins.list[Schedule]:
+        return schedules.list_schedules(self.workspace, self.name)

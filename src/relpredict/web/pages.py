@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from relpredict.service import catalog
+from relpredict.service import catalog, schedules
 from relpredict.service import jobs as service
 from relpredict.sinks.naming import PARTITION
 from relpredict.workspace import Workspace
@@ -65,7 +65,8 @@ def workflows(request: Request) -> HTMLResponse:
 def workflow(name: str, request: Request) -> HTMLResponse:
     view = service.workflow_view(_ws(request), name)
     return _page(request, "workflow.html", wf=view, form=view["form"],
-                 connectors=catalog.list_connectors(_ws(request)))
+                 connectors=catalog.list_connectors(_ws(request)),
+                 schedules=schedules.list_schedules(_ws(request), name))
 
 
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)
