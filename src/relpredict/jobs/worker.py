@@ -11,8 +11,10 @@ of the runner.
 
 from __future__ import annotations
 
+import errno
 import os
 import queue
+import re
 import shutil
 import sys
 import tempfile
@@ -70,9 +72,43 @@ def drop_graph_tensors(job_id: str) -> None:
 
 
 def describe(err: BaseException) -> str:
-    """A user's message for our errors; type, message and the innermost frame for the rest."""
+    """A user's message for our errors and for a full disk or a refused write (what to do); type,
+    message and the innermost frame for the rest."""
     if isinstance(err, RelpredictError):
         return str(err)
+    told = describe_os_error(err)
+    if told is not None:
+        return told
     frames = traceback.extract_tb(err.__traceback__)
     where = f" (at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
     return f"{type(err).__name__}: {err}{where}"
+
+
+_FULL = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up"}
+_REFUSED = {errno.EACCES: "permission denied", errno.EPERM: "the operation is not permitted",
+            errno.EROFS: "the file system is read-only"}
+_DETAIL = re.compile(r"\[errno (\d+)\]", re.IGNORECASE)  # pyarrow's "Detail: [errno 28] ..."
+
+
+def describe_os_error(err: BaseException) -> str | None:
+    """What to do about a full disk or a refused write, naming the file (or ``None`` for any
+    other error). Python's and pyarrow's OSErrors both count; the innermost frame names the spot
+    when the error carries no file name."""
+    if not isinstance(err, OSError):
+        return None
+    code = err.errno
+    match = _DETAIL.search(str(err))
+    if match and code not in _FULL and code not in _REFUSED:
+        code = int(match.group(1))
+    if code not in _FULL and code not in _REFUSED:
+        return None
+    frames = traceback.extract_tb(err.__traceback__)
+    where = (f"{err.filename}" if err.filename else
+             f"a file (written at {frames[-1].filename}:{frames[-1].lineno})" if frames else "a file")
+    if code in _FULL:
+        return (f"Cannot write {where}: {_FULL[code]} (errno {errno.errorcode[code]}). Free space "
+                "on that disk, or write the output (--output) or the workspace (--home) to another "
+                "one.")
+    return (f"Cannot write {where}: {_REFUSED[code]} (errno {errno.errorcode[code]}). Make the "
+            "folder writable by the user running relpredict, or write the output (--output) or "
+            "the workspace (--home) elsewhere.")

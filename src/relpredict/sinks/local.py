@@ -32,7 +32,7 @@ import pyarrow as pa
 from relpredict.errors import ConfigError
 from relpredict.sinks.base import JobSink, OutputFile, SinkSpec
 from relpredict.sinks.formats import BatchWriter, RollingWriter, open_writer
-from relpredict.sinks.localfs import JsonManifest, LocalStaging, tmp_name
+from relpredict.sinks.localfs import JsonManifest, LocalStaging, tmp_name, writing
 from relpredict.sinks.naming import Destination, as_files
 
 __all__ = ["LocalSink"]
@@ -54,7 +54,8 @@ class LocalSink(JobSink):
         dest = as_files(self.spec.target(output))
         _check_not_a_folder(dest)
         self.manifest.withdraw()  # step 1: the old promise goes before any file changes
-        return _RollingFiles(dest, schema).write_all(batches, on_batch)
+        with writing(dest.path):
+            return _RollingFiles(dest, schema).write_all(batches, on_batch)
 
     def write_manifest(self, manifest: dict[str, Any]) -> str:
         return self.manifest.write(manifest)

@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,15 +38,28 @@ def tmp_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp-{os.getpid()}")
 
 
+@contextmanager
+def writing(path: Path | str) -> Iterator[None]:
+    """Run a write of ``path``: an OSError that names no file (pyarrow's never do) is raised again
+    naming ``path``, so a full disk or a refused write says where."""
+    try:
+        yield
+    except OSError as err:
+        if err.filename:
+            raise
+        raise OSError(err.errno, err.strerror or str(err), str(path)) from err
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file, fsync, then ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = tmp_name(path)
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    with writing(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = tmp_name(path)
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
 
 
 class LocalStaging:
@@ -62,10 +76,11 @@ class LocalStaging:
 
     def write_shard(self, shard: int, output: str, table: pa.Table) -> None:
         path = self.shard_path(shard, output)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = tmp_name(path)
-        pq.write_table(table, tmp)
-        os.replace(tmp, path)
+        with writing(path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = tmp_name(path)
+            pq.write_table(table, tmp)
+            os.replace(tmp, path)
 
     def mark_done(self, shard: int, info: dict[str, Any]) -> None:
         atomic_write_bytes(self._marker(shard), json.dumps(info).encode())
