@@ -2,7 +2,7 @@
 
 Each package imports only packages of its own layer or of layers before it::
 
-    errors, sql, suggest, workspace   (the foundation)
+    errors, paths, sql, suggest, workspace   (the foundation)
     → tables (and demo) → graph → query → labels → features → model
     → connectors → sinks → jobs → service → cli, api, web
 
@@ -26,7 +26,7 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[1] / "src" / "relpredict"
 
 LAYERS: list[set[str]] = [
-    {"errors", "sql", "suggest", "workspace"},
+    {"errors", "paths", "sql", "suggest", "workspace"},
     {"tables", "demo"},
     {"graph"},
     {"query"},

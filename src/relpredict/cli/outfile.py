@@ -13,14 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from relpredict.errors import ConfigError
+from relpredict.paths import inside, writable_problem
 
 __all__ = ["check_out_file", "check_out_folder", "write_atomically"]
-
-
-def _nearest_existing(path: Path) -> Path:
-    while not path.exists() and path != path.parent:
-        path = path.parent
-    return path
 
 
 def _check_name(out: Path, option: str) -> None:
@@ -30,13 +25,9 @@ def _check_name(out: Path, option: str) -> None:
 
 
 def _check_parent(out: Path, option: str) -> None:
-    existing = _nearest_existing(out.absolute().parent)
-    if not existing.is_dir():
-        raise ConfigError(f"Cannot write {option} {out}: {existing} is a file, not a folder. Choose a "
-                          "path whose folders are folders.")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise ConfigError(f"Cannot write {option} {out}: the folder {existing} is not writable by this "
-                          "user. Choose another folder.")
+    problem = writable_problem(out.absolute().parent)
+    if problem:
+        raise ConfigError(f"Cannot write {option} {out}: {problem}")
 
 
 def check_out_file(out: Path, option: str, graph: Any = None) -> None:
@@ -47,7 +38,7 @@ def check_out_file(out: Path, option: str, graph: Any = None) -> None:
                           f"{out / ('output' + (out.suffix or '.parquet'))}.")
     _check_parent(out, option)
     if graph is not None:
-        from relpredict.jobs.destcheck import graph_inputs, inside
+        from relpredict.jobs.destcheck import graph_inputs  # loads the job package: only here
 
         files, folders = graph_inputs(graph)
         target = out.resolve()

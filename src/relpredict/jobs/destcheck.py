@@ -26,21 +26,17 @@ from pathlib import Path
 from typing import Any
 
 from relpredict.errors import SettingsError
+from relpredict.paths import inside, writable_problem
 from relpredict.sinks.naming import AnyDestination, Destination, job_destinations
 from relpredict.tables.table import DuckDBSource, FileSource, SQLiteSource
 
-__all__ = ["check_local_destination", "graph_inputs", "inside"]
+__all__ = ["check_local_destination", "graph_inputs"]
 
 _GLOB = "*?["
 
 
 def _refuse(message: str) -> SettingsError:
     return SettingsError({"destination": message})
-
-
-def inside(path: Path, folder: Path) -> bool:
-    """Whether ``path`` is ``folder`` or below it (both already resolved)."""
-    return path == folder or folder in path.parents
 
 
 def graph_inputs(graph: Any) -> tuple[list[Path], list[Path]]:
@@ -135,15 +131,9 @@ def _check_writable(dest: Destination, target: Path, home: Path) -> None:
     if dest.partitioned and target.exists() and not target.is_dir():
         raise _refuse(f"The part folder of {dest.path} ({target}) is an existing file: remove it or "
                       "choose another folder.")
-    existing = home
-    while not existing.exists():
-        existing = existing.parent
-    if not existing.is_dir():
-        raise _refuse(f"Cannot write {dest.path}: {existing} is a file, not a folder. Choose a path "
-                      "whose folders are folders.")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise _refuse(f"Cannot write {dest.path}: the folder {existing} is not writable by this user. "
-                      "Choose a folder you can write to, or change its permissions.")
+    problem = writable_problem(home)
+    if problem:
+        raise _refuse(f"Cannot write {dest.path}: {problem}")
 
 
 def _ours(dest: Destination, target: Path) -> bool:

@@ -27,7 +27,6 @@ from relpredict.graph.graph import Graph
 from relpredict.labels.sql import ANCHOR, TIMEFRAME, prediction_sql, training_sql
 from relpredict.query.bound import UNIT_SECONDS, BoundQuery, Window, timeframe, timeframe_length
 
-SPLITS = ("train", "val", "test")
 MAX_TRAINED_TIMEFRAMES = 12
 """A forecast trains on at most this many of its timeframes, spread from 1 to the farthest the
 data reaches (timeframes in between, and beyond, are predicted through the timeframe feature)."""

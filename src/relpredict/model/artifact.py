@@ -190,7 +190,7 @@ def _check_loaded(model: TrainedModel, folder: Path, doc: dict[str, Any]) -> Non
     path = folder / "model.json"
     if model.booster is not None:
         try:
-            counts = {b.num_feature() for b in model.booster._boosters()}
+            counts = {b.num_feature() for b in model.booster.boosters()}
         except Exception as err:  # LightGBM's own parse error of a model text
             raise ArtifactError(_damaged(doc, path, f"a LightGBM model does not parse: {str(err)[:200]}")) from None
         if counts != {len(model.booster.features)}:
