@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -156,6 +157,24 @@ def test_check_returns_the_settings_a_job_gets(client: TestClient, store: Store)
     assert settings["workers"] == 2 and settings["destination"]["path"] is None
     late = client.post("/api/workflows/wf/check", json={"anchor_time": "2030-01-01"}).json()
     assert "after the latest data" in late["warnings"][0]
+
+
+def test_check_takes_the_metadata_fields_and_the_entity_list(client: TestClient, store: Store,
+                                                             tmp_path: Path) -> None:
+    _workflow(client, store)
+    keys = tmp_path / "keys.csv"
+    keys.write_text("customer_id\n3\n7\n")
+    answer = client.post("/api/workflows/wf/check", json={
+        "metadata_fields": ["model_version", "JOB_TIMESTAMP"], "entities": str(keys)})
+    assert answer.status_code == 200, answer.text
+    settings = answer.json()["settings"]
+    assert settings["metadata_fields"] == ["JOB_TIMESTAMP", "MODEL_VERSION"]
+    assert settings["entities"] == str(keys)
+    bad = client.post("/api/workflows/wf/check", json={"metadata_fields": ["SCORED_AT"]})
+    assert bad.status_code == 422
+    assert bad.json()["errors"]["metadata_fields"] == (
+        "Unknown metadata field 'SCORED_AT': choose from JOB_TIMESTAMP, ANCHOR_TIMESTAMP, "
+        "MODEL_VERSION, JOB_ID (comma-separated).")
 
 
 def test_check_reports_every_bad_field_with_the_cli_message(client: TestClient, store: Store) -> None:

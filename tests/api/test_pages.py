@@ -32,7 +32,8 @@ def test_workflow_page_dialog_offers_this_tasks_settings(client: TestClient, sto
     expected = {"binary": {"threshold"}, "regression": set(), "link": {"top_k"},
                 "multilabel": {"threshold", "num_classes"}}
     common = {"anchor_time", "workers", "dest_path", "dest_file_type", "dest_overwrite", "dest_connector", "dest_table",
-              "out-predictions", "out-embeddings", "entity_filter", "shard_size", "dask",
+              "out-predictions", "out-embeddings", "entity_filter", "entities", "shard_size", "dask",
+              "meta-JOB_TIMESTAMP", "meta-MODEL_VERSION", "meta-JOB_ID",
               "partition_size_mb", "sample_cap_mb"}
     for kind, task_fields in expected.items():
         register(store.ws, f"m-{kind}", QUERIES[kind], store.graph_yaml)

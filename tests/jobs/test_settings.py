@@ -137,6 +137,17 @@ def test_anchor_after_the_data_is_a_warning() -> None:
     (BINARY, {"file_type": "json"}, "Unknown file type 'json': choose csv or parquet."),
     (BINARY, {"sample_cap_bytes": 0}, "The sample cap must be a positive number of bytes, not 0."),
     (BINARY, {"shard_size": -5}, "The shard size must be a positive number of entities, not -5."),
+    (BINARY, {"metadata_fields": "JOB_TIMESTAMP,training_job_id"},
+     "Unknown metadata field 'training_job_id': choose from JOB_TIMESTAMP, ANCHOR_TIMESTAMP, "
+     "MODEL_VERSION, JOB_ID (comma-separated)."),
+    (BINARY, {"metadata_fields": ["job_id", "JOB_ID"]},
+     "The metadata field JOB_ID is given twice: name each field once."),
+    (BINARY, {"metadata_fields": "JOB_ID,,MODEL_VERSION"},
+     "The metadata fields 'JOB_ID,,MODEL_VERSION' have an empty entry (two commas, or a comma at an "
+     "end): name each field once, from JOB_TIMESTAMP, ANCHOR_TIMESTAMP, MODEL_VERSION, JOB_ID."),
+    (STATIC, {"metadata_fields": "ANCHOR_TIMESTAMP"},
+     "The metadata field ANCHOR_TIMESTAMP does not apply: the model's query is static (it has no "
+     "time window), so its outputs have no anchor time. Leave it out."),
 ])
 def test_each_bad_setting_has_its_message(task: TaskInfo, raw: dict, expected: str) -> None:
     assert message(task, **raw) == expected
@@ -178,3 +189,21 @@ def test_the_filter_check_reports_under_the_entity_filter() -> None:
                           "/x.parquet", check_filter=bind)
     assert err.value.errors == {"entity_filter": "Unknown column in customers.x = 1",
                                 "workers": "The number of parallel workers must be 1 to 4, not 0."}
+
+
+def test_metadata_fields_in_their_order_any_case_and_through_the_record() -> None:
+    assert check()[0].metadata_fields == () and check(metadata_fields=" ")[0].metadata_fields == ()
+    settings, _ = check(metadata_fields=" model_version, JOB_TIMESTAMP ")
+    assert settings.metadata_fields == ("JOB_TIMESTAMP", "MODEL_VERSION")
+    assert check(metadata_fields=["JOB_ID", "anchor_timestamp"])[0].metadata_fields == (
+        "ANCHOR_TIMESTAMP", "JOB_ID")
+    assert settings.to_json()["metadata_fields"] == ["JOB_TIMESTAMP", "MODEL_VERSION"]
+    assert JobSettings.from_json(settings.to_json()) == settings
+    older = {k: v for k, v in settings.to_json().items() if k != "metadata_fields"}  # a record from before
+    assert JobSettings.from_json(older).metadata_fields == ()
+
+
+def test_a_bad_metadata_field_is_told_under_its_own_field() -> None:
+    with pytest.raises(SettingsError) as err:
+        check(metadata_fields="SCORE_TIME", workers=0)
+    assert list(err.value.errors) == ["metadata_fields", "workers"]

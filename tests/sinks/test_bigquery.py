@@ -37,6 +37,7 @@ from relpredict.sinks.bigquery import (
 )
 from tests.bigquery_server import BigQueryServer, running_emulator
 from tests.conftest import Store, in_ci
+from tests.jobs.test_metadata import metadata_in, recorded_metadata
 from tests.sinks.contract import OUTPUT, MakeSink, SinkContract
 
 APRIL = "2024-04-01"
@@ -163,6 +164,18 @@ def test_every_task_type_round_trips_through_a_job(bq: BQ, kind: str) -> None:
                                      ("predictions", "embeddings"), str(bq.store.ws.home))).read_manifest()
     assert manifest is not None and manifest["job_id"] == job.id
     assert manifest["outputs"]["predictions"]["files"][0]["path"] == bq.ref("scores_predictions")
+
+
+def test_metadata_columns_reach_the_table(bq: BQ) -> None:
+    job = _run(bq.store, "regression", f"bigquery://bq/{bq.dataset}.meta", types="predictions",
+               metadata_fields="JOB_TIMESTAMP,MODEL_VERSION,JOB_ID")
+    rec = job.record()
+    assert rec.status is JobStatus.SUCCEEDED, rec.error
+    assert bq.columns("meta") == {"ENTITY": "INT64", "ANCHOR_TIMESTAMP": "DATETIME",
+                                  "TARGET_PRED": "FLOAT64", "JOB_TIMESTAMP": "DATETIME",
+                                  "MODEL_VERSION": "STRING", "JOB_ID": "STRING"}
+    want, rows = recorded_metadata(rec), bq.rows("meta").to_pylist()
+    assert len(rows) == 60 and metadata_in(rows, want) == {tuple(want.values())}
 
 
 def test_two_jobs_append_both_sets_of_rows(bq: BQ) -> None:

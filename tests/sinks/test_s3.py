@@ -28,6 +28,7 @@ from relpredict.sinks import JobSink, SinkSpec, open_sink, parse_destination
 from relpredict.sinks import s3 as s3_module
 from tests.conftest import N_CUSTOMERS, Store
 from tests.jobs.test_jobs import APRIL, TYPES
+from tests.jobs.test_metadata import metadata_in, recorded_metadata
 from tests.servers import MotoServer, start_moto
 from tests.sinks.contract import OUTPUT, MakeSink, SinkContract
 
@@ -117,6 +118,18 @@ def test_every_task_type_round_trips_through_s3(store: Store, moto: MotoServer, 
     assert _keys(moto, bucket) == sorted([f"scores/{kind}_predictions.parquet", f"scores/{kind}.manifest.json",
                                           f"scores/{kind}_embeddings.parquet"])  # staging is gone
     assert _manifest(moto, bucket, f"scores/{kind}.manifest.json")["job_id"] == job.id
+
+
+def test_metadata_columns_reach_the_objects(store: Store, moto: MotoServer, bucket: str) -> None:
+    job = store.workflow("binary").run(output=f"s3://{bucket}/meta/p.parquet", anchor_time=APRIL,
+                                       workers=2, shard_size=20, metadata_fields="MODEL_VERSION,JOB_ID")
+    rec = job.record()
+    assert rec.status is JobStatus.SUCCEEDED, rec.error
+    table = _read_parquet(moto, _files(job, "predictions"))
+    want = {k: v for k, v in recorded_metadata(rec).items() if k in ("MODEL_VERSION", "JOB_ID")}
+    assert table.column_names[-2:] == list(want) and table.num_rows == 60
+    assert metadata_in(table.to_pylist(), want) == {tuple(want.values())}
+    assert table.equals(job.result().sample())
 
 
 def test_csv_single_files_with_embeddings_as_json_arrays(store: Store, moto: MotoServer,

@@ -30,6 +30,7 @@ from relpredict.sinks import JobSink, SinkSpec, TableDestination, parse_destinat
 from relpredict.sinks import snowflake_sql as sql
 from relpredict.sinks.snowflake import SnowflakeConnection, SnowflakeSink
 from tests.conftest import Store, in_ci
+from tests.jobs.test_metadata import metadata_in, recorded_metadata
 from tests.sinks.contract import OUTPUT, MakeSink, SinkContract
 from tests.snowflake_server import TIMEOUTS, SnowflakeServer, running_fakesnow
 
@@ -193,6 +194,18 @@ def test_a_job_replaces_the_old_rows_and_a_second_job_replaces_the_first(sf: SF)
                   name="again", anchor_time="2024-03-01")
     assert second.status() is JobStatus.SUCCEEDED, second.record().error
     _same(sf.rows("CHURN"), second.result().sample(), ("ENTITY",))
+
+
+def test_metadata_columns_reach_the_table(sf: SF) -> None:
+    job = _run(sf.store, "regression", "snowflake://sf/meta", types="predictions",
+               metadata_fields="JOB_TIMESTAMP,MODEL_VERSION,JOB_ID")
+    rec = job.record()
+    assert rec.status is JobStatus.SUCCEEDED, rec.error
+    assert sf.columns("META") == {"ENTITY": "NUMBER", "ANCHOR_TIMESTAMP": "TIMESTAMP_NTZ",
+                                  "TARGET_PRED": "FLOAT", "JOB_TIMESTAMP": "TIMESTAMP_NTZ",
+                                  "MODEL_VERSION": "TEXT", "JOB_ID": "TEXT"}
+    want, rows = recorded_metadata(rec), sf.rows("META")
+    assert len(rows) == 60 and metadata_in(rows, want) == {tuple(want.values())}
 
 
 def test_a_failure_between_the_two_tables_then_resume_leaves_no_duplicates_nor_secrets(

@@ -243,6 +243,40 @@ def test_run_a_job_from_the_dialog_and_watch_it_succeed(browser: object, server:
     assert pq.read_table(server.out / "churn_embeddings.parquet").num_rows == 60
 
 
+def test_the_dialogs_entity_list_and_metadata_columns_reach_the_job(browser: object, server: Server,
+                                                                   tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    _open_dialog(browser, server)
+    _type(browser, "anchor_time", "2024-04-01")
+    browser.find_element(By.CSS_SELECTOR, "input[name=dest_kind][value=local]").click()
+    _type(browser, "dest_path", str(server.out / "listed.parquet"))
+    browser.find_element(By.CSS_SELECTOR, "details.field summary").click()
+    missing = tmp_path / "missing.csv"
+    _type(browser, "entities", str(missing))
+    for field in ("MODEL_VERSION", "JOB_TIMESTAMP"):
+        browser.find_element(By.ID, f"meta-{field}").click()
+    browser.find_element(By.ID, "submit-job").click()
+    error = _wait(browser, lambda d: d.find_element(By.ID, "error-entities").text or None)
+    assert error.startswith(f"The entity list {missing} is neither a file nor a table of the graph")
+
+    keys = tmp_path / "keys.csv"
+    keys.write_text("customer_id\n3\n7\n12\n")
+    _type(browser, "entities", str(keys))
+    browser.find_element(By.ID, "submit-job").click()
+    _wait(browser, lambda d: "/jobs/" in d.current_url)
+    job_id = browser.current_url.rsplit("/", 1)[1]
+    _wait(browser, lambda d: d.find_element(By.ID, "status").text in ("succeeded", "failed", "cancelled"))
+    assert browser.find_element(By.ID, "status").text == "succeeded", browser.find_element(By.ID, "error").text
+    view = httpx.get(f"{server.url}/api/jobs/{job_id}").json()
+    assert view["settings"]["entities"] == str(keys)
+    assert view["settings"]["metadata_fields"] == ["JOB_TIMESTAMP", "MODEL_VERSION"]
+    written = pq.read_table(server.out / "listed.parquet")
+    assert written.column("ENTITY").to_pylist() == [3, 7, 12]
+    assert set(written.column("MODEL_VERSION").to_pylist()) == {"churn@1"}
+    assert written.column_names[-2:] == ["JOB_TIMESTAMP", "MODEL_VERSION"]
+
+
 def _downloaded(folder: Path, name: str, timeout: float = 30.0) -> Path:
     """The downloaded file once Chromium has finished writing it."""
     deadline = time.monotonic() + timeout

@@ -50,6 +50,8 @@ class JobSettingsIn(_Strict):
     top_k: int | None = Field(None, description="Link prediction: items per entity.")
     output_types: list[str] = Field(default_factory=lambda: ["predictions"],
                                     description="predictions, embeddings and/or explanations.")
+    metadata_fields: list[str] = Field(default_factory=list, description="Columns appended to every "
+                                       "output: JOB_TIMESTAMP, MODEL_VERSION, JOB_ID, ANCHOR_TIMESTAMP.")
     destination: DestinationIn = Field(default_factory=DestinationIn)
     workers: int = Field(1, description="Parallel worker processes, 1 to 4.")
     entity_filter: str | None = Field(None, description="Extra WHERE on the entities.")
@@ -68,8 +70,9 @@ class JobSettingsIn(_Strict):
     timeout_seconds: float | None = Field(None, description="Cancel the job after this many seconds.")
 
     def form(self) -> JobForm:
-        values = self.model_dump(exclude={"destination", "output_types"})
+        values = self.model_dump(exclude={"destination", "output_types", "metadata_fields"})
         return JobForm(**values, output_types=tuple(self.output_types),
+                       metadata_fields=tuple(self.metadata_fields),
                        destination=self.destination.form())
 
 

@@ -23,6 +23,7 @@ OPTIONS: dict[str, tuple[Any, Any]] = {
     "num_classes": (int | None, typer.Option(None, "--num-classes", help="Multiclass / multilabel: classes returned per entity (default all, at most 10).")),
     "top_k": (int | None, typer.Option(None, "--top-k", help="Link prediction: items per entity, 1-1000 (default the query's TOP k).")),
     "output_types": (str, typer.Option("predictions", "--output-types", help="predictions, embeddings and/or explanations, comma-separated (e.g. predictions,explanations).")),
+    "metadata_fields": (str | None, typer.Option(None, "--metadata-fields", help="Columns appended to every output, comma-separated: JOB_TIMESTAMP (when the job was created, UTC), MODEL_VERSION (NAME@VERSION), JOB_ID; ANCHOR_TIMESTAMP is accepted (a temporal query's outputs have it already). One value for the whole job, kept on its record: the same in every shard and after a resume.")),
     "explain_k": (int | None, typer.Option(None, "--explain-k", help="Explanations: the inputs per entity with the largest contributions, 1-100 (default 5).")),
     "output": (str | None, typer.Option(None, "--output", "-o", help="Destination: a file or s3://bucket/key (a file name of {{PARTITION}} writes part_000, part_001, ...), or a table snowflake://CONNECTOR/TABLE or bigquery://CONNECTOR/DATASET.TABLE (default: a file in the workspace).")),
     "connector": (str | None, typer.Option(None, "--connector", help="Workspace connector with the endpoint and credentials of an s3:// output (default: the standard AWS chain).")),

@@ -36,6 +36,7 @@ from relpredict.errors import RelpredictError
 from relpredict.jobs import store
 from relpredict.jobs.control import JobProgress, finish, progress
 from relpredict.jobs.drift import drift_report
+from relpredict.jobs.metadata import MetadataColumns
 from relpredict.jobs.notify import Watchdog, job_ended
 from relpredict.jobs.partial import ERRORS, TooManyErrors, error_limit
 from relpredict.jobs.prepare import (
@@ -252,6 +253,7 @@ class _Publisher:
     def __init__(self, run: _Run, prepared: Prepared, sink: JobSink, n_shards: int) -> None:
         self.owner, self.prepared, self.sink, self.n_shards = run, prepared, sink, n_shards
         self.settings = run.settings
+        self.metadata = MetadataColumns.of(run.rec)  # the same values in every run of the job
         self.infos = sink.done_shards()
         missing = sorted(set(range(n_shards)) - set(self.infos))
         if missing:
@@ -315,10 +317,13 @@ class _Publisher:
 
     def _publish(self, output: str, backtest: Backtest | None,
                  shards: list[int] | None = None) -> dict[str, Any]:
-        """Publish ``output`` from every shard (or from ``shards``: the errors output's)."""
+        """Publish ``output`` from every shard (or from ``shards``: the errors output's), with the
+        job's metadata columns appended (not to the errors output)."""
         task: TaskType = self.prepared.model.task_type
         numbers = range(self.n_shards) if shards is None else shards
-        schema = self.sink.shard_schema(numbers[0], output)
+        staged = self.sink.shard_schema(numbers[0], output)
+        meta = self.metadata if output != ERRORS else MetadataColumns.none()
+        schema = meta.schema(staged)
         sample = SampleWriter(self.owner.folder / f"sample_{output}.parquet", schema,
                               self.settings.sample_cap_bytes)
         histogram = self._histogram(task, output) if output != ERRORS else None
@@ -328,7 +333,7 @@ class _Publisher:
             for feeder in feeders:
                 feeder.add(batch)
 
-        batches = (b if b.schema == schema else b.cast(schema)  # e.g. a shard of all-null CLASS
+        batches = (meta.add(b if b.schema == staged else b.cast(staged))  # e.g. all-null CLASS
                    for s in numbers for b in self.sink.read_shard(s, output))
         files = self.sink.publish(output, schema, batches, on_batch)
         return {"files": [asdict(f) for f in files], "rows": sum(f.rows for f in files),

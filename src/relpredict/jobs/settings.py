@@ -38,11 +38,12 @@ LATEST_ANCHOR = datetime(2200, 1, 1)  # anchor + a 100-year window stays within 
 _ISO_EXAMPLE = "e.g. 2024-02-27 or 2024-02-27T13:00:00Z"
 
 __all__ = ["FIELDS", "DataRange", "JobSettings", "RawSettings", "TaskInfo", "auto_shard_size",
-           "parse_anchor_time", "parse_dask_address", "validate_settings"]
+           "METADATA_FIELDS", "parse_anchor_time", "parse_dask_address", "parse_metadata_fields",
+           "validate_settings"]
 
-FIELDS = ("anchor_time", "threshold", "num_classes", "top_k", "output_types", "destination",
-          "workers", "entity_filter", "entities", "explain_k", "webhook", "on_finish", "timeout",
-          "sample_cap_mb", "shard_size", "dask", "max_errors")
+FIELDS = ("anchor_time", "threshold", "num_classes", "top_k", "output_types", "metadata_fields",
+          "destination", "workers", "entity_filter", "entities", "explain_k", "webhook",
+          "on_finish", "timeout", "sample_cap_mb", "shard_size", "dask", "max_errors")
 """The keys of :attr:`SettingsError.errors`, in order: the job dialog's fields (the CLI's options).
 ``destination`` covers the output, its file type, partition size and connector together."""
 
@@ -96,6 +97,7 @@ class RawSettings:
     timeout_seconds: float | None = None  # cancel the job after this long
     dask: str | None = None  # a Dask scheduler (tcp://HOST:PORT) or "local"; None: local workers
     entities: str | None = None  # predict only these: a CSV / Parquet file of keys, or a graph table
+    metadata_fields: str | Sequence[str] | None = None  # e.g. "JOB_TIMESTAMP,MODEL_VERSION"
 
 
 @dataclass(frozen=True)
@@ -130,11 +132,13 @@ class JobSettings:
     timeout_seconds: float | None = None
     dask: str | None = None  # the Dask scheduler's address (never credentials), "local" or None
     entities: str | None = None  # the entity list: a file's absolute path or a table of the graph
+    metadata_fields: tuple[str, ...] = ()  # columns appended to every output (jobs.metadata)
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
         out["anchor_time"] = self.anchor_time.isoformat() if self.anchor_time else None
         out["output_types"] = list(self.output_types)
+        out["metadata_fields"] = list(self.metadata_fields)
         return out
 
     @classmethod
@@ -142,6 +146,7 @@ class JobSettings:
         values = dict(data)
         values["anchor_time"] = datetime.fromisoformat(data["anchor_time"]) if data["anchor_time"] else None
         values["output_types"] = tuple(data["output_types"])
+        values["metadata_fields"] = tuple(data.get("metadata_fields", ()))  # older records: none
         values["destination"] = destination_from_json(data["destination"])
         return cls(**values)
 
@@ -214,6 +219,7 @@ def validate_settings(raw: RawSettings, task: TaskInfo, data: DataRange, default
         "num_classes": checked("num_classes", lambda: _num_classes(raw.num_classes, task)),
         "top_k": checked("top_k", lambda: _top_k(raw.top_k, task)),
         "output_types": checked("output_types", lambda: parse_output_types(raw.output_types)),
+        "metadata_fields": checked("metadata_fields", lambda: parse_metadata_fields(raw.metadata_fields, task)),
         "destination": checked("destination", lambda: _destination(raw, default_output)),
         "workers": checked("workers", lambda: _workers(raw.workers)),
         "entity_filter": checked("entity_filter", lambda: _entity_filter(raw.entity_filter, check_filter)),
@@ -294,6 +300,36 @@ def parse_output_types(value: str | Sequence[str]) -> tuple[str, ...]:
         raise ConfigError(f"Unknown output type {', '.join(repr(u) for u in unknown)}: choose "
                           "predictions, embeddings and/or explanations (comma-separated).")
     return tuple(t for t in OUTPUT_TYPES if t in names)
+
+
+METADATA_FIELDS = ("JOB_TIMESTAMP", "ANCHOR_TIMESTAMP", "MODEL_VERSION", "JOB_ID")
+"""The metadata columns a job can append to its outputs (``--metadata-fields``), in their order."""
+
+
+def parse_metadata_fields(value: str | Sequence[str] | None, task: TaskInfo) -> tuple[str, ...]:
+    """``"JOB_TIMESTAMP,MODEL_VERSION"`` (or a list; any case) → the names, in
+    :data:`METADATA_FIELDS` order. Blank is none."""
+    items = value.split(",") if isinstance(value, str) else list(value or [])
+    texts = [str(v).strip() for v in items]
+    given = [t.upper() for t in texts]
+    if not any(given):
+        return ()
+    valid = ", ".join(METADATA_FIELDS)
+    if "" in given:
+        raise ConfigError(f"The metadata fields {','.join(texts)!r} have an empty entry (two commas, or "
+                          f"a comma at an end): name each field once, from {valid}.")
+    doubled = sorted({v for v in given if given.count(v) > 1})
+    if doubled:
+        raise ConfigError(f"The metadata field {', '.join(doubled)} is given twice: name each field once.")
+    unknown = [t for t, v in zip(texts, given, strict=True) if v not in METADATA_FIELDS]
+    if unknown:
+        raise ConfigError(f"Unknown metadata field {', '.join(repr(u) for u in unknown)}: choose from "
+                          f"{valid} (comma-separated).")
+    if "ANCHOR_TIMESTAMP" in given and not task.is_temporal:
+        raise ConfigError("The metadata field ANCHOR_TIMESTAMP does not apply: the model's query is "
+                          "static (it has no time window), so its outputs have no anchor time. "
+                          "Leave it out.")
+    return tuple(name for name in METADATA_FIELDS if name in given)
 
 
 def _destination(raw: RawSettings, default_output: str) -> AnyDestination:

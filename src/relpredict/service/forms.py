@@ -43,6 +43,7 @@ class JobForm:
     num_classes: int | None = None
     top_k: int | None = None
     output_types: tuple[str, ...] = ("predictions",)
+    metadata_fields: tuple[str, ...] = ()  # e.g. ("JOB_TIMESTAMP", "MODEL_VERSION")
     destination: DestinationForm = DestinationForm()
     workers: int = 1
     entity_filter: str | None = None
@@ -122,6 +123,7 @@ def raw_settings(form: JobForm) -> RawSettings:
         "anchor_time": _blank(form.anchor_time), "threshold": form.threshold,
         "num_classes": form.num_classes, "top_k": form.top_k,
         "output_types": list(form.output_types), "output": output,
+        "metadata_fields": list(form.metadata_fields),
         "file_type": _blank(form.destination.file_type) if form.destination.kind in ("local", "s3") else None,
         "workers": form.workers, "entity_filter": _blank(form.entity_filter),
         "entities": _blank(form.entities),

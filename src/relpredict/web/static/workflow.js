@@ -42,6 +42,7 @@ function settingsFromForm() {
     num_classes: numberOrText(value("num_classes")),
     top_k: numberOrText(value("top_k")),
     output_types: Array.from(jobForm.querySelectorAll("input[name=output_types]:checked")).map((el) => el.value),
+    metadata_fields: Array.from(jobForm.querySelectorAll("input[name=metadata_fields]:checked")).map((el) => el.value),
     destination: {
       kind,
       path: ["local", "s3"].includes(kind) ? text("dest_path") : null,
@@ -53,6 +54,7 @@ function settingsFromForm() {
     workers: numberOrText(value("workers")),
     dask: text("dask"),
     entity_filter: text("entity_filter"),
+    entities: text("entities"),
     shard_size: numberOrText(value("shard_size")),
     partition_size_mb: numberOrText(value("partition_size_mb")),
     sample_cap_mb: numberOrText(value("sample_cap_mb")),
