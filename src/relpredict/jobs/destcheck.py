@@ -90,8 +90,8 @@ def check_local_destination(destination: AnyDestination, output_types: tuple[str
             _check_workspace(dest, home, workspace_home.resolve(), job_folder.resolve())
         _check_inputs(dest, target, home, files, folders)
         _check_writable(dest, target, home)
-        if not overwrite:
-            _check_clobber(dest, target)
+        if not overwrite:  # the job's manifest (the base destination's) names every output
+            _check_clobber(dest, target, Path(destination.manifest_path()))
 
 
 def _check_roots(dest: Destination, target: Path, home: Path, roots: list[Path]) -> None:
@@ -136,12 +136,13 @@ def _check_writable(dest: Destination, target: Path, home: Path) -> None:
         raise _refuse(f"Cannot write {dest.path}: {problem}")
 
 
-def _ours(dest: Destination, target: Path) -> bool:
-    """Whether a relpredict job wrote ``target``: the manifest beside it names it, or a job's
-    staging folder is still beside it (a publish that crashed after withdrawing the manifest)."""
+def _ours(dest: Destination, target: Path, manifest: Path) -> bool:
+    """Whether a relpredict job wrote ``target``: the job's ``manifest`` beside it names it, or a
+    job's staging folder is still beside it (a publish that crashed after withdrawing the manifest).
+    With two output types both files are named by one manifest (``p.manifest.json`` names
+    ``p_predictions.parquet`` and ``p_embeddings.parquet``)."""
     if any(target.parent.glob(".relpredict-staging-*")):
         return True
-    manifest = Path(dest.manifest_path())
     try:
         data = json.loads(manifest.read_text())
     except (OSError, ValueError):
@@ -156,17 +157,17 @@ def _ours(dest: Destination, target: Path) -> bool:
     return target in named
 
 
-def _check_clobber(dest: Destination, target: Path) -> None:
+def _check_clobber(dest: Destination, target: Path, manifest: Path) -> None:
     if dest.partitioned:
         if not target.is_dir():
             return
         found = [p.name for p in target.iterdir() if not p.name.startswith(".")]
-        if found and not _ours(dest, target):
+        if found and not _ours(dest, target, manifest):
             raise _refuse(f"The part folder {target} of {dest.path} already holds files ({', '.join(sorted(found)[:3])}"
                           f"{', ...' if len(found) > 3 else ''}) that no relpredict job wrote: choose an "
                           "empty folder, or give --overwrite to replace its parts.")
         return
-    if target.exists() and not _ours(dest, target):
+    if target.exists() and not _ours(dest, target, manifest):
         raise _refuse(f"The destination {dest.path} already exists and no relpredict job wrote it (no "
                       "manifest beside it names it): choose another path, or give --overwrite to "
                       "replace it.")
