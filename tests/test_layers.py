@@ -4,7 +4,7 @@ Each package imports only packages of its own layer or of layers before it::
 
     errors, paths, sql, suggest, workspace   (the foundation)
     → tables (and demo) → graph → query → labels → features → model
-    → connectors → sinks → jobs → service → cli, api, web
+    → connectors → sinks → jobs → service → cli, api, web, kumoai (the kumoai-shaped SDK)
 
 Data flows from jobs through sinks to the destinations, but ``sinks`` imports no job code (a job
 hands it a picklable ``SinkSpec``), so it sits below ``jobs``. Every import counts, also one inside
@@ -37,7 +37,7 @@ LAYERS: list[set[str]] = [
     {"sinks"},
     {"jobs"},
     {"service"},
-    {"cli", "api", "web"},
+    {"cli", "api", "web", "kumoai"},
 ]
 
 def _module_name(path: Path) -> str:

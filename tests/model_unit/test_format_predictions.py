@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from relpredict.model.predictor import MAX_RETURNED_CLASSES, format_predictions
+from relpredict.model.output import MAX_RETURNED_CLASSES, format_predictions
 from relpredict.query.bound import TaskType
 
 ROWS = pa.table({"ENTITY": pa.array([7, 8], pa.int64())})

@@ -33,6 +33,7 @@ from relpredict.model.encoders import GraphEncoders
 from relpredict.model.gnn import GNNConfig, RelationalGNN
 from relpredict.model.gnn_fit import GNNTrainer, Seeds
 from relpredict.model.graphcache import graph_tensors
+from relpredict.model.output import format_predictions
 from relpredict.model.ranker import Ranker, row_standardize
 from relpredict.model.sampler import NO_TIME_LIMIT, TemporalSampler
 from relpredict.model.seedfeatures import Standardizer, feature_matrix
@@ -41,7 +42,6 @@ from relpredict.model.tensors import NodeIndex, graph_to_hetero
 from relpredict.query.binder import bind
 from relpredict.query.bound import BoundQuery, TaskType
 
-MAX_RETURNED_CLASSES = 10
 ModelKind = Literal["auto", "gnn", "lightgbm", "blend", "baseline", "ranker"]
 """What a model is: ``auto`` until training chooses, then the learner it kept, their ``blend``, a
 ``baseline`` (weight 1) or, for RANK TOP k, the ``ranker``."""
@@ -627,41 +627,3 @@ def _fingerprint(values: pa.Array) -> str:
         data = values.to_numpy(zero_copy_only=False).tobytes()
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
-
-def format_predictions(model: TrainedModel, rows: pa.Table, pred: np.ndarray, *, threshold: float = 0.5,
-                       num_classes: int | None = None, top_k: int | None = None) -> pa.Table:
-    """Scores → the output columns of PQL.md for the model's task type."""
-    task = model.task_type
-    if task is TaskType.binary:
-        prob = np.asarray(pred, dtype=np.float64)
-        return (rows.append_column("TARGET_PRED", pa.array(prob >= threshold))
-                .append_column("False_PROB", pa.array(1.0 - prob))
-                .append_column("True_PROB", pa.array(prob)))
-    if task is TaskType.regression:
-        return rows.append_column("TARGET_PRED", pa.array(np.asarray(pred, dtype=np.float64)))
-    if task is TaskType.link_prediction:
-        k = min(top_k or model.top_k, pred.shape[1])
-        return _ranked(rows, pred, model.codec.items, k, None)
-    k = min(num_classes or min(len(model.codec.classes), MAX_RETURNED_CLASSES), pred.shape[1])
-    chosen = (pred >= 0.5) if task is TaskType.multilabel else None
-    if task is TaskType.multiclass:
-        chosen = np.zeros_like(pred, dtype=bool)
-        chosen[np.arange(len(pred)), pred.argmax(1)] = True
-    return _ranked(rows, pred, model.codec.classes, k, chosen)
-
-
-def _ranked(rows: pa.Table, pred: np.ndarray, labels: list[Any], k: int, chosen: np.ndarray | None) -> pa.Table:
-    """``k`` rows per entity, best first: ``CLASS, SCORE`` (+ ``PREDICTED``)."""
-    n = rows.num_rows
-    if n == 0 or k == 0:
-        top = np.zeros((n, 0), dtype=np.int64)
-    else:
-        top = np.argsort(-pred, axis=1, kind="stable")[:, :k]
-    repeat = np.repeat(np.arange(n), top.shape[1])
-    out = rows.take(pa.array(repeat, pa.int64()))
-    flat = top.reshape(-1)
-    out = out.append_column("CLASS", pa.array([labels[i] for i in flat]))
-    out = out.append_column("SCORE", pa.array(pred[repeat, flat].astype(np.float64)))
-    if chosen is not None:
-        out = out.append_column("PREDICTED", pa.array(chosen[repeat, flat]))
-    return out

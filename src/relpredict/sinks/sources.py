@@ -49,7 +49,8 @@ from relpredict.errors import ConfigError, DataError, RelpredictError
 from relpredict.tables.table import FILE_FORMATS, ConnectorSource, FileSource, file_format
 from relpredict.workspace import Workspace
 
-__all__ = ["QUERY_SECONDS", "SourceCache", "cache_key", "default_reader", "fetch_source"]
+__all__ = ["QUERY_SECONDS", "SourceCache", "cache_key", "default_reader", "fetch_source", "s3_entries",
+           "s3_objects"]
 
 QUERY_SECONDS = 1800  # one warehouse query, at most (connections and reads: sinks.network's policy)
 SKIPPED_PREFIXES = (".", "_")  # _SUCCESS, _metadata, .relpredict-staging/ ...
@@ -196,6 +197,40 @@ def _fetch_s3(connector: Any, table: str, source: ConnectorSource, out: Path, ev
     except Exception as err:
         raise _failed(table, source, err, secrets, hint) from None
     return fmt
+
+
+def s3_objects(ws: Workspace, source: ConnectorSource) -> list[str]:
+    """The objects (``bucket/key``) an S3 source names; empty when it names none."""
+    from relpredict.sinks.s3 import S3Config
+
+    config = S3Config.from_connector(_connector(ws, str(source.path), source))
+    try:
+        return _objects(_filesystem(config), str(source.path), source)
+    except DataError as err:
+        if "no object matches" in str(err):
+            return []
+        raise
+    except Exception as err:
+        raise _failed(str(source.path), source, err, list(config.secret_values()),
+                      "Check the path, the endpoint and the credentials.") from None
+
+
+def s3_entries(ws: Workspace, connector: str | None, root: str) -> list[str]:
+    """The names directly under the S3 folder ``root`` (objects and sub-folders), sorted."""
+    from pyarrow.fs import FileSelector
+
+    from relpredict.sinks.s3 import S3Config, split_url
+
+    source = ConnectorSource("s3", connector, path=root)
+    config = S3Config.from_connector(_connector(ws, root, source))
+    bucket, key = split_url(root)
+    try:
+        infos = _filesystem(config).get_file_info(
+            FileSelector(f"{bucket}/{key}".rstrip("/"), recursive=False, allow_not_found=True))
+    except Exception as err:
+        raise _failed(root, source, err, list(config.secret_values()),
+                      "Check the path, the endpoint and the credentials.") from None
+    return sorted(i.base_name for i in infos if not i.base_name.startswith(SKIPPED_PREFIXES))
 
 
 def _filesystem(config: Any) -> Any:
