@@ -210,11 +210,10 @@ def test_tables_from_the_servers_equal_the_local_files(remote: Remote) -> None:
     assert not list((remote.ws.artifacts).glob(".source-*"))  # fetched copies dropped after loading
 
 
-def test_model_and_job_from_the_servers_predict_as_from_local_files(remote: Remote, models: dict) -> None:
-    assert models["remote"].metrics == models["local"].metrics
-    out = remote.demo.parent / "out" / "churn.parquet"
-    job, _ = create_job("remote", RawSettings(workers=2, shard_size=25, anchor_time=ANCHOR, output=str(out)),
-                        remote.ws)
+def _job_output(remote: Remote, out: Path, **settings: object) -> pa.Table:
+    """Run a job of the remote model whose sources are unreachable once it is set up."""
+    job, _ = create_job("remote", RawSettings(workers=2, shard_size=25, anchor_time=ANCHOR, output=str(out),
+                                              **settings), remote.ws)  # type: ignore[arg-type]
     folder = sources_folder(remote.ws, job.id)
     assert len(list(folder.glob("*/source.json"))) == 4  # each source fetched once, at setup
     # From here on the sources are unreachable: the runner and its workers must read the copies.
@@ -227,7 +226,12 @@ def test_model_and_job_from_the_servers_predict_as_from_local_files(remote: Remo
         _connectors(remote.ws, remote.moto, remote.sf)
         os.environ["RP_SRC_SF_PASSWORD"] = SF_PASSWORD
     assert not folder.exists()  # dropped when the job succeeded
-    got = pq.read_table(out).sort_by("ENTITY")
+    return pq.read_table(out).sort_by("ENTITY")
+
+
+def test_model_and_job_from_the_servers_predict_as_from_local_files(remote: Remote, models: dict) -> None:
+    assert models["remote"].metrics == models["local"].metrics
+    got = _job_output(remote, remote.demo.parent / "out" / "churn.parquet")
     assert got.num_rows > 40
     local = load_graph(remote.demo / "graph.yaml")
     want = models["local"].predict(local, datetime.fromisoformat(ANCHOR), got.column("ENTITY"))
@@ -238,6 +242,9 @@ def test_model_and_job_from_the_servers_predict_as_from_local_files(remote: Remo
             np.testing.assert_allclose(a.to_numpy(), b.to_numpy(), rtol=0, atol=1e-9)
         else:
             assert a.to_pylist() == b.to_pylist(), col
+    # Shards on Dask workers (a local cluster on 127.0.0.1) read the job's copies too.
+    on_dask = _job_output(remote, remote.demo.parent / "out" / "dask.parquet", dask="local")
+    assert on_dask.equals(got)
 
 
 def test_errors_name_the_table_and_never_a_secret(remote: Remote, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -27,7 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from relpredict.errors import ConfigError
+from relpredict.graph.graph import Graph
 from relpredict.jobs.shards import Shard, limit_torch_threads, resolve_loader, run_shard
+from relpredict.jobs.sources import remote_sources
 from relpredict.jobs.worker import GRAPH_TENSORS_ENV
 from relpredict.workspace import Workspace
 
@@ -92,18 +94,24 @@ _LOADED: dict[str, _Loaded] = {}
 _LOCK = threading.Lock()  # one shard at a time per process: the model's caches are not thread-safe
 
 
-def remote_context(job_id: str, pack: ModelPack) -> tuple[Any, Any]:
+def remote_context(job_id: str, pack: ModelPack, home: str | None = None) -> tuple[Any, Any]:
     """The job's model and graph in this process: unpacked and loaded by the job's first shard
-    here, reused by its later ones; a new job frees the previous one's first."""
+    here, reused by its later ones; a new job frees the previous one's first. Connector tables
+    are read from the copies the job fetched into its workspace ``home`` (which the worker must
+    see, as it must the staging of a local destination), never from the source."""
     loaded = _LOADED.get(job_id)
     if loaded is None:
         for old in _LOADED.values():
             old.close()
         _LOADED.clear()
         folder = Path(tempfile.mkdtemp(prefix=f"relpredict-{job_id}-"))
-        model = resolve_loader(pack.loader)(_unpack(pack, folder / "workspace"), pack.ref)
+        ws = _unpack(pack, folder / "workspace")
+        model = resolve_loader(pack.loader)(ws, pack.ref)
         limit_torch_threads()
-        loaded = _LOADED[job_id] = _Loaded(job_id, model, model.load_graph(), folder)
+        graph = model.load_graph()
+        if home is not None and isinstance(graph, Graph):
+            graph.sources = remote_sources(ws, home, job_id)
+        loaded = _LOADED[job_id] = _Loaded(job_id, model, graph, folder)
     return loaded.model, loaded.graph
 
 
@@ -119,7 +127,7 @@ def run_remote_shard(shard: Shard, pack: ModelPack) -> dict[str, Any]:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ[GRAPH_TENSORS_ENV] = shard.job_id  # one copy of a GNN's graph tensors per machine
     with _LOCK:
-        info = run_shard(shard, remote_context(shard.job_id, pack))
+        info = run_shard(shard, remote_context(shard.job_id, pack, shard.home))
     return {**info, "worker": _worker_address(), "pid": os.getpid()}
 
 

@@ -18,7 +18,8 @@ from relpredict.workspace import Workspace
 
 PREVIEW_IDS = ("check", "dry-run")  # the job ids prepare() is given when no job is recorded
 
-__all__ = ["PREVIEW_IDS", "drop_job_sources", "job_graph", "job_sources", "sources_folder"]
+__all__ = ["PREVIEW_IDS", "drop_job_sources", "job_graph", "job_sources", "remote_sources",
+           "sources_folder"]
 
 
 def sources_folder(ws: Workspace, job_id: str) -> Path:
@@ -39,6 +40,12 @@ def job_graph(ws: Workspace, model: JobModel, job_id: str, fetch: bool = True) -
     graph = model.load_graph()
     graph.sources = job_sources(ws, job_id, fetch)
     return graph
+
+
+def remote_sources(ws: Workspace, home: str, job_id: str) -> SourceCache:
+    """A Dask worker's reader: the job's copies in its workspace folder ``home`` (the
+    coordinator's), never the source; ``ws`` is the worker's own (unpacked) workspace."""
+    return SourceCache(ws, Path(home) / "artifacts" / "jobs" / job_id / "sources", fetch=False)
 
 
 def drop_job_sources(ws: Workspace, job_id: str) -> None:

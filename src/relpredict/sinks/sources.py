@@ -91,7 +91,9 @@ class SourceCache:
             return _copy_of(target)
         if not self.fetch:
             raise DataError(f"Table {table!r}: the job's copy of {source.describe()} is missing from "
-                            f"{target.parent} (it is fetched when the job is set up). Start the job again.")
+                            f"{target.parent} (it is fetched when the job is set up, into the job's workspace folder, "
+                            "which every worker must see). Start the job again, with workers that share "
+                            "the workspace's file system.")
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
