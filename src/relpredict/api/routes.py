@@ -13,8 +13,8 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
-from relpredict.api.schemas import ErrorOut, JobSettingsIn, ScheduleIn, WorkflowIn
-from relpredict.service import catalog, schedules
+from relpredict.api.schemas import BacktestIn, ErrorOut, JobSettingsIn, ScheduleIn, WorkflowIn
+from relpredict.service import backtests, catalog, schedules
 from relpredict.service import jobs as service
 from relpredict.service.download import entity_explanation, sample_stream
 from relpredict.service.forms import raw_settings
@@ -128,6 +128,26 @@ def create_schedule(name: str, body: ScheduleIn, request: Request) -> dict[str, 
 def delete_schedule(schedule_id: int, request: Request) -> dict[str, Any]:
     """Remove a schedule; the jobs it started stay."""
     return schedules.unschedule(_ws(request), schedule_id)
+
+
+# ----------------------------------------------------------------------------------- backtests
+@router.get("/workflows/{name}/backtests", tags=["backtests"])
+def list_backtests(name: str, request: Request) -> list[dict[str, Any]]:
+    """The workflow's backtests, newest first: per anchor its job, the realised metric and the
+    model's best baseline's on the same entities."""
+    return backtests.list_backtests(_ws(request), name)
+
+
+@router.post("/workflows/{name}/backtests", status_code=201, tags=["backtests"])
+def create_backtest(name: str, body: BacktestIn, request: Request) -> dict[str, Any]:
+    """Check and record a backtest, and run its jobs one after the other in the background."""
+    return backtests.backtest_workflow(_ws(request), name, body.start, body.end, body.every,
+                                       raw_settings(body.settings.form()), output_roots=_roots(request))
+
+
+@router.get("/backtests/{backtest_id}", tags=["backtests"])
+def get_backtest(backtest_id: str, request: Request) -> dict[str, Any]:
+    return backtests.get_backtest(_ws(request), backtest_id)
 
 
 # ----------------------------------------------------------------------------------- jobs

@@ -89,3 +89,14 @@ class ScheduleIn(_Strict):
 
     cron: str = Field(description="minute hour day-of-month month day-of-week, e.g. '0 6 * * 1'.")
     settings: JobSettingsIn = Field(default_factory=JobSettingsIn)
+
+
+class BacktestIn(_Strict):
+    """A backtest: the workflow's job at each anchor from ``start`` to ``end`` (ISO 8601), step
+    ``every`` (12h, 30d, 2w, 3mo; default the query's target window); the job settings as a job's
+    without an anchor time."""
+
+    start: str = Field(description="The first anchor time, e.g. 2024-01-01.")
+    end: str = Field(description="The last anchor time; its target window must be in the data.")
+    every: str | None = Field(None, description="12h, 30d, 2w or 3mo; default: the target window.")
+    settings: JobSettingsIn = Field(default_factory=JobSettingsIn)

@@ -106,3 +106,63 @@ def unschedule(schedule_id: int = typer.Argument(..., help="The schedule's id (`
     s = service.unschedule(Workspace.open(home), schedule_id)
     make_console().print(f"Removed schedule {s['id']} of workflow {s['workflow']} ('{s['cron']}').",
                          highlight=False)
+
+
+@app.command("backtest")
+@job_settings_options(exclude=("anchor_time",))
+def backtest(
+    name: str = typer.Argument(..., help="The workflow whose settings to run at past anchors."),
+    start: str = typer.Option(..., "--from", help="The first anchor time (ISO 8601, e.g. 2024-01-01)."),
+    end: str = typer.Option(..., "--to", help="The last anchor time; its target window must be in the data."),
+    every: str | None = typer.Option(None, "--every", help="Step between anchors: 12h, 30d, 2w or 3mo (default: the query's target window)."),
+    detach: bool = typer.Option(False, "--detach", help="Run the jobs in the background and print the backtest id."),
+    home: Path | None = HOME,
+    *, raw: Any = None,
+) -> None:
+    """Run the workflow's job at each anchor from --from to --to (one normal job each, with its
+    outputs) and print the realised metric per anchor beside the model's best baseline's."""
+    from relpredict.service import backtests as service
+
+    ws = Workspace.open(home)
+    console = make_console()
+    if detach:
+        typer.echo(service.backtest_workflow(ws, name, start, end, every, raw)["id"])
+        return
+
+    def shown(point: Any) -> None:
+        console.print(f"  anchor {point.anchor}: job {point.job_id} {point.metric or ''} "
+                      f"{_number(point.value)}" + (f" ({escape(point.error)})" if point.error else ""),
+                      highlight=False)
+
+    result = service.backtest_workflow(ws, name, start, end, every, raw, detach=False, on_point=shown)
+    _print_backtest(console, result)
+
+
+@app.command("backtests")
+def backtests(name: str = typer.Argument(..., help="Workflow name."), home: Path | None = HOME) -> None:
+    """The workflow's backtests, newest first: the metric per anchor against the baseline."""
+    from relpredict.service import backtests as service
+
+    console = make_console()
+    for result in service.list_backtests(Workspace.open(home), name):
+        _print_backtest(console, result)
+
+
+def _number(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+def _print_backtest(console: Any, result: dict[str, Any]) -> None:
+    points = result["points"]
+    metric = next((p["metric"] for p in points if p["metric"]), "metric")
+    baseline = next((p["baseline"] for p in points if p["baseline"]), None)
+    console.print(f"[bold]Backtest {result['id']}[/bold] of {result['workflow']}: "
+                  f"{result['settings']['from']} to {result['settings']['to']} every "
+                  f"{result['settings']['every']}", highlight=False)
+    table = RichTable("Anchor", "Job", f"Model {metric}", f"Baseline {metric}", "Entities", "Note")
+    for p in points:
+        table.add_row(p["anchor"], p["job_id"] or "", _number(p["value"]), _number(p["baseline_value"]),
+                      "" if p["entities"] is None else f"{p['entities']:,}", escape(p["error"] or ""))
+    console.print(table)
+    if baseline:
+        console.print(f"Baseline: {escape(baseline)} (the model's best on validation).", highlight=False)

@@ -32,7 +32,7 @@ from relpredict.jobs.settings import RawSettings
 from relpredict.workspace import Workspace
 
 __all__ = ["Fired", "Schedule", "Scheduler", "claim_slot", "create_schedule", "delete_schedule",
-           "get_schedule", "list_schedules", "raw_from_json", "utc_now"]
+           "get_schedule", "list_schedules", "raw_from_json", "settings_json", "utc_now"]
 
 log = logging.getLogger(__name__)
 Launch = Callable[["Schedule"], str]  # starts the schedule's job; returns its id
@@ -89,7 +89,7 @@ def raw_from_json(data: dict[str, Any]) -> RawSettings:
     return RawSettings(**data)
 
 
-def _settings_json(raw: RawSettings) -> dict[str, Any]:
+def settings_json(raw: RawSettings) -> dict[str, Any]:
     """The settings that differ from the defaults (a default stays a default for later runs)."""
     default = RawSettings()
     out = {}
@@ -134,7 +134,7 @@ def create_schedule(ws: Workspace, workflow: str, cron: str, raw: RawSettings,
     with ws.db() as con:
         cur = con.execute("INSERT INTO schedules (workflow, cron, settings, created_at, last_slot) "
                           "VALUES (?, ?, ?, ?, ?)",
-                          (workflow, parsed.text, json.dumps(_settings_json(raw)), store.now_iso(),
+                          (workflow, parsed.text, json.dumps(settings_json(raw)), store.now_iso(),
                            _minute(now or utc_now())))
         new_id = int(cur.lastrowid or 0)
     return get_schedule(ws, new_id)

@@ -16,8 +16,9 @@ import builtins
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -34,6 +35,9 @@ from relpredict.jobs.status import FINISHED, SUCCESSFUL, JobStatus
 from relpredict.sinks.formats import open_writer
 from relpredict.sinks.network import read_events
 from relpredict.workspace import Workspace
+
+if TYPE_CHECKING:
+    from relpredict.jobs.backtests import BacktestRecord
 
 __all__ = ["DryRun", "Job", "JobResult", "Workflow", "create_job"]
 
@@ -265,3 +269,19 @@ class Workflow:
 
     def schedules(self) -> builtins.list[Schedule]:
         return schedules.list_schedules(self.workspace, self.name)
+
+    def backtest(self, start: str | datetime, end: str | datetime, every: str | None = None,
+                 loader: str | None = None, **settings: Any) -> BacktestRecord:
+        """Run a job of ``settings`` at each anchor from ``start`` to ``end`` (``every``: 12h,
+        30d, 2w, 3mo; default the query's target window), here, one after the other; each
+        point holds its job, the realised metric and the model's best baseline's
+        (:mod:`.backtests`)."""
+        from relpredict.jobs.backtests import run_backtest
+
+        return run_backtest(self.workspace, self.name, start, end, every, RawSettings(**settings),
+                            create_job, loader)
+
+    def backtests(self) -> builtins.list[BacktestRecord]:
+        from relpredict.jobs.backtests import list_backtests
+
+        return list_backtests(self.workspace, self.name)

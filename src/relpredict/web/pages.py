@@ -13,9 +13,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from relpredict.service import catalog, schedules
+from relpredict.service import backtests, catalog, schedules
 from relpredict.service import jobs as service
 from relpredict.sinks.naming import PARTITION
+from relpredict.web.charts import backtest_chart
 from relpredict.workspace import Workspace
 
 __all__ = ["error_page", "router"]
@@ -66,7 +67,9 @@ def workflow(name: str, request: Request) -> HTMLResponse:
     view = service.workflow_view(_ws(request), name)
     return _page(request, "workflow.html", wf=view, form=view["form"],
                  connectors=catalog.list_connectors(_ws(request)),
-                 schedules=schedules.list_schedules(_ws(request), name))
+                 schedules=schedules.list_schedules(_ws(request), name),
+                 backtests=[{**b, "chart": backtest_chart(b["points"], f"backtest-chart-{b['id']}")}
+                            for b in backtests.list_backtests(_ws(request), name)])
 
 
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)
