@@ -16,7 +16,7 @@ from fastapi.templating import Jinja2Templates
 from relpredict.service import backtests, catalog, schedules
 from relpredict.service import jobs as service
 from relpredict.sinks.naming import PARTITION
-from relpredict.web.charts import backtest_chart
+from relpredict.web.charts import backtest_chart, reliability_chart
 from relpredict.workspace import Workspace
 
 __all__ = ["error_page", "router"]
@@ -52,7 +52,10 @@ def models(request: Request) -> HTMLResponse:
 
 @router.get("/models/{ref}", response_class=HTMLResponse)
 def model(ref: str, request: Request) -> HTMLResponse:
-    return _page(request, "model.html", model=catalog.model_page(_ws(request), ref))
+    view = catalog.model_page(_ws(request), ref)
+    reliability = (view.get("metrics") or {}).get("reliability") or {}
+    return _page(request, "model.html", model=view,
+                 reliability=reliability_chart(reliability, "reliability-chart") if reliability else None)
 
 
 @router.get("/workflows", response_class=HTMLResponse)
