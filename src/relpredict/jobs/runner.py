@@ -22,6 +22,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -61,7 +62,7 @@ from relpredict.workspace import Workspace
 POLL_SECONDS = 0.1
 ProgressCallback = Callable[[JobProgress], None]
 
-__all__ = ["backtest_window", "run_job"]
+__all__ = ["backtest_labels", "backtest_window", "run_job"]
 
 
 def run_job(ws: Workspace, job_id: str, on_progress: ProgressCallback | None = None,
@@ -127,14 +128,17 @@ class _Run:
         done = self._reconcile(sink)
         self._stage(Stage.PREDICTING)
         pending = [s for s in shards if s.number not in done]
-        if pending and not self._predict(pending):
-            finish(self.ws, self.rec.id, JobStatus.CANCELLED)
-            return
-        if store.cancel_requested(self.ws, self.rec.id):
-            finish(self.ws, self.rec.id, JobStatus.CANCELLED)
-            return
-        self._stage(Stage.WRITING)
-        summary = _Publisher(self, prepared, sink, len(shards)).run()
+        with ThreadPoolExecutor(1, thread_name_prefix="relpredict-labels") as background:
+            # The backtest's labels are read while the workers score (the coordinator only waits).
+            labels = background.submit(backtest_labels, prepared, self.settings)
+            if pending and not self._predict(pending):
+                finish(self.ws, self.rec.id, JobStatus.CANCELLED)
+                return
+            if store.cancel_requested(self.ws, self.rec.id):
+                finish(self.ws, self.rec.id, JobStatus.CANCELLED)
+                return
+            self._stage(Stage.WRITING)
+            summary = _Publisher(self, prepared, sink, len(shards)).run(labels.result())
         ended = JobStatus.SUCCEEDED_WITH_ERRORS if summary["errors"] else JobStatus.SUCCEEDED
         store.update_job(self.ws, self.rec.id, ended, stage=Stage.DONE,
                          stage_started_at=store.now_iso(), ended_at=store.now_iso(), summary=summary)
@@ -273,9 +277,10 @@ class _Publisher:
         rows = [r for s in shards for b in self.sink.read_shard(s, ERRORS) for r in b.to_pylist()]
         return "; ".join(f"entity {r['ENTITY']!r}: {r['ERROR']}" for r in rows[:count])
 
-    def run(self) -> dict[str, Any]:
+    def run(self, labels_at_anchor: Labels) -> dict[str, Any]:
+        """Publish every output; ``labels_at_anchor`` is :func:`backtest_labels` of the job."""
         model = self.prepared.model
-        labels, window_end, skipped = self._labels()
+        labels, window_end, skipped = labels_at_anchor
         outputs, backtest = {}, None
         for output in self.settings.output_types:
             bt = None
@@ -304,16 +309,6 @@ class _Publisher:
                         None)
         keys = pq.read_table(self.owner.folder / "entities.parquet").column("ENTITY").combine_chunks()
         return drift_report(self.prepared.model, self.infos, keys, previous)
-
-    def _labels(self) -> tuple[pa.Table | None, datetime | None, str | None]:
-        if "predictions" not in self.settings.output_types:
-            return None, None, "no predictions output"
-        bq, graph = self.prepared.bound, self.prepared.graph
-        window_end, reason = backtest_window(bq, self.settings.anchor_time, fact_time_range(bq, graph)[1])
-        anchor = self.settings.anchor_time
-        if window_end is None or anchor is None:
-            return None, None, reason or "no anchor time"
-        return training_table(bq, graph, [anchor]), window_end, None
 
     def _publish(self, output: str, backtest: Backtest | None,
                  shards: list[int] | None = None) -> dict[str, Any]:
@@ -367,6 +362,22 @@ class _Publisher:
         (self.owner.folder / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
         (self.owner.folder / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
         self.sink.write_manifest(manifest)
+
+
+Labels = tuple[pa.Table | None, datetime | None, str | None]
+
+
+def backtest_labels(prepared: Prepared, settings: JobSettings) -> Labels:
+    """What happened in the anchor's target window (the backtest's labels), its end, or why
+    there is no backtest."""
+    if "predictions" not in settings.output_types:
+        return None, None, "no predictions output"
+    bq, graph = prepared.bound, prepared.graph
+    window_end, reason = backtest_window(bq, settings.anchor_time, fact_time_range(bq, graph)[1])
+    anchor = settings.anchor_time
+    if window_end is None or anchor is None:
+        return None, None, reason or "no anchor time"
+    return training_table(bq, graph, [anchor]), window_end, None
 
 
 def backtest_window(bq: BoundQuery, anchor: datetime | None, data_end: datetime | None,
