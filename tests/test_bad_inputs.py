@@ -11,7 +11,9 @@ model test double (``tests/jobs/fixture_model.py``), so nothing here trains or s
 
 from __future__ import annotations
 
+import json
 import os
+import socket
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +24,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from relpredict.api import create_app
+from relpredict.connectors import Connector, add_connector
 from relpredict.jobs import JobStatus, RawSettings, create_job
 from relpredict.jobs import store as job_store
 from relpredict.jobs.control import finish
@@ -52,6 +55,8 @@ def env(graph_yaml: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     tmp_path = tmp_path_factory.mktemp("bad_inputs")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("RELPREDICT_MODEL_LOADER", LOADER)
+        patch.setenv("RP_DEAD_KEY", "AKIADEADDEAD")  # the keys of the connector to a closed port
+        patch.setenv("RP_DEAD_SECRET", "dead-secret-never-echoed")
         store = Store(Workspace.open(tmp_path / "ws"), graph_yaml, tmp_path / "out")
         yield from _setup(store, tmp_path)
 
@@ -92,9 +97,37 @@ def _setup(store: Store, tmp_path: Path) -> Iterator[dict[str, Any]]:
     zero = tmp_path / "zero"
     zero.mkdir()
     (zero / "metadata.db").write_bytes(b"")
+    _broken_models(store)
+    add_connector(store.ws, Connector("dead", "s3", {"endpoint_url": f"http://127.0.0.1:{_closed_port()}"},
+                                      {"aws_access_key_id": "env:RP_DEAD_KEY",
+                                       "aws_secret_access_key": "env:RP_DEAD_SECRET"}))
     yield {"home": str(store.ws.home), "graph": str(store.graph_yaml), "data": str(data), "out": str(out),
            "tmp": str(tmp_path), "graphs": str(graphs), "failed": failed.id, "running": running.id,
            "zero": str(zero), "store": store}
+
+
+BROKEN = {"empty-list": "[]", "cut": '{"format": 1, "name": "cut", "ver', "no-codec": '{"format": 1}',
+          "bad-platt": None}
+
+
+def _broken_models(store: Store) -> None:
+    """Model versions whose artifact is damaged, recorded as training records them."""
+    for name, text in BROKEN.items():
+        folder = store.ws.artifacts / "models" / name / "v1"
+        folder.mkdir(parents=True)
+        if text is None:  # a whole document but for its calibration
+            text = json.dumps({"format": 1, "name": name, "version": 1, "platt": {"a": "x", "b": 0}})
+        (folder / "model.json").write_text(text)
+        with store.ws.db() as con:
+            con.execute("INSERT INTO models VALUES (?, 1, 'lightgbm', 'q', 'binary_classification', ?, '{}', "
+                        "'2024-01-01T00:00:00Z')", (name, f"models/{name}/v1"))
+
+
+def _closed_port() -> int:
+    """A port of 127.0.0.1 nobody listens on (bound, then closed): connections are refused."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def _snapshot(*folders: str) -> dict[str, tuple[int, float]]:
@@ -228,6 +261,7 @@ CLI_CASES: list[tuple[str, list[str], str]] = [
     ("plain secret value", ["connector", "add", "m", "--kind", "s3", "--secret",
                             "aws_secret_access_key=hunter2", *H], "env:"),
     ("test an unknown connector", ["connector", "test", "nope", *H], "No connector named"),
+    ("test a connector whose server is down", ["connector", "test", "dead", *H], "did not answer"),
     ("user name inside a URL setting", ["connector", "add", "m", "--kind", "s3", "--set",
                                         "endpoint_url=https://KEY@minio.example", *H], "credentials"),
     ("connector missing a setting", ["connector", "add", "b", "--kind", "bigquery", *H], "needs the setting"),
@@ -251,6 +285,13 @@ CLI_CASES: list[tuple[str, list[str], str]] = [
     ("0 workers", [*RUN, "--workers", "0"], "1 to 4"),
     ("9 workers", [*RUN, "--workers", "9"], "1 to 4"),
     ("shard size 0", [*RUN, "--shard-size", "0"], "shard size"),
+    ("max errors -1", [*RUN, "--max-errors", "-1"], "--max-errors"),
+    ("max errors not a number", [*RUN, "--max-errors", "some"], "Invalid value for '--max-errors'"),
+    # --- damaged model artifacts
+    ("model.json holding []", ["models", "show", "empty-list", *H], "model.json of model empty-list@1 is damaged"),
+    ("model.json cut short", ["models", "show", "cut", *H], "is unreadable"),
+    ("model.json missing a section", ["models", "show", "no-codec", *H], "Retrain the model"),
+    ("a bad calibration", ["models", "show", "bad-platt", *H], "Retrain the model"),
     ("sample cap 0", [*RUN, "--sample-cap-mb", "0"], "sample cap"),
     ("partition size 0", [*RUN, "--output", "{out}/{{PARTITION}}.parquet", "--partition-size-mb", "0"],
      "partition size"),
@@ -444,6 +485,13 @@ REST_CASES: list[tuple[str, str, str, dict[str, Any], int, str]] = [
     ("unknown graph", "get", "/api/graphs/nope", {}, 404, "nope"),
     ("unknown model", "get", "/api/models/nope", {}, 404, "nope"),
     ("unknown connector", "get", "/api/connectors/nope", {}, 404, "nope"),
+    ("max errors -1", "post", "/api/workflows/wf/jobs", {"json": _job_body(max_errors=-1)}, 422, "--max-errors"),
+    ("max errors as text", "post", "/api/workflows/wf/jobs", {"json": _job_body(max_errors="many")}, 422,
+     "The field 'max_errors': Input should be a valid integer"),
+    ("a damaged model's page: []", "get", "/models/empty-list", {}, 400, "Retrain the model"),
+    ("a damaged model's page: cut", "get", "/models/cut", {}, 400, "model.json"),
+    ("a damaged model's page: missing section", "get", "/models/no-codec", {}, 400, "Retrain the model"),
+    ("a damaged model's page", "get", "/models/bad-platt", {}, 400, "Retrain the model"),
 ]
 
 

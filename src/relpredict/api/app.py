@@ -143,6 +143,6 @@ async def _shape_error(request: Request, err: Exception) -> Response:
         elif item.get("type") == "json_invalid":
             errors[field] = "The request body is not valid JSON: send a JSON object."
         else:
-            errors[field] = f"{item.get('msg', 'Invalid value')}: {item.get('input')!r}"
+            errors[field] = f"The field {field!r}: {item.get('msg', 'Invalid value')} (not {item.get('input')!r})."
     detail = next(iter(errors.values()), "The request is invalid.")
     return JSONResponse({"detail": detail, "errors": errors}, status_code=422)
