@@ -23,7 +23,7 @@ from relpredict.jobs import store
 from relpredict.jobs.destcheck import check_local_destination
 from relpredict.jobs.entities import check_entities, entity_keys
 from relpredict.jobs.lease import check_free
-from relpredict.jobs.protocols import JobModel
+from relpredict.jobs.protocols import ExplainingModel, JobModel
 from relpredict.jobs.settings import (
     DataRange,
     JobSettings,
@@ -123,6 +123,7 @@ def prepare(ws: Workspace, workflow: str, raw: RawSettings, job_id: str,
             check_filter=lambda text: filtered.append(filtered_query(model.query_text, text, graph)),
             check_entities=lambda source: _entity_list(source, graph, base, listed))
         warnings.extend(listed)
+        check_explainable(model, settings)
         check_connector(ws, settings.destination)
         check_local_destination(settings.destination, settings.output_types, graph,
                                 job_folder=job_dir(ws, job_id), workspace_home=ws.home,
@@ -165,6 +166,22 @@ def check_connector(ws: Workspace, destination: Any) -> None:
     if connector.kind != kind:
         raise SettingsError({"destination": f"The connector {name!r} is of kind {connector.kind}, but "
                              f"this destination needs one of kind {kind}: give a {kind} connector."})
+
+
+def check_explainable(model: JobModel, settings: JobSettings) -> None:
+    """The explanations output only for a model that can explain (a ranker cannot), told with
+    the settings rather than by the first shard."""
+    if "explanations" not in settings.output_types:
+        return
+    if isinstance(model, ExplainingModel):
+        from relpredict.model.explain import cannot_explain
+
+        reason = cannot_explain(model)
+    else:
+        reason = (f"The model {model.ref} cannot explain its predictions: leave out the explanations "
+                  "output type.")
+    if reason:
+        raise SettingsError({"output_types": reason})
 
 
 def _entity_list(source: str, graph: Graph, bq: BoundQuery, warnings: list[str]) -> str:

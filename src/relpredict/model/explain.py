@@ -32,7 +32,7 @@ _STAT = re.compile(r"^(?P<t>[^.]+)\.(?P<c>.+)\.(?P<s>mean_last\d+|mean_[0-9.]+[a
 _SHARE = re.compile(r"^(?P<t>[^.]+)\.(?P<c>[^=]+)=(?P<v>.*)\.share_last(?P<k>\d+)$")
 _ROUTE = re.compile(r"^(?P<t>[^.]+)\.(?P<s>count|days_since_last)$")
 
-__all__ = ["DEFAULT_K", "booster_contributions", "explanations", "readable_feature"]
+__all__ = ["DEFAULT_K", "booster_contributions", "cannot_explain", "explanations", "readable_feature"]
 
 
 # ----------------------------------------------------------------------------------- names
@@ -185,6 +185,29 @@ def gnn_attribution(model: Any, graph: Any, rows: pa.Table) -> tuple[list[str], 
 
 
 # ----------------------------------------------------------------------------------- output
+def cannot_explain(model: Any) -> str | None:
+    """Why ``model`` cannot give the explanations output (None: it can), told when a job's
+    settings are checked, before any work. A model explains through the LightGBM booster that
+    scores it or through its GNN; a ranking model whose items come from its LightGBM ranker
+    (over candidate pairs, not entity features) or a model that predicts its baseline alone has
+    neither."""
+    if float(getattr(model, "baseline_weight", 0.0)) >= 1.0:
+        return (f"The model {model.ref} ({model.kind}) predicts its baseline alone (past labels, no "
+                "learned inputs), so there is nothing to explain: leave out the explanations output "
+                "type (or retrain with --kind lightgbm or gnn).")
+    ranker = getattr(model, "ranker", None)
+    blend = float(getattr(model, "blend", 1.0))
+    uses_ranker = ranker is not None and getattr(ranker, "model", None) is not None and blend < 1.0
+    uses_booster = getattr(model, "booster", None) is not None and blend < 1.0 and not uses_ranker
+    if uses_booster or getattr(model, "gnn", None) is not None:
+        return None
+    what = ("ranks items with its LightGBM ranker over candidate pairs" if uses_ranker
+            else "has no LightGBM booster or GNN that scores it")
+    return (f"The model {model.ref} ({model.kind}) {what}, which relpredict cannot explain: "
+            "explanations are for lightgbm, gnn and blend models. Leave out the explanations output "
+            "type (or retrain with --kind lightgbm or gnn).")
+
+
 def explanations(model: Any, graph: Any, anchor: datetime | None, entities: pa.Array | list[Any],
                  k: int = DEFAULT_K) -> pa.Table:
     """``ENTITY, [ANCHOR_TIMESTAMP,] RANK, FEATURE, VALUE, CONTRIBUTION``: each entity's top ``k``
