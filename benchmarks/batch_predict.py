@@ -1,57 +1,83 @@
-"""Batch prediction benchmark: jobs over the demo store at several sizes, 1 and 2 workers.
+"""Batch prediction benchmark: a job against its model's bare forward pass, local and Dask workers.
 
-For each store size it runs a job with predictions and embeddings, once per worker count, and
-prints wall time, entities per second and peak memory (RSS of the job's process tree, and of its
-largest process), then the model's bare forward pass over the same entities in this process (the
-same 20,000-entity batches, no job machinery) and the ratio of job time to it. Memory should stay
-nearly flat as the store grows: work streams by shard and the output is never held whole.
+For each model kind (LightGBM, GNN) and store size it measures, each in a fresh child process:
 
-The model is trained once on a small store (LightGBM by default: fast to train); each size then
-rewrites the same data folder, so the model's recorded graph reads the bigger store. That folder is
-scratch space owned by the benchmark.
+* ``bare``: the model alone over the job's entities (the same 20,000-entity batches, predictions
+  and embeddings, no job machinery), with every core (torch threads = cores; DuckDB and
+  LightGBM use theirs);
+* ``local1`` / ``local2``: a job with 1 / 2 local worker processes;
+* ``dask2`` (``--dask``): a job on a Dask ``LocalCluster`` of 2 worker processes on 127.0.0.1,
+  started before the job (as an existing cluster is).
 
-    .venv/bin/python benchmarks/batch_predict.py                       # 100k and 1M entities
-    .venv/bin/python benchmarks/batch_predict.py --sizes 5000 20000 --train-customers 2000
+It prints wall time, entities per second, the job / bare ratio, the speed-up over ``local1``
+and peak memory: RSS and PSS (proportional: a page shared by two processes counts half to
+each, so memory-mapped graph tensors count once) summed over the process tree and of its largest
+process. Times are the median over ``--repeat`` runs, memory the largest.
+
+The models are trained once on a small store; each size then rewrites the same data folder, so
+the models' recorded graph reads the bigger store. That folder is scratch space owned by the
+benchmark. ``--big N`` adds one LightGBM ``local2`` job of N customers at the end.
+
+    .venv/bin/python benchmarks/batch_predict.py --dask                 # 100k and 1M, both kinds
+    .venv/bin/python benchmarks/batch_predict.py --sizes 5000 --kinds lightgbm --train-customers 2000
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import shutil
+import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psutil
 
 QUERY = "PREDICT COUNT(transactions.*, 0, 30, days) > 0 FOR EACH customers.customer_id"
 BATCH = 20_000
+MB = 2**20
 
 
 @dataclass
-class PeakRss:
-    """Samples the RSS of this process and its children every ``interval`` seconds."""
+class PeakMemory:
+    """Samples RSS and PSS of a process tree (plus ``extra`` processes) every ``interval`` s."""
 
-    interval: float = 0.1
-    tree: int = 0
-    largest: int = 0
+    root: psutil.Process
+    extra: list[psutil.Process] = field(default_factory=list)
+    interval: float = 0.2
+    tree_rss: int = 0
+    tree_pss: int = 0
+    proc_rss: int = 0
+    proc_pss: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def _sample(self) -> None:
-        me = psutil.Process()
         while not self._stop.is_set():
-            sizes = []
-            for proc in [me, *me.children(recursive=True)]:
+            rss, pss = [], []
+            try:
+                procs = [self.root, *self.root.children(recursive=True), *self.extra]
+            except psutil.Error:
+                procs = list(self.extra)
+            for proc in procs:
                 try:
-                    sizes.append(proc.memory_info().rss)
+                    info = proc.memory_full_info()
                 except psutil.Error:
-                    pass
-            self.tree, self.largest = max(self.tree, sum(sizes)), max(self.largest, max(sizes))
+                    continue
+                rss.append(info.rss)
+                pss.append(getattr(info, "pss", info.rss))
+            if rss:
+                self.tree_rss, self.tree_pss = max(self.tree_rss, sum(rss)), max(self.tree_pss, sum(pss))
+                self.proc_rss, self.proc_pss = max(self.proc_rss, max(rss)), max(self.proc_pss, max(pss))
             time.sleep(self.interval)
 
-    def __enter__(self) -> PeakRss:
+    def __enter__(self) -> PeakMemory:
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
         return self
@@ -61,7 +87,8 @@ class PeakRss:
         self._thread.join()
 
 
-def train(ws, data: Path, customers: int, kind: str) -> str:
+# ----------------------------------------------------------------------------------- children
+def train(ws: Any, data: Path, customers: int, kind: str) -> str:
     from relpredict.demo.generator import generate
     from relpredict.graph.yaml_io import load_graph
     from relpredict.model.artifact import save_model
@@ -70,16 +97,21 @@ def train(ws, data: Path, customers: int, kind: str) -> str:
     generate(data, customers=customers, seed=0)
     graph = load_graph(data / "graph.yaml")
     start = time.perf_counter()
-    trained = save_model(ws, train_model(graph, QUERY, TrainOptions(kind=kind)), "bench", graph)
-    print(f"trained {trained.ref} ({kind}) on {customers:,} customers in {time.perf_counter() - start:.1f} s")
+    trained = save_model(ws, train_model(graph, QUERY, TrainOptions(kind=kind)), f"bench-{kind}", graph)
+    print(f"trained {trained.ref} ({kind}) on {customers:,} customers in {time.perf_counter() - start:.1f} s",
+          flush=True)
+    graph.close()
     return trained.ref
 
 
-def bare_forward(ws, ref: str) -> tuple[int, float]:
-    """The model alone over the job's entities, batch by batch, in this process."""
+def bare_forward(ws: Any, ref: str) -> dict[str, Any]:
+    """The model alone over the job's entities, batch by batch, with every core."""
+    import torch
+
     from relpredict.labels.labels import default_anchor_time, prediction_table
     from relpredict.model.artifact import load_model
 
+    torch.set_num_threads(os.cpu_count() or 1)
     model = load_model(ws, ref)
     graph = model.load_graph()
     bq = model.bound_query(graph)
@@ -90,52 +122,133 @@ def bare_forward(ws, ref: str) -> tuple[int, float]:
         batch = entities.slice(lo, BATCH)
         model.predict(graph, anchor, batch)
         model.embed(graph, anchor, batch)
-    return len(entities), time.perf_counter() - start
+    return {"entities": len(entities), "seconds": time.perf_counter() - start}
 
 
-def run_job(wf, out: Path, workers: int) -> tuple[int, float, PeakRss]:
-    with PeakRss() as peak:
-        start = time.perf_counter()
-        job = wf.run(workers=workers, output=str(out / "preds.parquet"),
-                     output_types="predictions,embeddings")
-        seconds = time.perf_counter() - start
+def run_job(ws: Any, workflow: str, out: Path, workers: int, dask: str | None) -> dict[str, Any]:
+    from relpredict.jobs import Workflow
+
+    start = time.perf_counter()
+    job = Workflow.get(workflow, ws).run(workers=workers, output=str(out / "preds.parquet"),
+                                         output_types="predictions,embeddings", dask=dask)
+    seconds = time.perf_counter() - start
     result = job.result()
-    return result.summary["entities"], seconds, peak
+    return {"entities": result.summary["entities"], "seconds": seconds}
+
+
+def child(args: argparse.Namespace) -> None:
+    from relpredict.workspace import Workspace
+
+    ws = Workspace.open(args.scratch / "ws")
+    if args.child == "bare":
+        out = bare_forward(ws, args.ref)
+    else:
+        folder = args.scratch / f"out-{os.getpid()}"
+        try:
+            out = run_job(ws, args.workflow, folder, args.workers, args.dask_address)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+    print("RESULT " + json.dumps(out), flush=True)
+
+
+# ----------------------------------------------------------------------------------- parent
+def measure(args: argparse.Namespace, mode: str, ref: str, workflow: str, cluster: Any) -> dict[str, Any]:
+    """One mode, ``--repeat`` times in fresh child processes: median seconds, largest memory."""
+    workers = {"bare": 0, "local1": 1, "local2": 2, "dask2": 2}[mode]
+    cmd = [sys.executable, __file__, "--child", "bare" if mode == "bare" else "job", "--scratch", str(args.scratch),
+           "--ref", ref, "--workflow", workflow, "--workers", str(max(workers, 1))]
+    extra: list[psutil.Process] = []
+    if mode == "dask2":
+        cmd += ["--dask-address", cluster.scheduler_address]
+        extra = [psutil.Process(p) for p in _dask_pids(cluster)]
+    runs, peaks = [], []
+    for _ in range(args.repeat):
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        with PeakMemory(psutil.Process(proc.pid), extra) as peak:
+            stdout, _ = proc.communicate()
+        if proc.returncode != 0:
+            raise SystemExit(f"{mode} failed (exit {proc.returncode}):\n{stdout[-3000:]}")
+        runs.append(json.loads(stdout.rsplit("RESULT ", 1)[1]))
+        peaks.append(peak)
+    return {"entities": runs[0]["entities"], "seconds": statistics.median(r["seconds"] for r in runs),
+            "tree_rss": max(p.tree_rss for p in peaks), "tree_pss": max(p.tree_pss for p in peaks),
+            "proc_rss": max(p.proc_rss for p in peaks), "proc_pss": max(p.proc_pss for p in peaks)}
+
+
+def _dask_pids(cluster: Any) -> list[int]:
+    from distributed import Client
+
+    with Client(cluster) as client:
+        return list(client.run(os.getpid).values())
+
+
+def _line(kind: str, size: int, mode: str, r: dict[str, Any], bare: float, local1: float | None) -> str:
+    speedup = f"{local1 / r['seconds']:>7.2f}" if local1 else f"{'':>7}"
+    return (f"{kind:>8} {size:>10,} {mode:>6} {r['entities']:>10,} {r['seconds']:>8.1f} "
+            f"{r['entities'] / r['seconds']:>9,.0f} {r['seconds'] / bare:>8.2f} {speedup} "
+            f"{r['tree_rss'] / MB:>9,.0f} {r['tree_pss'] / MB:>9,.0f} {r['proc_rss'] / MB:>9,.0f} "
+            f"{r['proc_pss'] / MB:>9,.0f}")
+
+
+HEADER = (f"{'kind':>8} {'customers':>10} {'mode':>6} {'entities':>10} {'seconds':>8} {'ent/s':>9} "
+          f"{'job/bare':>8} {'vs w1':>7} {'tree RSS':>9} {'tree PSS':>9} {'proc RSS':>9} {'proc PSS':>9}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000],
                         help="Customers in the store per round (default 100k and 1M).")
+    parser.add_argument("--kinds", nargs="+", default=["lightgbm", "gnn"], help="Model kinds: lightgbm, gnn.")
     parser.add_argument("--train-customers", type=int, default=20_000)
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--kind", default="lightgbm", help="auto, gnn or lightgbm.")
+    parser.add_argument("--dask", action="store_true", help="Also run each job on a 2-worker Dask LocalCluster.")
+    parser.add_argument("--big", type=int, default=None, help="One LightGBM local2 job of this many customers at the end.")
+    parser.add_argument("--repeat", type=int, default=1, help="Runs per measurement (median time).")
     parser.add_argument("--scratch", type=Path, default=None, help="Scratch folder (default: a temporary one).")
+    parser.add_argument("--child", choices=["bare", "job"], help=argparse.SUPPRESS)
+    parser.add_argument("--ref", help=argparse.SUPPRESS)
+    parser.add_argument("--workflow", help=argparse.SUPPRESS)
+    parser.add_argument("--workers", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--dask-address", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        child(args)
+        return
 
     from relpredict.demo.generator import generate
     from relpredict.jobs import Workflow
     from relpredict.workspace import Workspace
 
-    scratch = args.scratch or Path(tempfile.mkdtemp(prefix="relpredict-bench-"))
-    ws, data = Workspace.open(scratch / "ws"), scratch / "data"
-    ref = train(ws, data, args.train_customers, args.kind)
-    wf = Workflow.create(f"bench-{int(time.time())}", ref, ws)
-    print(f"{'customers':>10} {'workers':>7} {'entities':>10} {'seconds':>8} {'ent/s':>9} "
-          f"{'tree RSS MB':>11} {'max proc MB':>11} {'bare s':>7} {'job/bare':>8}")
-    for size in args.sizes:
-        generate(data, customers=size, seed=0)
-        n_bare, bare = bare_forward(ws, ref)
-        for workers in args.workers:
-            out = scratch / f"out-{size}-{workers}"
-            n, seconds, peak = run_job(wf, out, workers)
-            assert n == n_bare, (n, n_bare)
-            print(f"{size:>10,} {workers:>7} {n:>10,} {seconds:>8.1f} {n / seconds:>9,.0f} "
-                  f"{peak.tree / 2**20:>11,.0f} {peak.largest / 2**20:>11,.0f} {bare:>7.1f} "
-                  f"{seconds / bare:>8.2f}", flush=True)
-            shutil.rmtree(out, ignore_errors=True)
-    if args.scratch is None:
-        shutil.rmtree(scratch, ignore_errors=True)
+    own_scratch = args.scratch is None
+    args.scratch = args.scratch or Path(tempfile.mkdtemp(prefix="relpredict-bench-"))
+    ws, data = Workspace.open(args.scratch / "ws"), args.scratch / "data"
+    refs = {kind: train(ws, data, args.train_customers, kind) for kind in args.kinds}
+    flows = {kind: Workflow.create(f"bench-{kind}-{int(time.time())}", ref, ws).name for kind, ref in refs.items()}
+    cluster = None
+    if args.dask:
+        from distributed import LocalCluster
+
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                               dashboard_address=None)
+    print(f"cores: {os.cpu_count()}; repeat {args.repeat}; RSS / PSS in MB\n{HEADER}", flush=True)
+    modes = ["bare", "local1", "local2", *(["dask2"] if args.dask else [])]
+    rounds = [(size, kind, modes) for size in args.sizes for kind in args.kinds]
+    if args.big:
+        rounds.append((args.big, "lightgbm", ["local2"]))
+    try:
+        for size, kind, round_modes in rounds:
+            generate(data, customers=size, seed=0)
+            results = {m: measure(args, m, refs[kind], flows[kind], cluster) for m in ["bare", *round_modes]}
+            bare = results["bare"]["seconds"]
+            for mode, r in results.items():
+                if mode != "bare" and r["entities"] != results["bare"]["entities"]:
+                    raise SystemExit(f"{mode} scored {r['entities']} entities, bare {results['bare']['entities']}")
+                local1 = results.get("local1", {}).get("seconds") if mode not in ("bare", "local1") else None
+                print(_line(kind, size, mode, r, bare, local1), flush=True)
+    finally:
+        if cluster is not None:
+            cluster.close()
+        if own_scratch:
+            shutil.rmtree(args.scratch, ignore_errors=True)
 
 
 if __name__ == "__main__":
