@@ -70,3 +70,28 @@ def test_a_shard_worker_never_fetches_a_missing_copy(tmp_path: Path) -> None:
                                         r"connector 'wh' is missing"):
         with reader.local_copy("accounts", source):
             pass
+
+
+@pytest.mark.parametrize(("output", "refused"), [
+    ("s3://b/orders/out.parquet", True),  # inside a folder a glob reads
+    ("s3://b/orders/sub/{{PARTITION}}.parquet", True),
+    ("s3://b/items.csv", True),  # the very object the graph reads
+    ("s3://b/lake/x/p.parquet", True),  # inside a prefix read without its slash
+    ("s3://b/scores/orders.parquet", False),
+    ("s3://b/items.parquet", False),
+    ("s3://other/orders/out.parquet", False),
+])
+def test_an_s3_output_never_lands_in_what_the_graph_reads(output: str, refused: bool) -> None:
+    from relpredict.errors import SettingsError
+    from relpredict.graph.graph import Graph
+    from relpredict.jobs.destcheck import check_s3_destination
+    from relpredict.sinks import parse_destination
+
+    graph = Graph([Table.from_s3("orders", "s3://b/orders/*.parquet"), Table.from_s3("items", "s3://b/items.csv"),
+                   Table.from_s3("lake", "s3://b/lake")])
+    check = lambda: check_s3_destination(parse_destination(output), ("predictions",), graph)  # noqa: E731
+    if not refused:
+        check()
+        return
+    with pytest.raises(SettingsError, match=r"would write inside what the graph reads"):
+        check()

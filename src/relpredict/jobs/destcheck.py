@@ -28,11 +28,12 @@ from typing import Any
 from relpredict.errors import SettingsError
 from relpredict.paths import inside, writable_problem
 from relpredict.sinks.naming import AnyDestination, Destination, job_destinations
-from relpredict.tables.table import DuckDBSource, FileSource, SQLiteSource
+from relpredict.tables.table import ConnectorSource, DuckDBSource, FileSource, SQLiteSource
 
-__all__ = ["check_local_destination", "graph_inputs"]
+__all__ = ["check_local_destination", "check_s3_destination", "graph_inputs", "s3_inputs"]
 
 _GLOB = "*?["
+_FILE_ENDS = (".parquet", ".pq", ".csv", ".csv.gz", ".tsv")
 
 
 def _refuse(message: str) -> SettingsError:
@@ -59,6 +60,40 @@ def graph_inputs(graph: Any) -> tuple[list[Path], list[Path]]:
     return files, folders
 
 
+def s3_inputs(graph: Any) -> list[tuple[str, bool]]:
+    """The S3 objects (``False``) and folders (``True``: a prefix, or a glob's folder) a graph reads."""
+    out = []
+    for table in graph:
+        source = getattr(table, "source", None)
+        if isinstance(source, ConnectorSource) and source.kind == "s3" and source.path:
+            path = source.path
+            if any(ch in path for ch in _GLOB):
+                head = path[:min(path.index(ch) for ch in _GLOB if ch in path)]
+                out.append((head[:head.rfind("/") + 1], True))
+            elif path.endswith("/") or not path.lower().endswith(_FILE_ENDS):  # a prefix
+                out.append((path.rstrip("/") + "/", True))
+            else:
+                out.append((path, False))
+    return out
+
+
+def check_s3_destination(destination: AnyDestination, output_types: tuple[str, ...], graph: Any) -> None:
+    """An ``s3://`` output must not replace an object the graph reads, nor put its files, manifest
+    or staging inside a folder the graph reads (the next load would read them as data)."""
+    if not isinstance(destination, Destination) or destination.scheme != "s3" or graph is None:
+        return
+    reads = s3_inputs(graph)
+    for dest in job_destinations(destination, output_types).values():
+        assert isinstance(dest, Destination)
+        written = dest.folder if dest.partitioned else dest.path
+        home = written.rstrip("/").rsplit("/", 1)[0] + "/"  # where the manifest and staging go
+        for read, is_folder in reads:
+            if written == read or (is_folder and (home.startswith(read) or written + "/" == read)):
+                raise _refuse(f"The destination {dest.path} would write inside what the graph reads "
+                              f"({read}): the job would replace its own input, or the next load would "
+                              "read the output as data. Write to another bucket or folder.")
+
+
 def _written(dest: Destination) -> tuple[Path, Path]:
     """(the output file or the part folder, the folder the manifest and staging go into)."""
     if dest.partitioned:
@@ -72,11 +107,13 @@ def check_local_destination(destination: AnyDestination, output_types: tuple[str
                             *, job_folder: Path, workspace_home: Path | None = None,
                             overwrite: bool = False,
                             output_roots: Sequence[str | Path] | None = None) -> None:
-    """Check a local destination as the module docstring says; other destinations pass.
+    """Check a local destination as the module docstring says; an S3 one only against the
+    graph's S3 inputs (:func:`check_s3_destination`); other destinations pass.
 
     ``output_roots`` (a server's): the folders the job may write in, besides ``job_folder``.
     Nothing but the job's folder and ``outputs/`` may be written inside ``workspace_home``.
     """
+    check_s3_destination(destination, output_types, graph)
     if not isinstance(destination, Destination) or destination.scheme != "local":
         return
     files, folders = graph_inputs(graph) if graph is not None else ([], [])
