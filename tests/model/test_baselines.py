@@ -78,6 +78,7 @@ def test_choose_takes_the_best_on_validation() -> None:
     assert scores["last window's value"] == 0.0 and scores["training median"] == 5.0
 
 
+@pytest.mark.slow  # trains a 60-class LightGBM (~25 s); tests/model_unit/test_boosting.py checks the folding fast
 def test_many_classes_fold_rare_ones_into_other_and_predict_real_classes() -> None:
     rng = np.random.default_rng(0)
     n, classes = 3000, 60
