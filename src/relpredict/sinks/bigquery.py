@@ -357,6 +357,8 @@ class BigQuerySink(JobSink):
         groups: list[list[int]] = []
         size = self.load_bytes
         for shard in sorted(self.done_shards()):
+            if not self.staging.shard_path(shard, output).is_file():
+                continue  # the errors output: only the shards with a failing entity stage one
             if size >= self.load_bytes:
                 groups.append([])
                 size = 0
