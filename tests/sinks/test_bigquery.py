@@ -450,3 +450,12 @@ def test_with_real_bigquery_ids_a_load_failing_every_time_stops_with_the_reason(
         _publish(sink, "embeddings")
     assert fake.rows == 0
 
+
+
+def test_a_poison_entity_goes_to_the_errors_table(bq: BQ, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RELPREDICT_FIXTURE_FAIL_ON", "17")
+    job = _run(bq.store, "binary", "bigquery://bq/scores", types="predictions", max_errors=1)
+    assert job.status() is JobStatus.SUCCEEDED_WITH_ERRORS
+    assert bq.count("scores") == 59
+    assert bq.rows("scores_errors").to_pylist() == [
+        {"ENTITY": 17, "ERROR": "RuntimeError: fixture failure on entity 17"}]

@@ -287,3 +287,15 @@ def test_connector_credentials_never_reach_records_logs_or_errors(
     assert out.exit_code == 0 and "bucket(s) at http://127.0.0.1:" in out.output, out.output
     listed = runner.invoke(app, ["connector", "list", *home]).output
     assert SECRET not in listed and "env:LAKE_SECRET" in listed
+
+
+def test_a_poison_entity_goes_to_the_errors_object_beside_the_output(
+        store: Store, moto: MotoServer, bucket: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RELPREDICT_FIXTURE_FAIL_ON", "17")
+    job = store.workflow("binary").run(output=f"s3://{bucket}/pe/p.parquet", shard_size=20,
+                                       anchor_time=APRIL, max_errors=1)
+    assert job.status() is JobStatus.SUCCEEDED_WITH_ERRORS
+    assert _keys(moto, bucket, "pe/") == ["pe/p.manifest.json", "pe/p.parquet", "pe/p_errors.parquet"]
+    body = moto.client().get_object(Bucket=bucket, Key="pe/p_errors.parquet")["Body"].read()
+    assert pq.read_table(pa.BufferReader(body)).to_pylist() == [
+        {"ENTITY": 17, "ERROR": "RuntimeError: fixture failure on entity 17"}]

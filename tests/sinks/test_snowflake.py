@@ -401,3 +401,11 @@ def test_rows_loaded_sums_copys_files_and_reads_no_file_as_zero() -> None:
     names = ["file", "status", "rows_parsed", "rows_loaded"]
     assert _rows_loaded(_CopyResult(names, [("a", "LOADED", 3, 3), ("b", "LOADED", 4, 4)])) == 7
     assert _rows_loaded(_CopyResult(["status"], [("Copy executed with 0 files processed.",)])) == 0
+
+
+def test_a_poison_entity_goes_to_the_errors_table(sf: SF, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RELPREDICT_FIXTURE_FAIL_ON", "17")
+    job = _run(sf.store, "binary", "snowflake://sf/scores", types="predictions", max_errors=1)
+    assert job.status() is JobStatus.SUCCEEDED_WITH_ERRORS
+    assert sf.count("SCORES") == 59
+    assert sf.rows("SCORES_errors") == [{"ENTITY": 17, "ERROR": "RuntimeError: fixture failure on entity 17"}]
