@@ -41,11 +41,11 @@ def infer_graph(folder: str | Path) -> tuple[Graph, list[Guess]]:
         raise ConfigError(f"{folder} is not a folder holding .csv or .parquet files.")
     raw = Graph([_table(p) for p in files], name=folder.resolve().name)
     guesses: list[Guess] = []
-    pks = {t.name: _primary_key(raw, t.name, guesses) for t in raw}
+    pks = {t.name: guess_primary_key(raw, t.name, guesses) for t in raw}
     tables = []
     for t in raw:
         fks = _foreign_keys(raw, t.name, pks, guesses)
-        time = _time_column(raw, t.name, guesses)
+        time = guess_time_column(raw, t.name, guesses)
         tables.append(t.with_(primary_key=pks[t.name], foreign_keys=fks, time_column=time))
     raw.close()
     return Graph(tables, name=raw.name), guesses
@@ -80,7 +80,7 @@ def _key_names(table: str) -> list[str]:
     return out
 
 
-def _primary_key(graph: Graph, table: str, guesses: list[Guess]) -> str | None:
+def guess_primary_key(graph: Graph, table: str, guesses: list[Guess]) -> str | None:
     cols = graph.columns(table)
     wanted = _key_names(table.lower())
     candidates = [c for c in cols if c.lower() in wanted] + [c for c in cols if looks_like_id(c)][:1]
@@ -134,7 +134,7 @@ def _overlap(graph: Graph, table: str, col: str, dst: str, pk: str) -> float:
     return found / total if total else 0.0
 
 
-def _time_column(graph: Graph, table: str, guesses: list[Guess]) -> str | None:
+def guess_time_column(graph: Graph, table: str, guesses: list[Guess]) -> str | None:
     temporal = [c for c, dtype in graph.columns(table).items()
                 if is_temporal_dtype(dtype) and _time_rank(c.lower()) < len(TIME_HINTS)]
     if not temporal:

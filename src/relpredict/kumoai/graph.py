@@ -74,14 +74,14 @@ class Table:
     def infer_metadata(self, inplace: bool = True) -> Table:
         """Guess a missing primary key and time column as ``relpredict graph infer`` does (a
         key-like name with unique values; the most time-like timestamp column)."""
-        from relpredict.graph.infer import _primary_key, _time_column
+        from relpredict.graph.infer import guess_primary_key, guess_time_column
 
         graph = RPGraph([self.source_table.table()], sources=session().sources)
         try:
             if self.primary_key is None:
-                self.primary_key = _primary_key(graph, self.source_table.name, [])
+                self.primary_key = guess_primary_key(graph, self.source_table.name, [])
             if self.time_column is None:
-                self.time_column = _time_column(graph, self.source_table.name, [])
+                self.time_column = guess_time_column(graph, self.source_table.name, [])
         finally:
             graph.close()
         return self
