@@ -151,3 +151,15 @@ def test_beyond_max_errors_the_job_fails_and_a_resume_after_the_fix_rescores_tho
     job = Job(rec.id, store.ws).resume()
     assert job.status() is JobStatus.SUCCEEDED and pq.read_table(out).num_rows == 60
     assert not (store.out / "p_errors.parquet").exists()
+
+
+def test_a_failure_everywhere_is_not_isolated_entity_by_entity() -> None:
+    calls = []
+
+    def broken(entities: pa.Array) -> dict[str, pa.Table]:
+        calls.append(len(entities))
+        raise MemoryError("the model cannot run at all") if len(calls) > 99 else ValueError("broken model")
+
+    with pytest.raises(ValueError, match="broken model"):
+        score_isolating(broken, pa.array(range(20_000), pa.int64()), 20, _describe)
+    assert calls == [20_000, 1, 1, 1]  # the bulk call and three probes, then the bulk call's error

@@ -7,7 +7,10 @@ until the entities that fail on their own are found: each becomes a row ``ENTITY
 ``errors`` output and the others get their predictions. With ``k`` bad entities among ``n`` this
 costs about ``2 k log2(n)`` extra model calls, and it stops as soon as the shard has more bad
 entities than the job's limit (``--max-errors``, default 0.1 % of the job's entities, rounded
-down): the job then fails as it would have without isolation. A limit of 0 tries no isolation.
+down): the job then fails as it would have without isolation. A limit of 0 tries no isolation,
+and neither does a failure that is everywhere: when three entities spread over the shard fail
+on their own as well, the model or the data is broken as a whole and the job fails at once
+with the bulk call's error (3 extra calls, not thousands).
 
 Errors that are not one entity's (our own :class:`~relpredict.errors.RelpredictError`: a model
 returning the wrong columns, a destination refusing a write) are raised at once.
@@ -62,12 +65,31 @@ def score_isolating(score: Callable[[pa.Array], Tables], entities: pa.Array, lim
         return score(entities), []
     except RelpredictError:
         raise
-    except Exception:
-        if limit <= 0:
-            raise
+    except Exception as err:
+        if limit <= 0 or _everywhere(score, entities):
+            raise err from None
     errors: list[tuple[Any, str]] = []
     parts = _bisect(score, entities, limit, describe, errors, what)
     return _concat(parts, score, entities), errors
+
+
+PROBES = 3  # single entities scored after a failed bulk call, spread over the shard
+
+
+def _everywhere(score: Callable[[pa.Array], Tables], entities: pa.Array) -> bool:
+    """Whether a few entities spread over the shard each fail alone too: then the failure is the
+    model's or the data's as a whole, not one entity's, and isolating would only cost calls."""
+    if len(entities) < 4 * PROBES:
+        return False
+    for k in range(1, PROBES + 1):
+        try:
+            score(entities.slice(k * len(entities) // (PROBES + 1), 1))
+            return False
+        except RelpredictError:
+            raise
+        except Exception:
+            continue
+    return True
 
 
 def _bisect(score: Callable[[pa.Array], Tables], entities: pa.Array, limit: int,
