@@ -33,8 +33,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 
+from relpredict import __version__
 from relpredict.errors import ArtifactError, ConfigError
-from relpredict.graph.graph import Graph
+from relpredict.features.spec import FeatureSpec
+from relpredict.graph.graph import Graph, did_you_mean
+from relpredict.graph.yaml_io import graph_to_dict
 from relpredict.model.baselines import Baseline
 from relpredict.model.boosting import Booster
 from relpredict.model.calibration import Platt
@@ -65,7 +68,6 @@ def versions() -> dict[str, str]:
     import lightgbm
     import torch_geometric
 
-    from relpredict import __version__
     return {"relpredict": __version__, "torch": torch.__version__, "torch_geometric": torch_geometric.__version__,
             "lightgbm": lightgbm.__version__, "duckdb": duckdb.__version__}
 
@@ -76,8 +78,6 @@ def graph_spec(graph: Graph) -> dict[str, Any] | None:
     Paths are made absolute so a batch job started from another folder (or a worker process)
     reads the same files the model was trained on.
     """
-    from relpredict.graph.yaml_io import graph_to_dict
-
     try:
         doc = graph_to_dict(graph)
     except ConfigError:
@@ -213,8 +213,6 @@ def from_document(doc: dict[str, Any], folder: Path) -> TrainedModel:
                       state, int(g["extra_dim"]))
     spec = None
     if doc["feature_spec"] is not None:
-        from relpredict.features.spec import FeatureSpec
-
         spec = FeatureSpec.from_dict(doc["feature_spec"])
     return TrainedModel(
         query_text=doc["query"], task_type=TaskType(doc["task_type"]), kind=_kind(doc["kind"]), seed=doc["seed"],
@@ -275,8 +273,6 @@ def _row(ws: Workspace, name: str, version: int | None) -> sqlite3.Row:
             row: sqlite3.Row = rows[0]
             return row
         known = [r[0] for r in con.execute("SELECT DISTINCT name FROM models ORDER BY name").fetchall()]
-    from relpredict.graph.graph import did_you_mean
-
     what = f"{name}@{version}" if version is not None else name
     hint = did_you_mean(name, known) if known else " No model is trained yet: run relpredict train."
     raise ConfigError(f"Unknown model {what!r} in workspace {ws.home}.{hint}")

@@ -34,6 +34,13 @@ import pyarrow.compute as pc
 import torch
 
 from relpredict.errors import ConfigError
+from relpredict.features.fit import fit_feature_spec
+from relpredict.features.history import (
+    class_column,
+    fit_target_classes,
+    history_and_past,
+    recent_class_shares,
+)
 from relpredict.graph.graph import Graph
 from relpredict.labels.labels import anchor_schedule, split_tables, training_table
 from relpredict.labels.sql import ANCHOR, ENTITY, TARGET, TIMEFRAME
@@ -54,6 +61,7 @@ from relpredict.model.predictor import (
 from relpredict.model.ranker import MAX_GROUPS, Ranker
 from relpredict.model.seedfeatures import Standardizer, feature_matrix
 from relpredict.model.targets import TargetCodec
+from relpredict.model.tensors import graph_to_hetero
 from relpredict.query.binder import bind
 from relpredict.query.bound import BoundQuery, TaskType
 
@@ -166,8 +174,6 @@ def _static_splits(table: pa.Table) -> dict[str, pa.Table]:
 def _skeleton(bq: BoundQuery, graph: Graph, train: pa.Table, opts: TrainOptions) -> TrainedModel:
     items = None
     if bq.task_type is TaskType.link_prediction:
-        from relpredict.model.tensors import graph_to_hetero
-
         items = graph_to_hetero(graph)[1].keys[needed(bq.item_table, "item table")].tolist()
     codec = TargetCodec.fit(bq.task_type, train.column(TARGET), items=items)
     info: dict[str, Any] = {"temporal": bq.is_temporal, "entity_table": bq.entity_table,
@@ -188,13 +194,6 @@ def _history(model: TrainedModel, bq: BoundQuery, graph: Graph, splits: dict[str
     baselines); fits the history standardiser on the training split."""
     if model.history is None:
         return {name: None for name in splits}, {name: None for name in splits}
-    from relpredict.features.history import (
-        class_column,
-        fit_target_classes,
-        history_and_past,
-        recent_class_shares,
-    )
-
     classes = fit_target_classes(bq, graph, _keys(splits["train"]))
     model.info["history_classes"] = classes
     levels = model.level_cache(bq, graph).anchor_levels if model.codec.relative else None
@@ -244,8 +243,6 @@ def _train_gnn(model: TrainedModel, bq: BoundQuery, graph: Graph, splits: dict[s
     report("encoding columns", 0, 1)
     encoders = fit_encoders(graph, cutoff)
     extra_dim = (model.history.width if model.history is not None else 0) + (model.forecast is not None)
-    from relpredict.model.tensors import graph_to_hetero
-
     edge_types = [tuple(et) for et in graph_to_hetero(graph)[0].edge_types]
     model.gnn = GNNPart(opts.gnn, encoders, edge_types, {}, extra_dim)
     torch.manual_seed(opts.seed)
@@ -276,8 +273,6 @@ def _seeds(model: TrainedModel, bq: BoundQuery, graph: Graph, rows: pa.Table, hi
 def _train_booster(model: TrainedModel, bq: BoundQuery, graph: Graph, splits: dict[str, pa.Table],
                    hist: dict[str, pa.Table | None], frames: dict[str, Frame | None], opts: TrainOptions,
                    report: Progress) -> dict[str, np.ndarray]:
-    from relpredict.features.fit import fit_feature_spec
-
     report("aggregate features", 0, 1)
     model.feature_spec = fit_feature_spec(bq, graph, _keys(splits["train"]))
     xs: dict[str, np.ndarray] = {}

@@ -23,6 +23,15 @@ import pyarrow as pa
 import torch
 
 from relpredict.errors import ConfigError
+from relpredict.features.aggregates import aggregate_features
+from relpredict.features.candidates import FEATURES
+from relpredict.features.history import (
+    anchor_levels,
+    history_and_past,
+    population_level,
+    recent_class_shares,
+    recent_items,
+)
 from relpredict.graph.graph import Graph
 from relpredict.graph.yaml_io import graph_from_dict
 from relpredict.labels.sql import ANCHOR, ENTITY, TIMEFRAME
@@ -30,6 +39,7 @@ from relpredict.model.baselines import Baseline, History
 from relpredict.model.boosting import Booster
 from relpredict.model.calibration import Platt
 from relpredict.model.encoders import GraphEncoders
+from relpredict.model.explain import explanations
 from relpredict.model.gnn import GNNConfig, RelationalGNN
 from relpredict.model.gnn_fit import GNNTrainer, Seeds
 from relpredict.model.graphcache import graph_tensors
@@ -39,6 +49,7 @@ from relpredict.model.sampler import NO_TIME_LIMIT, TemporalSampler
 from relpredict.model.seedfeatures import Standardizer, feature_matrix
 from relpredict.model.targets import TargetCodec
 from relpredict.model.tensors import NodeIndex, graph_to_hetero
+from relpredict.query.ast import aggregations
 from relpredict.query.binder import bind
 from relpredict.query.bound import BoundQuery, TaskType
 
@@ -84,16 +95,12 @@ class LevelCache:
         self._population: dict[datetime, float | None] = {}
 
     def anchor_levels(self, anchors: list[datetime]) -> dict[datetime, float | None]:
-        from relpredict.features.history import anchor_levels
-
         wanted = sorted({a for a in anchors if a not in self._at})
         if wanted:
             self._at.update(anchor_levels(self.bq, self._graph(), wanted))
         return {a: self._at.get(a) for a in anchors}
 
     def population(self, anchors: list[datetime]) -> dict[datetime, float | None]:
-        from relpredict.features.history import population_level
-
         wanted = sorted({a for a in anchors if a not in self._population})
         if wanted:
             self._population.update(population_level(self.bq, self._graph(), wanted, self.anchor_levels))
@@ -184,8 +191,6 @@ class TrainedModel:
             spec = self.info.get("embedding")
             return len(spec["features"]) if spec else len(self.booster.features)
         if self.ranker is not None:
-            from relpredict.features.candidates import FEATURES
-
             return sum(f.startswith("entity.") for f in FEATURES)
         return max(self.codec.out_dim, 1)
 
@@ -248,8 +253,6 @@ class TrainedModel:
 
         A relative regression model's history is in units of each past label's time (divided
         by the population level at its anchor)."""
-        from relpredict.features.history import history_and_past, recent_class_shares
-
         has_hist = self.history is not None and bool(self.history.columns)
         if not has_hist and not past:
             return None, None
@@ -421,8 +424,6 @@ class TrainedModel:
         """Without a GNN or a feature matrix: the entity features of the ranking candidates
         (activity, repeat rate), else the prediction itself."""
         if pairs is not None:
-            from relpredict.features.candidates import FEATURES
-
             cols = [i for i, f in enumerate(FEATURES) if f.startswith("entity.")]
             out = np.zeros((n, len(cols)), np.float32)
             out[pairs.row, :] = np.nan_to_num(pairs.x[:, cols])
@@ -479,8 +480,6 @@ class TrainedModel:
         population level, so that its inputs, like its output, do not move when the target's
         scale does.
         """
-        from relpredict.features.aggregates import aggregate_features
-
         names, x = feature_matrix(aggregate_features(bq, graph, rows, self.feature_spec))
         if hist is not None:
             hist_names, h = feature_matrix(hist)
@@ -498,8 +497,6 @@ class TrainedModel:
         (most recent rank 0), 0 for the others."""
         if self.task_type is not TaskType.link_prediction:
             return None
-        from relpredict.features.history import recent_items
-
         items = recent_items(bq, graph, rows, n=RECENT_ITEMS).column("ITEMS").to_pylist()
         index = {k: i for i, k in enumerate(self.codec.items)}
         out = torch.zeros((rows.num_rows, len(self.codec.items)))
@@ -540,8 +537,6 @@ class TrainedModel:
                 k: int = 5) -> pa.Table:
         """Each entity's top ``k`` inputs: ``ENTITY, [ANCHOR_TIMESTAMP,] RANK, FEATURE, VALUE,
         CONTRIBUTION`` (see :mod:`relpredict.model.explain`)."""
-        from relpredict.model.explain import explanations
-
         return explanations(self, graph, anchor, entities, k)
 
     def embed(self, graph: Graph, anchor: datetime | None, entities: pa.Array | list[Any]) -> pa.Table:
@@ -586,8 +581,6 @@ def target_unit_features(bq: BoundQuery, names: list[str]) -> list[int]:
     target aggregates (``orders.amount.sum_30d``, also through a parent route ``a>orders.amount.*``),
     and ``T.count`` features for a ``COUNT(T.*)`` target. (The history of a relative model is
     relative already: see :meth:`TrainedModel.history_and_past`.)"""
-    from relpredict.query.ast import aggregations
-
     prefixes, exact = [], []
     for agg in aggregations(bq.target):
         if agg.func in ("SUM", "AVG", "MIN", "MAX", "FIRST", "LAST") and agg.column.column != "*":
