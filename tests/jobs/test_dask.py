@@ -17,7 +17,11 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
+from relpredict.api import create_app
+from relpredict.cli.main import app
 from relpredict.jobs import JobStatus
 from tests.conftest import Store
 from tests.jobs.test_resume import SHARD, _until
@@ -54,7 +58,12 @@ def test_a_local_cluster_job_equals_the_local_1_worker_job(store: Store) -> None
         assert (_rows(store.out / "dask" / f"p_{output}.parquet")
                 == _rows(store.out / "local" / f"p_{output}.parquet"))
     record = job.record()
-    assert record.settings.dask == cluster.scheduler_address  # on the record (job page, job status)
+    assert record.settings.dask == cluster.scheduler_address  # on the record, the page, job status
+    with TestClient(create_app(store.ws), base_url="http://127.0.0.1:8000") as client:
+        assert f'<dd id="dask">{cluster.scheduler_address}</dd>' in client.get(f"/jobs/{job.id}").text
+        assert client.get(f"/api/jobs/{job.id}").json()["settings"]["dask"] == cluster.scheduler_address
+    status = CliRunner().invoke(app, ["job", "status", job.id, "--home", str(store.ws.home)])
+    assert f"Dask scheduler {cluster.scheduler_address}" in status.output
     assert record.summary["entities"] == 60 and job.progress().shards_done == 9
     assert sum(w.entities_done for w in job.progress().workers) == 60
     # --dask local: the job starts (and stops) a LocalCluster of --workers processes itself
@@ -142,7 +151,7 @@ def test_a_worker_without_the_workspace_gets_the_model_through_dask(
 
     monkeypatch.delenv("RELPREDICT_MODEL_LOADER")  # the real artifact loader, on both sides
     graph = load_graph(store.graph_yaml)
-    save_model(store.ws, train_model(graph, QUERIES["binary"], TrainOptions(kind="lightgbm", max_eval=2)),
+    save_model(store.ws, train_model(graph, QUERIES["binary"], TrainOptions(kind="lightgbm", max_eval=2, history_k=4)),
                "lgb", graph)
     graph.close()
     empty, scratch = tmp_path / "elsewhere", tmp_path / "worker-tmp"

@@ -41,6 +41,20 @@ def test_a_bad_dask_address_is_a_setting_error_and_no_job(store: Store) -> None:
     assert wf.jobs() == []
 
 
+def test_the_rest_api_takes_and_checks_a_dask_scheduler(store: Store) -> None:
+    from fastapi.testclient import TestClient
+
+    from relpredict.api import create_app
+
+    store.workflow("binary", name="wf")
+    with TestClient(create_app(store.ws), base_url="http://127.0.0.1:8000") as client:
+        bad = client.post("/api/workflows/wf/check", json={"dask": "tcp://alice:pw@10.0.0.5:8786"})
+        assert bad.status_code == 422 and "user name or password" in bad.json()["errors"]["dask"]
+        assert "pw" not in bad.text
+        good = client.post("/api/workflows/wf/check", json={"dask": "10.0.0.5:8786"})
+        assert good.status_code == 200 and good.json()["settings"]["dask"] == "tcp://10.0.0.5:8786"
+
+
 def _without_dask(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``import dask`` / ``import distributed`` fail here and in every child process."""
     shadow = tmp_path / "no-dask"
