@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow  # whole jobs, with worker processes
 
 APRIL = "2024-04-01"  # its 30-day window ends inside the data: backtests apply
 TYPES = {
-    "binary": {"TARGET_PRED": pa.bool_(), "True_PROB": pa.float64(), "False_PROB": pa.float64()},
+    "binary": {"TARGET_PRED": pa.bool_(), "False_PROB": pa.float64(), "True_PROB": pa.float64()},  # Kumo's order
     "regression": {"TARGET_PRED": pa.float64()},
     "multiclass": {"CLASS": pa.string(), "SCORE": pa.float64(), "PREDICTED": pa.bool_()},
     "multilabel": {"CLASS": pa.int64(), "SCORE": pa.float64(), "PREDICTED": pa.bool_()},

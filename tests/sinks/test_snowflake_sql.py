@@ -88,7 +88,10 @@ def test_connect_arguments_from_settings_and_each_kind_of_secret() -> None:
                                       ("database", "DB"), ("port", "8080"), ("protocol", "http")))
     assert conn.connect_kwargs({"password": "pw"}) == {
         "account": "acme", "user": "etl", "role": "R", "database": "DB", "protocol": "http",
-        "port": 8080, "password": "pw", "application": "relpredict"}
+        "port": 8080, "password": "pw", "application": "relpredict",
+        # the default network policy (10 s connect, 60 s read, 5 tries, waits 0.5 + 1 + 2 + 4 s):
+        # a socket waits 60 s, a login 10 + 60 s, a whole call 5 * 70 + 7.5 = 357.5 -> 358 s
+        "socket_timeout": 60, "login_timeout": 70, "network_timeout": 358}
     assert conn.connect_kwargs({"token": "tok"})["authenticator"] == "oauth"
     assert "password" not in conn.connect_kwargs({})
 
