@@ -11,12 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from typer.testing import CliRunner
 
 from relpredict.cli.main import app
 from relpredict.features.candidates import candidate_pairs
-from relpredict.features.history import history_and_past
+from relpredict.features.history import history_and_past, recent_class_shares
 from relpredict.graph.yaml_io import load_graph
 from relpredict.labels.labels import prediction_table
 from relpredict.model import baselines
@@ -180,6 +181,27 @@ def test_baselines_and_ranker_features_ignore_rows_after_the_anchor(graph, store
     ents = rows.column("ENTITY")
     pa_, pb = model.predict(graph, ANCHOR, ents), model.predict(changed, ANCHOR, ents)
     assert pa_.equals(pb)
+
+
+def test_filtered_ranking_and_row_class_features_ignore_rows_after_the_anchor(graph, store: Path,
+                                                                             tmp_path: Path) -> None:
+    """The any.* pair features of a ranking target with a row filter and the class shares of
+    the entity's rows (the row-level multiclass baseline) read nothing after the anchor."""
+    _rewrite_future(store, tmp_path / "changed", ANCHOR)
+    changed = load_graph(tmp_path / "changed" / "graph.yaml")
+    ranked = ("PREDICT LIST_DISTINCT(transactions.product_id WHERE transactions.price > 20, 0, 30, days) "
+              "RANK TOP 5 FOR EACH customers.customer_id")
+    rows = _with_anchor(prediction_table(bind(ranked, graph), graph, ANCHOR).slice(0, 80))
+    a = candidate_pairs(bind(ranked, graph), graph, rows)
+    b = candidate_pairs(bind(ranked, changed), changed, rows)
+    assert a.num_rows > 0 and pc.sum(a.column("any.count_all")).as_py() > 0 and a.equals(b)
+    channel = QUERIES[TaskType.multiclass]
+    classes = ["web", "app", "store"]
+    x = recent_class_shares(bind(channel, graph), graph, rows, classes)
+    y = recent_class_shares(bind(channel, changed), changed, rows, classes)
+    assert x is not None and y is not None and x[0].sum() > 0
+    for m in x:
+        np.testing.assert_array_equal(x[m], y[m])
 
 
 def test_candidate_features_do_not_depend_on_the_batch(graph) -> None:
