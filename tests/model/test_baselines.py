@@ -183,6 +183,7 @@ def test_baselines_and_ranker_features_ignore_rows_after_the_anchor(graph, store
     assert pa_.equals(pb)
 
 
+@pytest.mark.slow
 def test_filtered_ranking_and_row_class_features_ignore_rows_after_the_anchor(graph, store: Path,
                                                                              tmp_path: Path) -> None:
     """The any.* pair features of a ranking target with a row filter and the class shares of
