@@ -44,7 +44,8 @@ def test_mapped_tensors_predict_what_built_ones_do(graph_yaml: Path, tmp_path: P
     def no_build(*args: object) -> None:
         raise AssertionError("a second worker must map the files, not build them again")
 
-    monkeypatch.setattr(graphcache, "build", no_build)  # what another worker of the job does
+    monkeypatch.setattr(graphcache, "_write", no_build)  # what another worker of the job does
+    monkeypatch.setattr(graphcache, "build", no_build)
     again = graphcache.graph_tensors(mapped_graph, model.gnn.encoders, model.info.get("graph"))
     assert again.sampler.times.equal(rt.trainer.sampler.times)
     assert model.predict(load_graph(graph_yaml), anchor, entities).equals(built)

@@ -79,7 +79,7 @@ def graph_tensors(graph: Graph, encoders: GraphEncoders, spec: dict[str, Any] | 
         root.mkdir(parents=True, exist_ok=True)
         with _locked(root / f"{folder.name}.lock"):
             if not (folder / _DONE).is_file():
-                _write(folder, build(graph, encoders))
+                _write(folder, graph, encoders)
                 _remove_idle(root, keep=folder)
     os.utime(folder)  # in use: not idle
     return _read(folder)
@@ -115,25 +115,36 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 # ----------------------------------------------------------------------------------- files
-def _write(folder: Path, gt: GraphTensors) -> None:
-    """Every tensor as a raw file, keys as ``.npy``, then ``meta.json``; renamed in whole."""
+def _write(folder: Path, graph: Graph, encoders: GraphEncoders) -> None:
+    """Every tensor as a raw file, keys as ``.npy``, then ``meta.json``; renamed in whole.
+
+    Built part by part, each written and freed before the next (the builder's peak memory is
+    the largest part, not their sum)."""
     tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    tensors: dict[str, Tensor] = {f"time.{t}": v for t, v in gt.times.items()}
-    tensors.update({f"sampler.{k}": v for k, v in gt.sampler.tensors().items()})
+    shapes: dict[str, Any] = {}
+
+    def save(tensors: dict[str, Tensor]) -> None:
+        shapes.update({name: _save(tmp / f"{name}.bin", value) for name, value in tensors.items()})
+
+    data, index = graph_to_hetero(graph)
+    save({f"time.{t}": data[t].time for t in data.node_types})
+    for t in index.keys:
+        np.save(tmp / f"keys.{t}.npy", index.keys[t])
+        np.save(tmp / f"order.{t}.npy", index._order[t])
+    sampler = SamplerGraph.build(data)
+    del data
+    save({f"sampler.{k}": v for k, v in sampler.tensors().items()})
+    sampler_meta = sampler.meta()
+    del sampler
     tables: dict[str, Any] = {}
-    for t, enc in gt.encoded.items():
-        tensors[f"enc.{t}.numeric"], tensors[f"enc.{t}.categorical"] = enc.numeric, enc.categorical
+    for t, enc in encode_graph(graph, encoders).items():
+        save({f"enc.{t}.numeric": enc.numeric, f"enc.{t}.categorical": enc.categorical})
         for i, bag in enumerate(enc.bags):
-            tensors[f"enc.{t}.bag{i}.ids"], tensors[f"enc.{t}.bag{i}.offsets"] = bag.ids, bag.offsets
+            save({f"enc.{t}.bag{i}.ids": bag.ids, f"enc.{t}.bag{i}.offsets": bag.offsets})
         tables[t] = {"cardinalities": list(enc.cardinalities), "buckets": [b.num_buckets for b in enc.bags]}
-    for t in gt.index.keys:
-        np.save(tmp / f"keys.{t}.npy", gt.index.keys[t])
-        np.save(tmp / f"order.{t}.npy", gt.index._order[t])
-    shapes = {name: _save(tmp / f"{name}.bin", value) for name, value in tensors.items()}
-    meta = {"tensors": shapes, "tables": tables, "index": list(gt.index.keys),
-            "sampler": gt.sampler.meta()}
+    meta = {"tensors": shapes, "tables": tables, "index": list(index.keys), "sampler": sampler_meta}
     (tmp / _DONE).write_text(json.dumps(meta))
     shutil.rmtree(folder, ignore_errors=True)
     os.replace(tmp, folder)
