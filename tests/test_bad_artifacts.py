@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ from relpredict.model.fit import TrainOptions, train_model
 from relpredict.model.gnn import GNNConfig
 from relpredict.model.schema import type_kind
 from relpredict.workspace import Workspace
+from tests.cli_helpers import run_cli
 
 pytestmark = pytest.mark.slow  # trains a model
 
@@ -95,19 +95,7 @@ ARTIFACT_CASES: list[tuple[str, Callable[[Path], None], str, str]] = [
 ]
 
 
-def _cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    from relpredict.cli.main import main
-
-    argv, sys.argv = sys.argv, ["relpredict", *args]
-    try:
-        main()
-        code = 0
-    except SystemExit as done:
-        code = done.code if isinstance(done.code, int) else 1
-    finally:
-        sys.argv = argv
-    captured = capsys.readouterr()
-    return code, captured.out + captured.err
+_cli = run_cli
 
 
 @pytest.fixture()

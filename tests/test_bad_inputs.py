@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from relpredict.jobs import JobStatus, RawSettings, create_job
 from relpredict.jobs import store as job_store
 from relpredict.jobs.control import finish
 from relpredict.workspace import Workspace
+from tests.cli_helpers import run_cli
 from tests.conftest import Store
 from tests.jobs.fixture_model import LOADER
 
@@ -153,19 +153,7 @@ def _fill(value: str, env: dict[str, Any]) -> str:
     return value
 
 
-def _cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    from relpredict.cli.main import main
-
-    argv, sys.argv = sys.argv, ["relpredict", *args]
-    try:
-        main()
-        code = 0
-    except SystemExit as done:
-        code = done.code if isinstance(done.code, int) else 1
-    finally:
-        sys.argv = argv
-    captured = capsys.readouterr()
-    return code, captured.out + captured.err
+_cli = run_cli
 
 
 H = ["--home", "{home}"]
