@@ -17,6 +17,8 @@ process. Times are the median over ``--repeat`` runs, memory the largest.
 The models are trained once on a small store; each size then rewrites the same data folder, so
 the models' recorded graph reads the bigger store. That folder is scratch space owned by the
 benchmark. ``--big N`` adds one LightGBM ``local2`` job of N customers at the end.
+``--explanations`` measures instead what the explanations output adds to a LightGBM job
+(``benchmarks/explain_cost.py``).
 
     .venv/bin/python benchmarks/batch_predict.py --dask                 # 100k and 1M, both kinds
     .venv/bin/python benchmarks/batch_predict.py --sizes 5000 --kinds lightgbm --train-customers 2000
@@ -194,6 +196,15 @@ HEADER = (f"{'kind':>8} {'customers':>10} {'mode':>6} {'entities':>10} {'seconds
           f"{'job/bare':>8} {'vs w1':>7} {'tree RSS':>9} {'tree PSS':>9} {'proc RSS':>9} {'proc PSS':>9}")
 
 
+def explanations(args: argparse.Namespace) -> None:
+    """``--explanations``: what the explanations output adds to a LightGBM job (its own module,
+    which also runs alone)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from explain_cost import explanation_cost
+
+    explanation_cost(args.sizes, args.train_customers, workers=2, scratch=args.scratch)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000],
@@ -204,6 +215,9 @@ def main() -> None:
     parser.add_argument("--big", type=int, default=None, help="One LightGBM local2 job of this many customers at the end.")
     parser.add_argument("--repeat", type=int, default=1, help="Runs per measurement (median time).")
     parser.add_argument("--scratch", type=Path, default=None, help="Scratch folder (default: a temporary one).")
+    parser.add_argument("--explanations", action="store_true",
+                        help="Instead: a LightGBM job's time with and without the explanations "
+                             "output at each size, and the ratio (benchmarks/explain_cost.py).")
     parser.add_argument("--child", choices=["bare", "job"], help=argparse.SUPPRESS)
     parser.add_argument("--ref", help=argparse.SUPPRESS)
     parser.add_argument("--workflow", help=argparse.SUPPRESS)
@@ -212,6 +226,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         child(args)
+        return
+    if args.explanations:
+        explanations(args)
         return
 
     from relpredict.demo.generator import generate
