@@ -3,7 +3,9 @@ the Run Batch Prediction Job dialog, the live job page, and the sample download.
 
 The server runs as a subprocess on a free 127.0.0.1 port over a workspace holding a LightGBM model
 trained on the job tests' small store; jobs run with the real model loader. Screenshots of the
-workflow page, the dialog and the finished job page go to ``test-artifacts/``.
+workflow page, the dialog, the finished job page, a job's drift table and explanation, the
+workflow page's backtest chart and schedules, and the model page's reliability diagram go to
+``test-artifacts/``.
 
 Needs Debian's ``chromium`` and ``chromium-driver`` (``.ci/run`` installs them). Without them the
 test skips, except in CI (``CI`` set, see ``tests/conftest.py``), where it fails: CI must run it.
@@ -300,6 +302,64 @@ def test_create_a_workflow_from_the_workflows_page(browser: object, server: Serv
     browser.find_element(By.CSS_SELECTOR, "#workflow-form button[type=submit]").click()
     _wait(browser, lambda d: d.current_url.endswith("/workflows/churn-weekly"))
     assert browser.find_element(By.ID, "model-ref").text.startswith("churn@1")
+
+
+def test_drift_explanation_backtest_schedule_and_calibration(browser: object, server: Server) -> None:
+    """A job with explanations shows its drift table and an entity's explanation; a backtest's
+    line chart and a schedule show on the workflow page; the model page draws its reliability
+    diagram. Started through the REST API, looked at in the browser (screenshots)."""
+    from selenium.webdriver.common.by import By
+
+    api = f"{server.url}/api"
+    job = httpx.post(f"{api}/workflows/churn-batch/jobs", timeout=60, json={
+        "anchor_time": "2024-04-01", "output_types": ["predictions", "explanations"], "explain_k": 4,
+        "destination": {"path": str(server.out / "explained.parquet")}})
+    assert job.status_code == 201, job.text
+    backtest = httpx.post(f"{api}/workflows/churn-batch/backtests", timeout=60,
+                          json={"start": "2024-03-01", "end": "2024-03-31", "every": "30d"})
+    assert backtest.status_code == 201, backtest.text
+    schedule = httpx.post(f"{api}/workflows/churn-batch/schedules", timeout=60,
+                          json={"cron": "0 6 * * 1", "settings": {"threshold": 0.3}})
+    assert schedule.status_code == 201, schedule.text
+
+    browser.get(f"{server.url}/jobs/{job.json()['id']}")
+    _wait(browser, lambda d: d.find_element(By.ID, "status").text in ("succeeded", "failed", "cancelled"))
+    assert browser.find_element(By.ID, "status").text == "succeeded", browser.find_element(By.ID, "error").text
+    rows = _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#drift-table tr"))
+    assert len(rows) >= 3 and rows[0].text.split() == ["Input", "PSI", "Flag"]  # the score, then features
+    assert browser.find_elements(By.CSS_SELECTOR, "#score-drift-chart svg rect.reference")
+    browser.execute_script("arguments[0].scrollIntoView();", browser.find_element(By.ID, "drift"))
+    browser.save_screenshot(str(ARTIFACTS / "job-drift.png"))
+    _type(browser, "explain-entity", "7")
+    browser.find_element(By.ID, "explain-button").click()
+    explained = _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#explanation-table tr")[1:])
+    assert [r.text.split()[0] for r in explained] == ["1", "2", "3", "4"]
+    browser.execute_script("arguments[0].scrollIntoView();", browser.find_element(By.ID, "explain-box"))
+    browser.save_screenshot(str(ARTIFACTS / "job-explanation.png"))
+
+    url = f"{api}/backtests/{backtest.json()['id']}"
+    points = _wait(browser, lambda _: _backtest_points(url, 2), 240)
+    assert [p["value"] is not None for p in points] == [True, True], points
+    browser.get(f"{server.url}/workflows/churn-batch")
+    chart = browser.find_element(By.ID, f"backtest-chart-{backtest.json()['id']}")
+    assert len(chart.find_elements(By.CSS_SELECTOR, "circle.dot.model")) == 2
+    assert chart.find_elements(By.CSS_SELECTOR, "polyline.line.model")
+    row = browser.find_element(By.ID, f"schedule-{schedule.json()['id']}")
+    assert "0 6 * * 1" in row.text and "threshold=0.3" in row.text
+    browser.execute_script("arguments[0].scrollIntoView();", chart)
+    browser.save_screenshot(str(ARTIFACTS / "workflow-backtest-schedule.png"))
+
+    browser.get(f"{server.url}/models/churn")
+    diagram = browser.find_element(By.ID, "reliability-chart")
+    assert diagram.find_elements(By.CSS_SELECTOR, "circle.dot.split-val")
+    assert browser.find_element(By.ID, "candidates").is_displayed()
+    browser.save_screenshot(str(ARTIFACTS / "model-calibration.png"))
+
+
+def _backtest_points(url: str, count: int) -> list[dict[str, object]] | None:
+    """The backtest's points once it has ``count`` of them (None before: ``_wait`` asks again)."""
+    points: list[dict[str, object]] = httpx.get(url).json()["points"]
+    return points if len(points) >= count else None
 
 
 def test_chromium_is_required_in_ci() -> None:
