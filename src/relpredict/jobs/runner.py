@@ -129,8 +129,10 @@ class _Run:
         self._stage(Stage.PREDICTING)
         pending = [s for s in shards if s.number not in done]
         with ThreadPoolExecutor(1, thread_name_prefix="relpredict-labels") as background:
-            # The backtest's labels are read while the workers score (the coordinator only waits).
-            labels = background.submit(backtest_labels, prepared, self.settings)
+            # While the workers start and score (the coordinator only waits): a GNN's graph
+            # tensors written once for them to map (they wait for it), then the backtest's labels.
+            on_this_machine = bool(pending) and self.settings.dask in (None, "local")
+            labels = background.submit(self._prepare_for_workers, prepared, on_this_machine)
             if pending and not self._predict(pending):
                 finish(self.ws, self.rec.id, JobStatus.CANCELLED)
                 return
@@ -220,6 +222,18 @@ class _Run:
             queue.cancel_join_thread()  # shards left after a cancel or failure are dropped
             queue.close()
             drop_graph_tensors(self.rec.id)
+
+    def _prepare_for_workers(self, prepared: Prepared, tensors: bool) -> Labels:
+        """With ``tensors`` (workers on this machine), a GNN's graph tensors written once
+        (model/graphcache.py: the workers map them, none holds the build's peak memory); then
+        :func:`backtest_labels`."""
+        gnn = getattr(prepared.model, "gnn", None)
+        if tensors and gnn is not None and not store.cancel_requested(self.ws, self.rec.id):
+            from relpredict.model.graphcache import prebuild
+
+            info: dict[str, Any] = getattr(prepared.model, "info", {})
+            prebuild(prepared.graph, gnn.encoders, info.get("graph"), self.rec.id)
+        return backtest_labels(prepared, self.settings)
 
     def _predict_on_dask(self, pending: list[Shard]) -> bool:
         from relpredict.jobs.cluster import DaskRun

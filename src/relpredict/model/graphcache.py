@@ -47,7 +47,7 @@ FOLDER = "relpredict-graph-tensors"
 MAX_IDLE_SECONDS = 24 * 3600
 _DONE = "meta.json"  # written last: a folder without it is incomplete
 
-__all__ = ["GraphTensors", "JOB_ENV", "build", "graph_tensors"]
+__all__ = ["GraphTensors", "JOB_ENV", "build", "graph_tensors", "prebuild"]
 
 
 @dataclass
@@ -73,6 +73,16 @@ def graph_tensors(graph: Graph, encoders: GraphEncoders, spec: dict[str, Any] | 
     job = os.environ.get(JOB_ENV)
     if not job:
         return build(graph, encoders)
+    folder = prebuild(graph, encoders, spec, job)
+    os.utime(folder)  # in use: not idle
+    return _read(folder)
+
+
+def prebuild(graph: Graph, encoders: GraphEncoders, spec: dict[str, Any] | None, job: str) -> Path:
+    """Write this machine's copy for ``job`` unless it exists (other processes wait); its folder.
+
+    A job's coordinator calls it while its local workers start, so they only map the files and
+    no worker holds the build's peak memory."""
     root = Path(tempfile.gettempdir()) / FOLDER
     folder = root / f"{job}-{fingerprint(spec, encoders)}"
     if not (folder / _DONE).is_file():
@@ -81,8 +91,7 @@ def graph_tensors(graph: Graph, encoders: GraphEncoders, spec: dict[str, Any] | 
             if not (folder / _DONE).is_file():
                 _write(folder, graph, encoders)
                 _remove_idle(root, keep=folder)
-    os.utime(folder)  # in use: not idle
-    return _read(folder)
+    return folder
 
 
 def fingerprint(spec: dict[str, Any] | None, encoders: GraphEncoders) -> str:
