@@ -109,7 +109,8 @@ def baseline_score(prepared: Prepared, anchor: datetime, entities: pa.Array,
     ones of ``entities``, scored as the job's backtest scores the model; a model without a kept
     baseline (or whose target window is not past) gives Nones."""
     from relpredict.labels.labels import training_table
-    from relpredict.model.predictor import TrainedModel, format_predictions
+    from relpredict.model.output import format_predictions
+    from relpredict.model.predictor import TrainedModel
 
     model = prepared.model
     base = model.baseline if isinstance(model, TrainedModel) else None
