@@ -182,3 +182,10 @@ def test_a_crash_between_two_outputs_leaves_no_manifest(tmp_path: Path, monkeypa
     new.mark_done(0, {"entities": 3})
     _publish_all(new, 1, "predictions")  # killed here, before the embeddings are renamed in
     assert not (tmp_path / "out" / "p.manifest.json").exists()
+
+
+def test_lists_as_json_writes_non_finite_values_as_null() -> None:
+    array = pa.array([[1.0, float("nan"), None, float("inf")], None, [0.5, -2e-8]], pa.list_(pa.float32()))
+    out = lists_as_json(array).to_pylist()
+    assert out == ["[1,null,null,null]", None, "[0.5,-2e-8]"]
+    assert [json.loads(s) for s in out if s] == [[1, None, None, None], [0.5, -2e-8]]

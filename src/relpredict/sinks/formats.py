@@ -34,13 +34,20 @@ class BatchWriter(Protocol):
 
 
 def lists_as_json(array: pa.Array) -> pa.Array:
-    """A list-of-numbers column as JSON array strings (``[0.5,-1,2e-8]``); nulls stay null."""
+    """A list-of-numbers column as JSON array strings (``[0.5,-1,2e-8]``); nulls stay null.
+
+    JSON has no NaN or infinity: such a value (and a null inside a list) is written ``null``, so
+    every row parses with any JSON reader (the models impute their embeddings, so theirs never
+    hold one)."""
     if isinstance(array, pa.ChunkedArray):
         return pa.chunked_array([lists_as_json(c) for c in array.chunks], pa.string())
     if array.offset:  # from_arrays cannot combine a null bitmap with sliced offsets: copy
         array = pa.concat_arrays([array])
     offsets = array.offsets
     values = pc.cast(array.values, pa.string())
+    if pa.types.is_floating(array.values.type):
+        values = pc.if_else(pc.is_finite(array.values), values, "null")
+    values = pc.fill_null(values, "null")
     lists = pa.ListArray.from_arrays(offsets, values, mask=array.is_null())
     return pc.binary_join_element_wise("[", pc.binary_join(lists, ","), "]", "")
 
