@@ -79,9 +79,9 @@ def _trained(store: Store, kind: str) -> tuple[Workflow, object, object]:
     return Workflow.create(kind, f"m-{kind}", store.ws), model, graph
 
 
-def _explanations(wf: Workflow, out: Path, k: int) -> pa.Table:
-    job = wf.run(anchor_time="2024-04-01", output=str(out / "p.parquet"),
-                 output_types="predictions,explanations", explain_k=k, workers=2, shard_size=25)
+def _explanations(wf: Workflow, out: Path, k: int, exact: bool = False) -> pa.Table:
+    job = wf.run(anchor_time="2024-04-01", output=str(out / "p.parquet"), output_types="predictions,explanations",
+                 explain_k=k, explain_exact=exact, workers=2, shard_size=25)
     assert job.status() is JobStatus.SUCCEEDED, job.record().error
     return pq.read_table(out / "p_explanations.parquet")
 
@@ -111,6 +111,13 @@ def test_lightgbm_contributions_sum_to_the_raw_score_and_top_k_rows_are_the_larg
     first = frame[frame.ENTITY == entities[0].as_py()]
     largest = np.sort(np.abs(contrib[0, :-1]))[::-1][:4]
     np.testing.assert_allclose(np.abs(first.CONTRIBUTION.to_numpy()), largest, rtol=1e-9)
+    # --explain-exact: LightGBM's own TreeSHAP (pred_contrib), also summing to the raw score
+    exact = _explanations(wf, store.out / "lgb-exact", 4, exact=True).to_pandas()
+    shap = model.booster.boosters()[0].predict(x, pred_contrib=True)
+    np.testing.assert_allclose(shap.sum(1), raw, rtol=1e-9, atol=1e-9)
+    first = exact[exact.ENTITY == entities[0].as_py()]
+    np.testing.assert_allclose(np.abs(first.CONTRIBUTION.to_numpy()), np.sort(np.abs(shap[0, :-1]))[::-1][:4],
+                               rtol=1e-9)
 
 
 def test_gnn_explanations_attribute_over_input_groups(store: Store) -> None:

@@ -207,3 +207,13 @@ def test_a_bad_metadata_field_is_told_under_its_own_field() -> None:
     with pytest.raises(SettingsError) as err:
         check(metadata_fields="SCORE_TIME", workers=0)
     assert list(err.value.errors) == ["metadata_fields", "workers"]
+
+
+def test_explain_exact_is_a_flag_kept_on_the_record() -> None:
+    settings, _ = check(output_types="predictions,explanations", explain_exact=True)
+    assert settings.explain_exact and JobSettings.from_json(settings.to_json()) == settings
+    assert not check()[0].explain_exact
+    old = check()[0].to_json()
+    del old["explain_exact"]  # a record from before the setting
+    assert not JobSettings.from_json(old).explain_exact
+    assert "explain_exact is true or false" in message(explain_exact="yes")

@@ -65,6 +65,8 @@ class JobSettingsIn(_Strict):
     dask: str | None = Field(None, description="Dask scheduler tcp://HOST:PORT (or local): run the "
                              "shards as tasks on that cluster; null: local worker processes.")
     explain_k: int | None = Field(None, description="Explanations: inputs per entity (default 5).")
+    explain_exact: bool = Field(False, description="Explanations: LightGBM's exact TreeSHAP (slower) "
+                                "instead of path contributions.")
     webhook: str | None = Field(None, description="POST a JSON notice here when the job ends (or env:VAR).")
     on_finish: str | None = Field(None, description="Shell command run when the job ends.")
     timeout_seconds: float | None = Field(None, description="Cancel the job after this many seconds.")

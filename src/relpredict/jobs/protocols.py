@@ -58,7 +58,7 @@ class ExplainingModel(JobModel, Protocol):
     """A model that also explains its predictions (the ``explanations`` output)."""
 
     def explain(self, graph: Graph, anchor: datetime | None, entities: pa.Array,
-                k: int = 5) -> pa.Table:
+                k: int = 5, exact: bool = False) -> pa.Table:
         """Each entity's top ``k`` inputs with their contributions."""
 
 

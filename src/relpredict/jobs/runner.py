@@ -175,6 +175,7 @@ class _Run:
         return [Shard(self.rec.id, i, own_slice(entities, lo, hi), self.settings.anchor_time,
                       self.rec.model_ref, self.rec.loader, str(self.ws.home), self.spec,
                       self.settings.predict_options(), explain_k=self.settings.explain_k,
+                      explain_exact=self.settings.explain_exact,
                       max_errors=self.max_errors)
                 for i, (lo, hi) in enumerate(ranges)]
 

@@ -92,6 +92,7 @@ class RawSettings:
     overwrite: bool = False  # replace an existing local file no relpredict job wrote
     max_errors: int | None = None  # entities that may fail to score (None: 0.1 % of them)
     explain_k: int | None = None  # explanations output: inputs per entity (default 5)
+    explain_exact: bool = False  # explanations: LightGBM's exact TreeSHAP instead of path contributions
     webhook: str | None = None  # POST a JSON summary here when the job ends (or env:VAR naming it)
     on_finish: str | None = None  # a shell command run when the job ends
     timeout_seconds: float | None = None  # cancel the job after this long
@@ -127,6 +128,7 @@ class JobSettings:
     anchor_given: bool = field(default=False)
     max_errors: int | None = None  # None: 0.1 % of the job's entities (jobs.partial.error_limit)
     explain_k: int = 5
+    explain_exact: bool = False
     webhook: str | None = None  # a URL without credentials, or env:VAR (resolved when sending)
     on_finish: str | None = None
     timeout_seconds: float | None = None
@@ -226,6 +228,7 @@ def validate_settings(raw: RawSettings, task: TaskInfo, data: DataRange, default
         "max_errors": checked("max_errors", lambda: _max_errors(raw.max_errors)),
         "entities": checked("entities", lambda: _entities(raw.entities, check_entities)),
         "explain_k": checked("explain_k", lambda: _explain_k(raw.explain_k, raw.output_types)),
+        "explain_exact": checked("explain_k", lambda: _flag(raw.explain_exact, "explain_exact")),
         "webhook": checked("webhook", lambda: _webhook(raw.webhook)),
         "on_finish": checked("on_finish", lambda: _on_finish(raw.on_finish)),
         "timeout_seconds": checked("timeout", lambda: _timeout(raw.timeout_seconds)),
@@ -396,6 +399,12 @@ def _explain_k(value: int | None, output_types: str | Sequence[str]) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_EXPLAIN_K:
         raise ConfigError(f"The number of inputs explained per entity must be 1 to {MAX_EXPLAIN_K}, "
                           f"not {value!r}.")
+    return value
+
+
+def _flag(value: bool, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"The setting {name} is true or false, not {value!r}.")
     return value
 
 

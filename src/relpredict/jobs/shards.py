@@ -53,6 +53,7 @@ class Shard:
     sink: SinkSpec
     options: PredictOptions = PredictOptions()
     explain_k: int = 5  # inputs per entity of the explanations output
+    explain_exact: bool = False  # LightGBM's exact TreeSHAP instead of path contributions
     max_errors: int = 0  # entities that may fail to score before the job fails (jobs.partial)
 
 
@@ -151,7 +152,8 @@ def predict_tables(model: JobModel, graph: Graph, shard: Shard) -> dict[str, pa.
             table = model.predict(graph, shard.anchor_time, shard.entities, threshold=o.threshold,
                                   num_classes=o.num_classes, top_k=o.top_k)
         elif output == "explanations":
-            table = _explainer(model).explain(graph, shard.anchor_time, shard.entities, shard.explain_k)
+            table = _explainer(model).explain(graph, shard.anchor_time, shard.entities, shard.explain_k,
+                                              exact=shard.explain_exact)
         else:
             table = model.embed(graph, shard.anchor_time, shard.entities)
         _check_output(model, output, table, shard)

@@ -287,13 +287,13 @@ def cannot_explain(model: Any) -> str | None:
 
 
 def explanations(model: Any, graph: Any, anchor: datetime | None, entities: pa.Array | list[Any],
-                 k: int = DEFAULT_K) -> pa.Table:
+                 k: int = DEFAULT_K, exact: bool = False) -> pa.Table:
     """``ENTITY, [ANCHOR_TIMESTAMP,] RANK, FEATURE, VALUE, CONTRIBUTION``: each entity's top ``k``
     inputs by absolute contribution (see the module docstring for what a contribution is)."""
     rows, _, _ = model.scored(graph, anchor, entities)
     x = model.boosting_features(graph, anchor, entities)
     if x is not None:
-        contrib = booster_contributions(model.booster, x, model.task_type)
+        contrib = booster_contributions(model.booster, x, model.task_type, exact)
         names = [readable_feature(f, model.feature_spec) for f in model.booster.features]
         return rows_table(rows, names, x, contrib, top_k(contrib, k))
     if model.gnn is not None:

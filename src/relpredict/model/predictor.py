@@ -534,10 +534,10 @@ class TrainedModel:
         return format_predictions(self, rows, pred, threshold=threshold, num_classes=num_classes, top_k=top_k)
 
     def explain(self, graph: Graph, anchor: datetime | None, entities: pa.Array | list[Any],
-                k: int = 5) -> pa.Table:
+                k: int = 5, exact: bool = False) -> pa.Table:
         """Each entity's top ``k`` inputs: ``ENTITY, [ANCHOR_TIMESTAMP,] RANK, FEATURE, VALUE,
-        CONTRIBUTION`` (see :mod:`relpredict.model.explain`)."""
-        return explanations(self, graph, anchor, entities, k)
+        CONTRIBUTION`` (see :mod:`relpredict.model.explain`; ``exact``: LightGBM's TreeSHAP)."""
+        return explanations(self, graph, anchor, entities, k, exact)
 
     def embed(self, graph: Graph, anchor: datetime | None, entities: pa.Array | list[Any]) -> pa.Table:
         """``ENTITY, [ANCHOR_TIMESTAMP,] EMBEDDINGS`` (list<float32>) for ``entities`` (a

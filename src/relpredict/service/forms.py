@@ -54,6 +54,7 @@ class JobForm:
     max_errors: int | None = None  # None: 0.1 % of the entities
     dask: str | None = None  # a Dask scheduler's address, or "local"
     explain_k: int | None = None
+    explain_exact: bool = False
     webhook: str | None = None
     on_finish: str | None = None
     timeout_seconds: float | None = None
@@ -129,7 +130,7 @@ def raw_settings(form: JobForm) -> RawSettings:
         "entities": _blank(form.entities),
         "shard_size": form.shard_size, "overwrite": bool(form.destination.overwrite),
         "dask": _blank(form.dask), "max_errors": form.max_errors,
-        "explain_k": form.explain_k, "webhook": _blank(form.webhook),
+        "explain_k": form.explain_k, "explain_exact": bool(form.explain_exact), "webhook": _blank(form.webhook),
         "on_finish": _blank(form.on_finish), "timeout_seconds": form.timeout_seconds,
     }
     if form.partition_size_mb is not None:
