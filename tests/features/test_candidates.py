@@ -53,7 +53,7 @@ def test_minus_own_rules_leave_out_items_had_in_rows_the_target_does_not_count(g
 
 
 def test_recent_class_shares_count_every_row_of_the_span(g: Graph) -> None:
-    from relpredict.features.history import recent_class_shares
+    from relpredict.features.history import RECENCY, recent_class_shares
 
     query = "PREDICT FIRST(transactions.channel, 0, 30, days) FOR EACH customers.customer_id"
     classes = ["web", "app", "store"]
@@ -62,6 +62,9 @@ def test_recent_class_shares_count_every_row_of_the_span(g: Graph) -> None:
     # in (01-31, 03-01]: web 02-10, web 02-25, store 03-01. c2: web and app on 02-28. c3: none.
     assert out[1].round(4).tolist() == [[0.6667, 0.0, 0.3333], [0.5, 0.5, 0.0], [0.0, 0.0, 0.0]]
     assert out[0].tolist() == [[0.6, 0.2, 0.2], [0.5, 0.5, 0.0], [0.0, 0.0, 0.0]]
+    # the order of the classes' latest rows: c1 store 03-01, web 02-25, app 01-20; c2's web and
+    # app rows share a time (one rank); c3 has none
+    assert out[RECENCY].round(4).tolist() == [[0.5, 0.3333, 1.0], [1.0, 1.0, 0.0], [0.0, 0.0, 0.0]]
     spend = "PREDICT SUM(transactions.amount, 0, 30, days) FOR EACH customers.customer_id"
     assert recent_class_shares(bind(spend, g), g, rows_of([(1, T)]), classes) is None
 
@@ -80,3 +83,23 @@ def test_recent_rows_baseline_predicts_the_most_frequent_class_of_the_rows() -> 
     assert pred.argmax(1).tolist() == [0, 1, 1]  # a tie and no rows: the prior decides ("app")
     np.testing.assert_allclose(pred.sum(1), 1.0)
     assert b.name == "most frequent class of the entity's rows in the last window"
+
+
+def test_recent_rows_baseline_can_break_ties_by_the_latest_row() -> None:
+    import numpy as np
+
+    from relpredict.features.history import RECENCY
+    from relpredict.model.baselines import Baseline, History
+    from relpredict.model.targets import TargetCodec
+    from relpredict.query.bound import TaskType
+
+    codec = TargetCodec(TaskType.multiclass, classes=["web", "app", "store"])
+    b = Baseline(TaskType.multiclass, "recent_rows", 0, {"prior": [1.0, 5.0, 1.0], "ties": "latest"})
+    shares = {0: np.array([[0.4, 0.2, 0.4], [0.5, 0.5, 0.0], [0.6, 0.2, 0.2], [0.0, 0.0, 0.0]]),
+              RECENCY: np.array([[0.5, 0.3333, 1.0], [1.0, 1.0, 0.0], [0.5, 1.0, 0.3333], [0.0, 0.0, 0.0]])}
+    pred = b.predict(codec, History([[None]] * 4, shares))
+    # a tie web / store, store's row the latest; web / app at one time: the prior; no tie; no rows
+    assert pred.argmax(1).tolist() == [2, 1, 0, 1]
+    np.testing.assert_allclose(pred.sum(1), 1.0)
+    assert b.name.endswith("ties to the class of the latest row")
+    assert Baseline.from_dict(b.to_dict()).name == b.name

@@ -38,6 +38,7 @@ PREFIX = "history."
 PAST = "__past"  # the list of past labels themselves (not a feature)
 Expr = Callable[[Params], str]  # SQL text; values it needs are added to the Params
 CLASSES = 10  # multiclass / multilabel: history shares of the most frequent classes
+RECENCY = -1  # recent_class_shares: the key of the order of the classes' latest rows
 
 
 def history_windows(bq: BoundQuery) -> list[Window]:
@@ -352,7 +353,10 @@ def recent_class_shares(bq: BoundQuery, graph: Graph, rows: pa.Table, classes: l
     target's window. None when the target is not a class column (:func:`class_column`).
 
     Event-level, unlike the past labels: "the entity's most frequent class lately" counts every
-    row, not one label per window.
+    row, not one label per window. The entry :data:`RECENCY` (``-1``) is the order of the
+    classes' latest rows up to ``t``: ``1 / (1 + r)`` for the class whose latest row is the
+    ``r``-th most recent of the entity's classes (equal times share a rank), 0 for a class the
+    entity has no row of (what a tie between equally frequent classes is broken by).
     """
     agg = class_column(bq, graph)
     if agg is None:
@@ -369,7 +373,7 @@ def recent_class_shares(bq: BoundQuery, graph: Graph, rows: pa.Table, classes: l
     time = f"f.{q(fact.time_column or '')}"
     counts = ", ".join(
         f"count(*) FILTER (WHERE {time} > x.{ANCHOR} - {interval(p, window.end * m, window.unit)}) AS n{m}"
-        if m else "count(*) AS n0" for m in spans)
+        if m else "count(*) AS n0" for m in spans) + f", epoch_us(CAST(max({time}) AS TIMESTAMP)) AS latest"
     with Scratch(graph.con) as s:
         base = prepare_rows(s, rows, None)
         table = s.arrow(
@@ -381,13 +385,33 @@ def recent_class_shares(bq: BoundQuery, graph: Graph, rows: pa.Table, classes: l
     r = np.asarray(table.column("r").to_numpy(zero_copy_only=False), dtype=np.int64)
     c = np.fromiter((index.get(v, -1) for v in table.column("v").to_pylist()), dtype=np.int64, count=len(r))
     out = {}
+    known = c >= 0
     for m in spans:
         n = np.asarray(table.column(f"n{m}").to_numpy(zero_copy_only=False), dtype=np.float64)
         total = np.bincount(r, weights=n, minlength=rows.num_rows)
         shares = np.zeros((rows.num_rows, len(classes)))
-        known = c >= 0
         np.add.at(shares, (r[known], c[known]), n[known])
         out[m] = shares / np.maximum(total, 1.0)[:, None]
+    out[RECENCY] = _recency_order(r[known], c[known], table.column("latest").filter(pa.array(known)),
+                                  (rows.num_rows, len(classes)))
+    return out
+
+
+def _recency_order(r: np.ndarray, c: np.ndarray, latest: pa.Array | pa.ChunkedArray,
+                   shape: tuple[int, int]) -> np.ndarray:
+    """``1 / (1 + dense rank)`` of each (row, class)'s latest time within its row, most recent
+    rank 0; 0 where the row has no rows of the class."""
+    out = np.zeros(shape)
+    if not len(r):
+        return out
+    t = np.asarray(latest.to_numpy(zero_copy_only=False), np.int64)
+    order = np.lexsort((-t, r))  # by row, latest first
+    r, c, t = r[order], c[order], t[order]
+    new_row = np.r_[True, r[1:] != r[:-1]]
+    new_time = new_row | np.r_[True, t[1:] != t[:-1]]
+    rank = np.cumsum(new_time) - 1
+    rank -= np.maximum.accumulate(np.where(new_row, rank, 0))
+    out[r, c] = 1.0 / (1.0 + rank)
     return out
 
 
@@ -437,5 +461,5 @@ def popular_items(bq: BoundQuery, graph: Graph, anchor: datetime | None = None,
     return graph.con.sql(sql, params=p.values).to_arrow_table()
 
 
-__all__ = ["class_column", "recent_class_shares", "fit_target_classes", "has_history", "anchor_levels", "history_windows", "population_level", "history_and_past", "popular_items",
+__all__ = ["RECENCY", "class_column", "recent_class_shares", "fit_target_classes", "has_history", "anchor_levels", "history_windows", "population_level", "history_and_past", "popular_items",
            "recent_items", "target_history"]

@@ -15,7 +15,8 @@ Candidates per task type:
   the training median;
 - multiclass: the last class, the most frequent class of the last 3 / 12 / k windows, the
   training mode; for a target that is a column's value (``FIRST(t.c, ...)``), the most frequent
-  value of the entity's own rows over the last 1 / 3 / 12 windows and all time;
+  value of the entity's own rows over the last 1 / 3 / 12 windows and all time, ties to the
+  shorter spans' rows or to the class of the latest row;
 - multilabel: each class's share of the last 3 / 12 / k windows.
 
 - link prediction (over the item candidates of :mod:`relpredict.model.ranker`): the entity's
@@ -36,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from relpredict.features.history import RECENCY
 from relpredict.model import metrics, ranker
 from relpredict.model.targets import TargetCodec
 from relpredict.query.bound import TaskType
@@ -71,7 +73,8 @@ class Baseline:
 
     @property
     def name(self) -> str:
-        return describe(self.rule, self.span)
+        ties = ", ties to the class of the latest row" if self.constants.get("ties") == "latest" else ""
+        return describe(self.rule, self.span) + ties
 
     def predict(self, codec: TargetCodec, past: Past | ranker.Pairs) -> np.ndarray:
         """Predictions shaped as the learners': binary ``[N]`` scores in [0, 1], regression
@@ -188,17 +191,39 @@ def _last_class(b: Baseline, codec: TargetCodec, past: Past) -> np.ndarray:
 
 def _recent_rows(b: Baseline, codec: TargetCodec, past: Past) -> np.ndarray:
     """Class shares of the entity's fact rows over the span (every row, not one label per
-    window); ties go to the class of the shorter spans' rows, then to the prior, which also
-    speaks for entities without rows. Without the
-    shares (an input that carries none) the past labels' shares stand in."""
+    window); ties go to the class of the shorter spans' rows, or with the constant ``ties:
+    latest`` to the tied class whose latest row is the most recent, then to the prior, which
+    also speaks for entities without rows. Without the shares (an input that carries none) the
+    past labels' shares stand in."""
     shares = past.shares if isinstance(past, History) and past.shares else None
     if shares is None or b.span not in shares:
         return _frequent(Baseline(b.task, "frequent", 12, b.constants), codec, past)
     x, prior = shares[b.span].copy(), _prior(b, codec)
+    if b.constants.get("ties") == "latest" and RECENCY in shares:
+        return _with_winner(x, prior, _tie_winner(x, shares[RECENCY], prior))
     for i, shorter in enumerate(sorted((m for m in shares if 0 < m < (b.span or np.inf)), reverse=True)):
         x += 1e-3 ** (i + 1) * shares[shorter]  # ties go to the class of the more recent rows
     out: np.ndarray = (x + 1e-4 * prior) / (x.sum(1, keepdims=True) + 1e-4)
     return out
+
+
+def _tie_winner(x: np.ndarray, order: np.ndarray, prior: np.ndarray) -> np.ndarray:
+    """Per row, the class of the largest share ``x``; among equal shares the one of the largest
+    ``order`` (the most recent), then of the largest prior."""
+    top = x >= x.max(1, keepdims=True) - 1e-12
+    key = np.where(top, order + 1e-6 * prior[None, :], -np.inf)
+    out: np.ndarray = key.argmax(1)
+    return out
+
+
+def _with_winner(x: np.ndarray, prior: np.ndarray, winner: np.ndarray) -> np.ndarray:
+    """Shares with a little of the prior (entities without rows get the prior), the
+    ``winner`` lifted just above every other class so that it is the argmax."""
+    out = (x + 1e-4 * prior) / (x.sum(1, keepdims=True) + 1e-4)
+    rows = np.arange(len(out))
+    out[rows, winner] = out.max(1) + 1e-6
+    result: np.ndarray = out / out.sum(1, keepdims=True)
+    return result
 
 
 def _mode(b: Baseline, codec: TargetCodec, past: Past) -> np.ndarray:
@@ -259,6 +284,7 @@ def candidates(codec: TargetCodec, train_y: np.ndarray, k: int, class_rows: bool
             out += [Baseline(task, "last_class", 1, const)] + [Baseline(task, "frequent", s, const) for s in spans]
         if class_rows:
             out += [Baseline(task, "recent_rows", s, const) for s in ROW_SPANS]
+            out += [Baseline(task, "recent_rows", s, {**const, "ties": "latest"}) for s in ROW_SPANS]
         return out
     if task is TaskType.link_prediction:
         return [Baseline(task, rule, 1) for rule in ranker.RULES]
