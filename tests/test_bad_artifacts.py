@@ -29,7 +29,7 @@ from relpredict.jobs import Workflow
 from relpredict.jobs import store as job_store
 from relpredict.model.artifact import save_model
 from relpredict.model.fit import TrainOptions, train_model
-from relpredict.model.gnn import GNNConfig
+from relpredict.model.gnn_config import GNNConfig
 from relpredict.model.schema import type_kind
 from relpredict.workspace import Workspace
 from tests.cli_helpers import run_cli

@@ -25,7 +25,7 @@ from relpredict.labels.labels import anchor_schedule
 from relpredict.model.artifact import save_model
 from relpredict.model.explain import booster_contributions
 from relpredict.model.fit import TrainOptions, train_model
-from relpredict.model.gnn import GNNConfig
+from relpredict.model.gnn_config import GNNConfig
 from relpredict.query.binder import bind
 from relpredict.workspace import Workspace
 from tests.conftest import QUERIES, Store

@@ -21,7 +21,7 @@ from relpredict.graph.yaml_io import load_graph
 from relpredict.jobs import JobStatus, Workflow
 from relpredict.model.artifact import save_model
 from relpredict.model.fit import TrainOptions, train_model
-from relpredict.model.gnn import GNNConfig
+from relpredict.model.gnn_config import GNNConfig
 from tests.conftest import QUERIES, Store
 
 pytestmark = pytest.mark.slow  # trains real models, then runs jobs with workers
@@ -146,3 +146,33 @@ def test_lightgbm_embeddings_are_standardised_imputed_features(store: Store, tmp
     assert np.allclose(_csv_embeddings(tmp_path / "e.csv"), vectors, atol=1e-5)
     back = np.asarray(pq.read_table(tmp_path / "e.parquet").column("EMBEDDINGS").to_pylist())
     assert not np.isnan(back).any()
+
+
+NO_TORCH = """
+import sys
+from datetime import datetime
+import pyarrow as pa
+from relpredict.jobs.shards import resolve_loader, DEFAULT_LOADER
+from relpredict.workspace import Workspace
+ws = Workspace.open(sys.argv[1])
+model = resolve_loader(DEFAULT_LOADER)(ws, "lgb")
+graph = model.load_graph()
+model.predict(graph, datetime(2024, 4, 1), pa.array([1, 2, 3], pa.int64()))
+model.embed(graph, datetime(2024, 4, 1), pa.array([1, 2, 3], pa.int64()))
+print(sorted(m for m in ("torch", "torch_geometric") if m in sys.modules))
+"""
+
+
+def test_a_lightgbm_model_loads_and_scores_without_importing_torch(store: Store) -> None:
+    """A worker of a LightGBM job starts seconds sooner: torch and PyTorch Geometric are imported
+    only by models with a GNN (importing them takes 3-5 s of a job's start-up)."""
+    import subprocess
+    import sys
+
+    graph = load_graph(store.graph_yaml)
+    model = train_model(graph, QUERIES["binary"], TrainOptions(kind="lightgbm", max_eval=2, history_k=4))
+    save_model(store.ws, model, "lgb", graph)
+    done = subprocess.run([sys.executable, "-c", NO_TORCH, str(store.ws.home)], capture_output=True,
+                          text=True, env=os.environ.copy())
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

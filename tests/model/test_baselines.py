@@ -24,7 +24,7 @@ from relpredict.model import baselines
 from relpredict.model.artifact import save_model
 from relpredict.model.boosting import Booster
 from relpredict.model.fit import TrainOptions, train_model
-from relpredict.model.gnn import GNNConfig
+from relpredict.model.gnn_config import GNNConfig
 from relpredict.model.metrics import SELECTION
 from relpredict.model.ranker import FILL, Pairs, rule_scores
 from relpredict.model.targets import TargetCodec

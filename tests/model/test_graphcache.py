@@ -13,7 +13,7 @@ import torch
 from relpredict.graph.yaml_io import load_graph
 from relpredict.model import graphcache
 from relpredict.model.fit import TrainOptions, train_model
-from relpredict.model.gnn import GNNConfig
+from relpredict.model.gnn_config import GNNConfig
 from tests.conftest import QUERIES
 
 pytestmark = pytest.mark.slow  # trains a (tiny) GNN

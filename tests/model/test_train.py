@@ -24,7 +24,7 @@ from relpredict.graph.yaml_io import load_graph
 from relpredict.labels.labels import prediction_table
 from relpredict.model.artifact import list_models, load_model, save_model
 from relpredict.model.fit import TrainOptions, train_model
-from relpredict.model.gnn import GNNConfig
+from relpredict.model.gnn_config import GNNConfig
 from relpredict.query.bound import TaskType
 from relpredict.workspace import Workspace
 

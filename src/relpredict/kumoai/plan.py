@@ -8,7 +8,7 @@ from typing import Any
 
 from relpredict.errors import ConfigError
 from relpredict.kumoai._session import unsupported
-from relpredict.model.gnn import GNNConfig
+from relpredict.model.gnn_config import GNNConfig
 
 __all__ = ["ModelArchitecturePlan", "ModelPlan", "NeighborSamplingPlan", "OptimizationPlan", "TrainingJobPlan"]
 

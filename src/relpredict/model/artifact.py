@@ -31,7 +31,6 @@ from typing import Any, cast
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import torch
 
 from relpredict import __version__
 from relpredict.errors import ArtifactError, ConfigError
@@ -41,8 +40,7 @@ from relpredict.graph.yaml_io import graph_to_dict
 from relpredict.model.baselines import Baseline
 from relpredict.model.boosting import Booster
 from relpredict.model.calibration import Platt
-from relpredict.model.encoders import GraphEncoders
-from relpredict.model.gnn import GNNConfig
+from relpredict.model.gnn_config import GNNConfig
 from relpredict.model.predictor import MODEL_KINDS, GNNPart, ModelKind, TrainedModel
 from relpredict.model.ranker import Ranker
 from relpredict.model.schema import graph_schema
@@ -66,6 +64,7 @@ def check_name(name: str) -> str:
 def versions() -> dict[str, str]:
     import duckdb
     import lightgbm
+    import torch
     import torch_geometric
 
     return {"relpredict": __version__, "torch": torch.__version__, "torch_geometric": torch_geometric.__version__,
@@ -142,6 +141,8 @@ def _write_folder(final: Path, model: TrainedModel) -> None:
     tmp.mkdir(parents=True)
     (tmp / "model.json").write_text(json.dumps(_finite(to_document(model)), indent=1))
     if model.gnn is not None:
+        import torch  # only a model with a GNN needs it (a LightGBM model loads without torch)
+
         torch.save(model.gnn.state, tmp / "gnn.pt")
     if model.train_entities is not None:
         pq.write_table(pa.table({"ENTITY": model.train_entities}), tmp / TRAIN_ENTITIES)
@@ -170,6 +171,8 @@ def _kind(value: Any) -> ModelKind:
 
 def _weights(path: Path, doc: dict[str, Any]) -> Any:
     """The GNN's ``state_dict``; a missing, cut or garbled file is an ArtifactError naming it."""
+    import torch
+
     try:
         state = torch.load(path, weights_only=True)
     except Exception as err:  # torch raises RuntimeError, UnpicklingError, EOFError, OSError, ...
@@ -206,6 +209,8 @@ def from_document(doc: dict[str, Any], folder: Path) -> TrainedModel:
                           f"reads format {FORMAT}. Retrain the model.")
     gnn = None
     if doc["gnn"] is not None:
+        from relpredict.model.encoders import GraphEncoders  # imports torch: GNN models only
+
         g = doc["gnn"]
         cfg = GNNConfig(**{**g["config"], "fanout": tuple(g["config"]["fanout"])})
         state = _weights(folder / "gnn.pt", doc)

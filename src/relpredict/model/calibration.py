@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import minimize
 
 EPS = 1e-6
 
@@ -51,6 +50,8 @@ class Platt:
             nll = -np.sum(t * np.log(p) + (1 - t) * np.log(1 - p))
             grad = p - t
             return float(nll), np.array([np.sum(grad * z), np.sum(grad)])
+
+        from scipy.optimize import minimize  # training only: scoring never imports SciPy
 
         res = minimize(loss, np.array([1.0, 0.0]), jac=True, method="L-BFGS-B")
         return cls(float(res.x[0]), float(res.x[1]))

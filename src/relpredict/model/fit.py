@@ -47,7 +47,7 @@ from relpredict.labels.sql import ANCHOR, ENTITY, TARGET, TIMEFRAME
 from relpredict.model import baselines, drift, metrics
 from relpredict.model.boosting import Booster
 from relpredict.model.calibration import Platt
-from relpredict.model.gnn import GNNConfig
+from relpredict.model.gnn_config import GNNConfig
 from relpredict.model.gnn_fit import Seeds
 from relpredict.model.graph_encoding import fit_encoders
 from relpredict.model.predictor import (

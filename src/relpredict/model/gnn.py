@@ -19,8 +19,7 @@ times. The first ``B`` nodes of the entity type are the seeds.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Literal, cast
+from typing import cast
 
 import torch
 from torch import Tensor, nn
@@ -30,27 +29,11 @@ from torch_geometric.typing import EdgeType, NodeType
 
 from relpredict.model.encoder_module import TableEncoderModule
 from relpredict.model.encoders import EncodedTable
+from relpredict.model.gnn_config import GNNConfig
 from relpredict.model.tensors import ALWAYS, NEVER
 
 DAY = 86_400.0
 PERIODS = (7.0, 30.4375, 365.25)  # days: weekly, monthly, yearly rhythm
-
-
-@dataclass(frozen=True)
-class GNNConfig:
-    """Architecture and training settings (defaults chosen on rel-f1 validation)."""
-
-    channels: int = 64
-    layers: int = 2
-    fanout: tuple[int, ...] = (32, 16)
-    strategy: Literal["last", "uniform"] = "last"
-    dropout: float = 0.2
-    lr: float = 2e-3
-    weight_decay: float = 1e-5
-    batch_size: int = 256
-    max_epochs: int = 25
-    patience: int = 5
-    max_steps_per_epoch: int = 200
 
 
 def module_key(table: str) -> str:

@@ -10,9 +10,16 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from scipy.stats import rankdata
 
 from relpredict.query.bound import TaskType
+
+
+def average_ranks(values: np.ndarray) -> np.ndarray:
+    """1-based ranks, ties sharing their average rank (``scipy.stats.rankdata``'s default,
+    without importing SciPy at scoring time)."""
+    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    ends = np.cumsum(counts)
+    return ((ends - counts + 1 + ends) / 2.0)[inverse.reshape(-1)]
 
 
 def auroc(y: np.ndarray, score: np.ndarray) -> float:
@@ -21,7 +28,7 @@ def auroc(y: np.ndarray, score: np.ndarray) -> float:
     pos, neg = int(y.sum()), int((~y).sum())
     if pos == 0 or neg == 0:
         return float("nan")
-    ranks = rankdata(np.asarray(score, dtype=np.float64))
+    ranks = average_ranks(np.asarray(score, dtype=np.float64))
     return float((ranks[y].sum() - pos * (pos + 1) / 2) / (pos * neg))
 
 

@@ -16,11 +16,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal, TypeVar, get_args
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args
 
 import numpy as np
 import pyarrow as pa
-import torch
 
 from relpredict.errors import ConfigError
 from relpredict.features.aggregates import aggregate_features
@@ -38,20 +37,22 @@ from relpredict.labels.sql import ANCHOR, ENTITY, TIMEFRAME
 from relpredict.model.baselines import Baseline, History
 from relpredict.model.boosting import Booster
 from relpredict.model.calibration import Platt
-from relpredict.model.encoders import GraphEncoders
 from relpredict.model.explain import explanations
-from relpredict.model.gnn import GNNConfig, RelationalGNN
-from relpredict.model.gnn_fit import GNNTrainer, Seeds
-from relpredict.model.graphcache import graph_tensors
+from relpredict.model.gnn_config import GNNConfig
 from relpredict.model.output import format_predictions
 from relpredict.model.ranker import Ranker, row_standardize
-from relpredict.model.sampler import NO_TIME_LIMIT, TemporalSampler
 from relpredict.model.seedfeatures import Standardizer, feature_matrix
 from relpredict.model.targets import TargetCodec
-from relpredict.model.tensors import NodeIndex, graph_to_hetero
 from relpredict.query.ast import aggregations
 from relpredict.query.binder import bind
 from relpredict.query.bound import BoundQuery, TaskType
+
+if TYPE_CHECKING:  # the GNN's modules import torch and PyTorch Geometric: only GNN models load them
+    import torch
+
+    from relpredict.model.encoders import GraphEncoders
+    from relpredict.model.gnn_fit import GNNTrainer, Seeds
+    from relpredict.model.tensors import NodeIndex
 
 ModelKind = Literal["auto", "gnn", "lightgbm", "blend", "baseline", "ranker"]
 """What a model is: ``auto`` until training chooses, then the learner it kept, their ``blend``, a
@@ -335,6 +336,12 @@ class TrainedModel:
         return rt
 
     def build_runtime(self, graph: Graph) -> Runtime:
+        from relpredict.model.gnn import RelationalGNN
+        from relpredict.model.gnn_fit import GNNTrainer
+        from relpredict.model.graphcache import graph_tensors
+        from relpredict.model.sampler import TemporalSampler
+        from relpredict.model.tensors import graph_to_hetero
+
         if self.gnn is None:
             return Runtime(graph_to_hetero(graph)[1], None, None)
         part = self.gnn
@@ -359,6 +366,11 @@ class TrainedModel:
     def seeds(self, graph: Graph, rows: pa.Table, extra: np.ndarray, recent: torch.Tensor | None = None,
               frame: Frame | None = None) -> Seeds:
         """GNN inputs for ``rows``; an entity key missing from the graph is an error."""
+        import torch
+
+        from relpredict.model.gnn_fit import Seeds
+        from relpredict.model.sampler import NO_TIME_LIMIT
+
         rt = self.runtime(graph)
         table = self.info["entity_table"]
         keys = rows.column(ENTITY).to_numpy(zero_copy_only=False)
@@ -497,6 +509,8 @@ class TrainedModel:
         (most recent rank 0), 0 for the others."""
         if self.task_type is not TaskType.link_prediction:
             return None
+        import torch
+
         items = recent_items(bq, graph, rows, n=RECENT_ITEMS).column("ITEMS").to_pylist()
         index = {k: i for i, k in enumerate(self.codec.items)}
         out = torch.zeros((rows.num_rows, len(self.codec.items)))
