@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -109,10 +110,11 @@ def _context(shard: Shard) -> tuple[JobModel, Graph]:
 
 
 def limit_torch_threads() -> None:
-    """One intra-op thread per worker process: N workers on N cores, not N x N threads."""
+    """A worker's share of the cores as torch's intra-op threads (``RELPREDICT_WORKER_THREADS``,
+    set by a local worker; one on a Dask worker): N workers on N cores, not N x N threads."""
     torch = sys.modules.get("torch")
     if torch is not None:
-        torch.set_num_threads(1)
+        torch.set_num_threads(max(1, int(os.environ.get("RELPREDICT_WORKER_THREADS", "1"))))
 
 
 # ----------------------------------------------------------------------------------- outputs

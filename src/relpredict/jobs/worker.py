@@ -27,15 +27,32 @@ from relpredict.jobs import store
 from relpredict.jobs.shards import Shard, run_shard
 from relpredict.workspace import Workspace
 
-__all__ = ["GRAPH_TENSORS_ENV", "drop_graph_tensors", "worker_main"]
+__all__ = ["GRAPH_TENSORS_ENV", "WORKER_THREADS_ENV", "drop_graph_tensors", "threads_per_worker", "worker_main"]
 
 GRAPH_TENSORS_ENV = "RELPREDICT_GRAPH_TENSORS"  # relpredict.model.graphcache.JOB_ENV (no torch here)
+WORKER_THREADS_ENV = "RELPREDICT_WORKER_THREADS"
 
 
-def worker_main(index: int, shards: Any, parent_pid: int, home: str, job_id: str) -> None:
+def threads_per_worker(workers: int) -> int:
+    """The cores this process may use (its CPU affinity), shared evenly by ``workers`` local
+    workers: one worker on 2 cores scores with 2 threads, two workers with 1 each, never more
+    threads than cores in all."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, cores // max(1, workers))
+
+
+def worker_main(index: int, shards: Any, parent_pid: int, home: str, job_id: str, threads: int = 1) -> None:
     """Entry point of worker ``index``: takes :class:`Shard` objects from the queue ``shards``
-    until it reads ``None`` (or finds it empty); exits 0 when done, cancelled or orphaned, else 1."""
-    os.environ.setdefault("OMP_NUM_THREADS", "1")  # read by torch when the model imports it
+    until it reads ``None`` (or finds it empty); exits 0 when done, cancelled or orphaned, else 1.
+
+    ``threads`` is this worker's share of the machine's cores (:func:`threads_per_worker`): the
+    OpenMP threads of LightGBM's predictions and torch's intra-op threads, both set before the
+    model imports them."""
+    os.environ["OMP_NUM_THREADS"] = str(threads)  # read by LightGBM and torch when first imported
+    os.environ[WORKER_THREADS_ENV] = str(threads)  # relpredict.jobs.shards.limit_torch_threads
     os.environ[GRAPH_TENSORS_ENV] = job_id  # the GNN maps one copy of its graph per machine
     ws = Workspace.open(home)
     store.worker_started(ws, job_id, index, os.getpid())
