@@ -7,8 +7,11 @@
 The entity list is kept in the job's folder the first time it is built, so a resumed job scores
 exactly the same entities in exactly the same shards; shards whose done marker exists are not
 run again. Workers are separate ``spawn`` processes that take the next shard from one queue (so a
-slow worker takes fewer) and write to the destination's staging area themselves. Publishing streams the staged shards in order into the final files, feeding the sample,
-the histogram and the backtest on the way; the manifest is written last.
+slow worker takes fewer) and write to the destination's staging area themselves. Publishing
+streams the staged shards in order into the final files, feeding the sample, the histogram and
+the backtest on the way; where the destination shows nothing until an output is complete (one
+local file or S3 object per output) it runs while the shards are still being scored, each output
+in its own thread following the shards as they are staged. The manifest is written last.
 
 Run detached as ``python -m relpredict.jobs.runner --home HOME JOB_ID``.
 """
@@ -20,9 +23,10 @@ import json
 import multiprocessing
 import os
 import sys
+import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -53,7 +57,7 @@ from relpredict.jobs.shards import Shard, own_slice, plan_shards, score_column
 from relpredict.jobs.sources import drop_job_sources, job_graph
 from relpredict.jobs.status import JobStatus, Stage
 from relpredict.jobs.summary import Backtest, Histogram, SampleWriter, histogram_edges
-from relpredict.jobs.worker import describe, drop_graph_tensors, worker_main
+from relpredict.jobs.worker import describe, drop_graph_tensors, threads_per_worker, worker_main
 from relpredict.labels.labels import fact_time_range, step_offset, training_table
 from relpredict.query.bound import BoundQuery, TaskType
 from relpredict.sinks import JobSink, SinkSpec, open_sink
@@ -109,6 +113,7 @@ class _Run:
         self.folder = job_dir(ws, record.id)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.max_errors = 0  # the job's limit of failing entities, known once the entities are
+        self.publisher: _Publisher | None = None
         self.spec = SinkSpec(record.id, self.settings.destination, self.settings.output_types,
                              workspace_home=str(ws.home))
 
@@ -117,6 +122,10 @@ class _Run:
         self._report()
 
     def _report(self) -> None:
+        """Progress to the caller; a publisher that failed while the shards were being scored
+        fails the job now (the workers are stopped), not after the last shard."""
+        if self.publisher is not None:
+            self.publisher.raise_failure()
         if self.on_progress is not None:
             self.on_progress(progress(self.ws, self.rec.id))
 
@@ -125,7 +134,7 @@ class _Run:
         self._stage(Stage.BUILDING_PREDICTION_TABLE)
         shards = self._shards(self._entities(prepared))
         sink = open_sink(self.spec)
-        done = self._reconcile(sink)
+        done, rescored = self._reconcile(sink)
         self._stage(Stage.PREDICTING)
         pending = [s for s in shards if s.number not in done]
         with ThreadPoolExecutor(1, thread_name_prefix="relpredict-labels") as background:
@@ -133,14 +142,21 @@ class _Run:
             # tensors written once for them to map (they wait for it), then the backtest's labels.
             on_this_machine = bool(pending) and self.settings.dask in (None, "local")
             labels = background.submit(self._prepare_for_workers, prepared, on_this_machine)
-            if pending and not self._predict(pending):
-                finish(self.ws, self.rec.id, JobStatus.CANCELLED)
-                return
-            if store.cancel_requested(self.ws, self.rec.id):
+            # Where the destination allows it, the outputs are written as the shards come in.
+            streaming = bool(pending) and sink.streams and not rescored
+            publisher = self.publisher = _Publisher(self, prepared, sink, len(shards), labels, streaming)
+            try:
+                completed = not pending or self._predict(pending)
+                cancelled = not completed or store.cancel_requested(self.ws, self.rec.id)
+            except BaseException:
+                publisher.stop()
+                raise
+            if cancelled:
+                publisher.stop()
                 finish(self.ws, self.rec.id, JobStatus.CANCELLED)
                 return
             self._stage(Stage.WRITING)
-            summary = _Publisher(self, prepared, sink, len(shards)).run(labels.result())
+            summary = publisher.finish()
         ended = JobStatus.SUCCEEDED_WITH_ERRORS if summary["errors"] else JobStatus.SUCCEEDED
         store.update_job(self.ws, self.rec.id, ended, stage=Stage.DONE,
                          stage_started_at=store.now_iso(), ended_at=store.now_iso(), summary=summary)
@@ -179,17 +195,18 @@ class _Run:
                       max_errors=self.max_errors)
                 for i, (lo, hi) in enumerate(ranges)]
 
-    def _reconcile(self, sink: JobSink) -> dict[int, dict[str, Any]]:
-        """Count shards marked done at the destination (a worker may die before telling the DB).
+    def _reconcile(self, sink: JobSink) -> tuple[dict[int, dict[str, Any]], set[int]]:
+        """Count shards marked done at the destination (a worker may die before telling the DB);
+        returns them and the done shards that are scored again.
 
         When the done shards hold more failed entities than the job allows (a run that failed for
         them), the shards with errors are scored again: a resume after a fix retries them."""
-        done = sink.done_shards()
+        done = found = sink.done_shards()
         if sum(info.get("errors", 0) for info in done.values()) > self.max_errors:
             done = {n: info for n, info in done.items() if not info.get("errors")}
         for number, info in done.items():
             store.shard_finished(self.ws, self.rec.id, -1, number, info["entities"], info.get("seconds"))
-        return done
+        return done, set(found) - set(done)
 
     # ------------------------------------------------------------------------------ workers
     def _predict(self, pending: list[Shard]) -> bool:
@@ -208,7 +225,8 @@ class _Run:
         for shard in [*pending, *[None] * used]:
             queue.put(shard)
         procs = {w: context.Process(target=worker_main, name=f"relpredict-worker-{w}",
-                                    args=(w, queue, os.getpid(), str(self.ws.home), self.rec.id))
+                                    args=(w, queue, os.getpid(), str(self.ws.home), self.rec.id,
+                                          threads_per_worker(used)))
                  for w in range(used)}
         for proc in procs.values():
             proc.start()
@@ -266,15 +284,88 @@ class _Run:
                                f"`relpredict job resume {self.rec.id}`.")
 
 
-class _Publisher:
-    """The writing stage: staged shards → final files, sample, summary, manifest (last)."""
+class _Stopped(Exception):
+    """The job stopped (cancelled or failed) while its outputs were being published."""
 
-    def __init__(self, run: _Run, prepared: Prepared, sink: JobSink, n_shards: int) -> None:
+
+class _Arrivals:
+    """The shards of a run as they are staged, for a publisher that writes them in order."""
+
+    def __init__(self, ws: Workspace, job_id: str) -> None:
+        self.ws, self.job_id = ws, job_id
+        self.staged: set[int] = set()
+        self.stopped = threading.Event()  # the job stopped: abandon the outputs
+        self.scored = threading.Event()  # the workers are done: a shard not staged now never is
+        self.lock = threading.Lock()
+
+    def wait(self, shard: int) -> None:
+        """Return once ``shard`` is staged; raise :class:`_Stopped` when the job stopped first."""
+        while True:
+            scored = self.scored.is_set()
+            with self.lock:
+                if shard in self.staged:
+                    return
+                self.staged = store.finished_shards(self.ws, self.job_id)  # the workers count them
+                if shard in self.staged:
+                    return
+            if scored:
+                raise RelpredictError(f"Shard {shard} of job {self.job_id} has no output after its "
+                                      f"workers ended; run `relpredict job resume {self.job_id}` "
+                                      "to compute it.")
+            if self.stopped.wait(POLL_SECONDS):
+                raise _Stopped()
+
+
+class _Publisher:
+    """The writing stage: staged shards → final files, sample, summary, manifest (last).
+
+    With ``streaming`` (a destination whose outputs appear only when complete, see
+    :attr:`JobSink.streams`), every output is written in its own thread while the shards are
+    still being scored, shard after shard in order as each is staged; :meth:`finish` then waits
+    for the last ones. Otherwise :meth:`finish` publishes the outputs one after the other once
+    every shard is done, as a warehouse table or part files must be. Either way the checks of a
+    complete job (every shard there, not too many failed entities) come before any output is
+    completed, and the manifest comes last."""
+
+    def __init__(self, run: _Run, prepared: Prepared, sink: JobSink, n_shards: int,
+                 labels: Future[Labels], streaming: bool) -> None:
         self.owner, self.prepared, self.sink, self.n_shards = run, prepared, sink, n_shards
         self.settings = run.settings
+        self.labels = labels
         self.metadata = MetadataColumns.of(run.rec)  # the same values in every run of the job
-        self.infos = sink.done_shards()
-        missing = sorted(set(range(n_shards)) - set(self.infos))
+        self.infos: dict[int, dict[str, Any]] = {}
+        self.errors = 0
+        self.backtest: Backtest | None = None
+        self.arrivals = _Arrivals(run.ws, run.rec.id) if streaming else None
+        self.threads: ThreadPoolExecutor | None = None
+        self.futures: dict[str, Future[dict[str, Any]]] = {}
+        self.check_lock = threading.Lock()
+        self.checked: BaseException | bool = False
+        if self.arrivals is not None:
+            self.threads = ThreadPoolExecutor(len(self.settings.output_types),
+                                              thread_name_prefix="relpredict-publish")
+            self.futures = {o: self.threads.submit(self._publish, o) for o in self.settings.output_types}
+
+    # ------------------------------------------------------------------------ the checks
+    def _check(self) -> None:
+        """Every shard staged and no more failed entities than the job allows (once: the output
+        threads each ask before they complete their output)."""
+        with self.check_lock:
+            if isinstance(self.checked, BaseException):
+                raise self.checked
+            if self.checked:
+                return
+            try:
+                self._check_now()
+            except BaseException as err:
+                self.checked = err
+                raise
+            self.checked = True
+
+    def _check_now(self) -> None:
+        run = self.owner
+        self.infos = self.sink.done_shards()
+        missing = sorted(set(range(self.n_shards)) - set(self.infos))
         if missing:
             raise RelpredictError(f"Shards {missing[:10]} of job {run.rec.id} have no output; run "
                                   f"`relpredict job resume {run.rec.id}` to compute them.")
@@ -292,21 +383,52 @@ class _Publisher:
         rows = [r for s in shards for b in self.sink.read_shard(s, ERRORS) for r in b.to_pylist()]
         return "; ".join(f"entity {r['ENTITY']!r}: {r['ERROR']}" for r in rows[:count])
 
-    def run(self, labels_at_anchor: Labels) -> dict[str, Any]:
-        """Publish every output; ``labels_at_anchor`` is :func:`backtest_labels` of the job."""
-        model = self.prepared.model
-        labels, window_end, skipped = labels_at_anchor
-        outputs, backtest = {}, None
-        for output in self.settings.output_types:
-            bt = None
-            if output == "predictions" and labels is not None:
-                bt = Backtest(model.task_type, labels, self.settings.top_k or self.settings.num_classes)
-            outputs[output] = self._publish(output, bt)
-            if bt is not None and window_end is not None and self.settings.anchor_time is not None:
-                backtest = bt.result(self.settings.anchor_time, window_end)
+    # ------------------------------------------------------------------------ lifecycle
+    def raise_failure(self) -> None:
+        """Raise the error of an output thread that failed (streaming), at once."""
+        for future in self.futures.values():
+            if future.done() and future.exception() is not None:
+                err = future.exception()
+                if isinstance(err, RelpredictError):
+                    raise err
+                if err is not None and not isinstance(err, _Stopped):
+                    # e.g. a full disk under the output: the user's message, as a worker's error
+                    raise RelpredictError(describe(err)) from err
+
+    def stop(self) -> None:
+        """The job stopped: abandon the outputs being written (nothing of them appears)."""
+        if self.arrivals is None or self.threads is None:
+            return
+        self.arrivals.stopped.set()
+        self.threads.shutdown(wait=True)
+
+    def finish(self) -> dict[str, Any]:
+        """Every output published (the streamed ones completed), the summary, the manifest."""
+        outputs: dict[str, dict[str, Any]] = {}
+        try:
+            if self.threads is not None:
+                if self.arrivals is not None:
+                    self.arrivals.scored.set()
+                for output, future in self.futures.items():
+                    future.exception()  # wait for it
+                    self.raise_failure()
+                    outputs[output] = future.result()
+            else:
+                self._check()
+                for output in self.settings.output_types:
+                    outputs[output] = self._publish(output)
+        except BaseException:
+            self.stop()
+            raise
+        finally:
+            if self.threads is not None:
+                self.threads.shutdown(wait=True)
+        labels, window_end, skipped = self.labels.result()
+        backtest = None
+        if self.backtest is not None and window_end is not None and self.settings.anchor_time is not None:
+            backtest = self.backtest.result(self.settings.anchor_time, window_end)
         if self.errors:  # ENTITY, ERROR beside the outputs, from the shards that had any
-            outputs[ERRORS] = self._publish(ERRORS, None, sorted(s for s, i in self.infos.items()
-                                                                 if i.get("errors")))
+            outputs[ERRORS] = self._publish(ERRORS, sorted(s for s, i in self.infos.items() if i.get("errors")))
         summary = {"entities": sum(i["entities"] for i in self.infos.values()), "errors": self.errors,
                    "outputs": outputs, "backtest": backtest or {"skipped": skipped}}
         summary["drift"] = self._drift()
@@ -325,37 +447,75 @@ class _Publisher:
         keys = pq.read_table(self.owner.folder / "entities.parquet").column("ENTITY").combine_chunks()
         return drift_report(self.prepared.model, self.infos, keys, previous)
 
-    def _publish(self, output: str, backtest: Backtest | None,
-                 shards: list[int] | None = None) -> dict[str, Any]:
+    # ------------------------------------------------------------------------ one output
+    def _batches(self, output: str, numbers: Sequence[int], staged: pa.Schema,
+                 meta: MetadataColumns) -> Iterator[pa.RecordBatch]:
+        """The output's batches, shard by shard in order (each awaited when streaming); after
+        the last one, the job's checks, so an output is completed only for a complete job."""
+        for number in numbers:
+            if self.arrivals is not None:
+                self.arrivals.wait(number)
+            for batch in self.sink.read_shard(number, output):
+                yield meta.add(batch if batch.schema == staged else batch.cast(staged))  # e.g. all-null CLASS
+        self._check()
+
+    def _publish(self, output: str, shards: list[int] | None = None) -> dict[str, Any]:
         """Publish ``output`` from every shard (or from ``shards``: the errors output's), with the
         job's metadata columns appended (not to the errors output)."""
         task: TaskType = self.prepared.model.task_type
         numbers = range(self.n_shards) if shards is None else shards
+        if self.arrivals is not None:
+            self.arrivals.wait(numbers[0])
         staged = self.sink.shard_schema(numbers[0], output)
         meta = self.metadata if output != ERRORS else MetadataColumns.none()
         schema = meta.schema(staged)
         sample = SampleWriter(self.owner.folder / f"sample_{output}.parquet", schema,
                               self.settings.sample_cap_bytes)
-        histogram = self._histogram(task, output) if output != ERRORS else None
-        feeders = [f for f in (sample, histogram, backtest) if f is not None]
+        feeders: list[Any] = [sample]
+        histogram = None
+        if output != ERRORS:
+            histogram = self._histogram(task, output, known_range=self.arrivals is None)
+            if histogram is not None:
+                feeders.append(histogram)
+        if output == "predictions":
+            labels = self.labels.result()[0]  # computed while the first shards are scored
+            if labels is not None:
+                self.backtest = Backtest(task, labels, self.settings.top_k or self.settings.num_classes)
+                feeders.append(self.backtest)
 
         def on_batch(batch: pa.RecordBatch) -> None:
             for feeder in feeders:
                 feeder.add(batch)
 
-        batches = (meta.add(b if b.schema == staged else b.cast(staged))  # e.g. all-null CLASS
-                   for s in numbers for b in self.sink.read_shard(s, output))
-        files = self.sink.publish(output, schema, batches, on_batch)
+        try:
+            files = self.sink.publish(output, schema, self._batches(output, numbers, staged, meta), on_batch)
+        except BaseException:
+            sample.abort()
+            raise
+        if output != ERRORS and histogram is None:  # the score range is known only now
+            histogram = self._histogram(task, output, known_range=True)
+            column = score_column(task, output)
+            if histogram is not None and column is not None:
+                for number in numbers:
+                    for batch in self.sink.read_shard(number, output, columns=[column]):
+                        histogram.add(batch)
         return {"files": [asdict(f) for f in files], "rows": sum(f.rows for f in files),
                 "bytes": sum(f.bytes for f in files), "file_type": self.settings.destination.file_type,
                 "schema": [{"name": f.name, "type": str(f.type)} for f in schema],
                 "sample": sample.close(), "histogram": histogram.to_json() if histogram else None}
 
-    def _histogram(self, task: TaskType, output: str) -> Histogram | None:
+    def _histogram(self, task: TaskType, output: str, known_range: bool) -> Histogram | None:
+        """The output's score histogram; ``None`` while the score range is not known yet (a
+        streamed output other than a probability's)."""
         column = score_column(task, output)
         if column is None:
             return None
-        ranges = [i["score_range"].get(output) for i in self.infos.values()]
+        if task is TaskType.binary:  # probabilities: fixed edges on [0, 1]
+            edges = histogram_edges(task, None, None)
+            return Histogram(column, edges) if edges else None
+        if not known_range:
+            return None
+        ranges = [i["score_range"].get(output) for i in (self.infos or self.sink.done_shards()).values()]
         ranges = [r for r in ranges if r]
         lo = min((r[0] for r in ranges), default=None)
         hi = max((r[1] for r in ranges), default=None)

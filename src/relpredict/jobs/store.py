@@ -277,6 +277,12 @@ def workers(ws: Workspace, job_id: str) -> list[WorkerProgress]:
             for r in rows]
 
 
+def finished_shards(ws: Workspace, job_id: str) -> set[int]:
+    """The numbers of the job's shards counted as staged (over every run of the job)."""
+    with ws.db() as con:
+        return {int(r[0]) for r in con.execute("SELECT shard FROM job_shards WHERE job_id = ?", (job_id,))}
+
+
 def entities_done(ws: Workspace, job_id: str) -> tuple[int, int]:
     """Entities and shards whose outputs are staged, over every run of the job."""
     with ws.db() as con:

@@ -55,6 +55,13 @@ class SampleWriter:
             self.rows += batch.num_rows
             self.bytes += size
 
+    def abort(self) -> None:
+        """Drop the sample (a publish that was abandoned): nothing is left of it."""
+        try:
+            self.writer.close()
+        finally:
+            self.tmp.unlink(missing_ok=True)
+
     def close(self) -> dict[str, Any]:
         self.writer.close()
         os.replace(self.tmp, self.path)

@@ -130,6 +130,14 @@ class JobSink(ABC):
         self.spec = spec
         self.staging = staging
 
+    @property
+    def streams(self) -> bool:
+        """Whether :meth:`publish` may run while shards are still being scored: true when nothing
+        of an output appears (and no earlier output or manifest changes) until ``publish``
+        returns, so a publish that is abandoned mid-way leaves the destination as it was. A
+        backend that replaces or appends to a table, or rolls part files, says no."""
+        return False
+
     def write_shard(self, shard: int, output: str, table: pa.Table) -> None:
         """Stage ``table`` as shard ``shard`` of ``output``, atomically; rewriting replaces it."""
         self.staging.write_shard(shard, output, table)

@@ -123,11 +123,13 @@ class RollingWriter(ABC):
     its header or schema) and returns every part written.
     """
 
-    def __init__(self, dest: Destination, schema: pa.Schema) -> None:
+    def __init__(self, dest: Destination, schema: pa.Schema,
+                 before_first_seal: Callable[[], None] | None = None) -> None:
         self.dest, self.schema = dest, schema
         self.done: list[OutputFile] = []
         self.writer: BatchWriter | None = None
         self.rows = 0
+        self.before_first_seal = before_first_seal  # e.g. withdraw the old manifest, just in time
 
     @abstractmethod
     def _open(self) -> BatchWriter:
@@ -146,12 +148,17 @@ class RollingWriter(ABC):
         writer.write(batch)
         self.rows += batch.num_rows
         if self.dest.partitioned and writer.tell() >= self.dest.partition_bytes:
-            self._close()
+            self._seal()
+
+    def _seal(self) -> None:
+        if not self.done and self.before_first_seal is not None:
+            self.before_first_seal()
+        self._close()
 
     def finish(self) -> list[OutputFile]:
         if self.writer is None and not self.done:
             self._open()
-        self._close()
+        self._seal()
         return self.done
 
     def write_all(self, batches: Iterable[pa.RecordBatch],

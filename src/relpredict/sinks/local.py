@@ -53,9 +53,18 @@ class LocalSink(JobSink):
                 on_batch: Callable[[pa.RecordBatch], None] | None = None) -> list[OutputFile]:
         dest = as_files(self.spec.target(output))
         _check_not_a_folder(dest)
-        self.manifest.withdraw()  # step 1: the old promise goes before any file changes
+        # Step 1: the old promise goes before any file changes: at once for part files (sealed
+        # one by one), else just before the one file replaces the old one.
+        if dest.partitioned:
+            self.manifest.withdraw()
         with writing(dest.path):
-            return _RollingFiles(dest, schema).write_all(batches, on_batch)
+            return _RollingFiles(dest, schema, before_first_seal=self.manifest.withdraw
+                                 ).write_all(batches, on_batch)
+
+    @property
+    def streams(self) -> bool:
+        """One file per output: written under a temporary name, renamed when complete."""
+        return not as_files(self.spec.destination).partitioned
 
     def write_manifest(self, manifest: dict[str, Any]) -> str:
         return self.manifest.write(manifest)
@@ -73,8 +82,9 @@ def _check_not_a_folder(dest: Destination) -> None:
 class _RollingFiles(RollingWriter):
     """Local files: each part is written under a temporary name and renamed when sealed."""
 
-    def __init__(self, dest: Destination, schema: pa.Schema) -> None:
-        super().__init__(dest, schema)
+    def __init__(self, dest: Destination, schema: pa.Schema,
+                 before_first_seal: Callable[[], None] | None = None) -> None:
+        super().__init__(dest, schema, before_first_seal)
         Path(dest.file_for_part(0)).parent.mkdir(parents=True, exist_ok=True)
 
     def _open(self) -> BatchWriter:

@@ -406,10 +406,22 @@ class S3Sink(JobSink):
                 on_batch: Callable[[pa.RecordBatch], None] | None = None) -> list[OutputFile]:
         dest = self.spec.target(output)
         assert isinstance(dest, Destination)
-        self.bucket.delete([self._manifest_key()])  # step 1: withdraw any earlier manifest
+
+        def withdraw() -> None:  # step 1: withdraw any earlier manifest
+            self.bucket.delete([self._manifest_key()])
+
         if dest.partitioned:
+            withdraw()
             self.bucket.delete(self._old_parts(dest))  # step 2: no old part can mix with the new ones
-        return _RollingObjects(self, dest, schema).write_all(batches, on_batch)
+        # One object: the old manifest goes just before the upload completes (nothing shows before).
+        return _RollingObjects(self, dest, schema, None if dest.partitioned else withdraw
+                               ).write_all(batches, on_batch)
+
+    @property
+    def streams(self) -> bool:
+        """One object per output: a multipart upload that appears only when completed."""
+        dest = self.spec.destination
+        return isinstance(dest, Destination) and not dest.partitioned
 
     def _old_parts(self, dest: Destination) -> list[str]:
         folder = split_url(dest.folder)[1] + "/"
@@ -428,8 +440,9 @@ class S3Sink(JobSink):
 class _RollingObjects(RollingWriter):
     """S3 objects: each part is a multipart upload, completed when sealed (aborted on failure)."""
 
-    def __init__(self, sink: S3Sink, dest: Destination, schema: pa.Schema) -> None:
-        super().__init__(dest, schema)
+    def __init__(self, sink: S3Sink, dest: Destination, schema: pa.Schema,
+                 before_first_seal: Callable[[], None] | None = None) -> None:
+        super().__init__(dest, schema, before_first_seal)
         self.sink = sink
         self.stream: MultipartWriter | None = None
 
