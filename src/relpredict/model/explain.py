@@ -236,7 +236,7 @@ def gnn_attribution(model: Any, graph: Any, rows: pa.Table) -> tuple[list[str], 
     trainer = model.runtime(graph).trainer
     net = trainer.model
     net.eval()
-    out = trainer.sampler.sample(net.entity_table, seeds.node, seeds.time)
+    out = trainer.sampler.sample(net.entity_table, seeds.node, seeds.time, edge_ids=False)
     x = {t: h.detach().requires_grad_(True) for t, h in net.node_inputs(out, seeds.time).items()}
     extra = seeds.extra.clone().requires_grad_(True) if seeds.extra.shape[1] else None
     net.node_inputs = lambda *_: dict(x)  # the forward pass reads these leaves

@@ -68,7 +68,7 @@ class GNNTrainer:
     # -- forward ---------------------------------------------------------------------------
     def forward(self, seeds: Seeds) -> tuple[Tensor, Tensor]:
         """``(embedding [B, E], raw output)``; link prediction's output is ``[B, num_items]``."""
-        out = self.sampler.sample(self.model.entity_table, seeds.node, seeds.time)
+        out = self.sampler.sample(self.model.entity_table, seeds.node, seeds.time, edge_ids=False)
         seed_time = seeds.time
         h, head = self.model(out, seed_time, seeds.extra if seeds.extra.shape[1] else None, len(seeds))
         if self.codec.task is TaskType.link_prediction:

@@ -2,7 +2,8 @@
 
 A GNN scores through tensors of the whole graph: node times, the key index, the encoded columns
 and the sampler's sorted neighbour lists (:class:`~relpredict.model.sampler.SamplerGraph`, whose
-neighbour and edge ids are int32 where they fit). Built in every worker process they cost each
+time ranks, pointers, neighbour and edge ids are int32 where they fit, as are the encoded
+categorical columns). Built in every worker process they cost each
 worker the same gigabytes; here the first worker of a job on a machine builds them under a file
 lock and writes them to a folder, and every worker (the builder too) maps those files read-only
 (``torch.from_file`` / ``numpy.load(mmap_mode="r")``), so the machine holds one copy in its page
@@ -39,7 +40,7 @@ from torch import Tensor
 from relpredict.graph.graph import Graph
 from relpredict.model.encoders import Bag, EncodedTable, GraphEncoders
 from relpredict.model.graph_encoding import encode_graph
-from relpredict.model.sampler import SamplerGraph
+from relpredict.model.sampler import SamplerGraph, narrow
 from relpredict.model.tensors import NodeIndex, graph_to_hetero
 
 JOB_ENV = "RELPREDICT_GRAPH_TENSORS"
@@ -149,7 +150,8 @@ def _write(folder: Path, graph: Graph, encoders: GraphEncoders) -> None:
     del sampler
     tables: dict[str, Any] = {}
     for t, enc in encode_graph(graph, encoders).items():
-        save({f"enc.{t}.numeric": enc.numeric, f"enc.{t}.categorical": enc.categorical})
+        # Vocabulary indices fit int32 (an Embedding reads int32 as it does int64): half the bytes.
+        save({f"enc.{t}.numeric": enc.numeric, f"enc.{t}.categorical": narrow(enc.categorical)})
         for i, bag in enumerate(enc.bags):
             save({f"enc.{t}.bag{i}.ids": bag.ids, f"enc.{t}.bag{i}.offsets": bag.offsets})
         tables[t] = {"cardinalities": list(enc.cardinalities), "buckets": [b.num_buckets for b in enc.bags]}

@@ -39,12 +39,14 @@ NumNeighbors = Sequence[int] | Mapping[EdgeType, Sequence[int]]
 class _Csc:
     """Incoming neighbours of each ``dst`` node, sorted by neighbour time within each segment.
 
-    ``key``: ``dst * K + time_rank(src)``, sorted, shape ``[E]``; ``ptr``: segment starts,
-    ``[N_dst + 1]``; ``nbr``: source node of each sorted entry, ``[E]``; ``eid``: its column in
-    the edge type's ``edge_index``, ``[E]`` (both int32 where they fit, see :func:`narrow`).
+    ``rank``: the time rank of each entry's source node (its position among the graph's distinct
+    times), ascending within each segment, shape ``[E]``; ``ptr``: segment starts, ``[N_dst + 1]``;
+    ``nbr``: source node of each sorted entry, ``[E]``; ``eid``: its column in the edge type's
+    ``edge_index``, ``[E]`` (all four int32 where they fit, see :func:`narrow`: a graph of 10M
+    rows maps half the bytes of int64 ones).
     """
 
-    key: Tensor
+    rank: Tensor
     ptr: Tensor
     nbr: Tensor
     eid: Tensor
@@ -137,7 +139,7 @@ class SamplerGraph:
         return cls(dict(meta["num_nodes"]), tensors["times"], csc)
 
 
-_CSC_FIELDS = ("key", "ptr", "nbr", "eid")
+_CSC_FIELDS = ("rank", "ptr", "nbr", "eid")
 
 
 def _build_csc(edge_index: Tensor, src_rank: Tensor, num_dst: int, stride: int) -> _Csc:
@@ -145,7 +147,9 @@ def _build_csc(edge_index: Tensor, src_rank: Tensor, num_dst: int, stride: int) 
     row, col = edge_index[0].long(), edge_index[1].long()
     key, perm = torch.sort(col * stride + src_rank[row], stable=True)
     ptr = torch.searchsorted(key, torch.arange(num_dst + 1) * stride)
-    return _Csc(key=key, ptr=ptr, nbr=narrow(row[perm]), eid=narrow(perm))
+    del key
+    nbr = row[perm]
+    return _Csc(rank=narrow(src_rank[nbr]), ptr=narrow(ptr), nbr=narrow(nbr), eid=narrow(perm))
 
 
 class TemporalSampler(BaseSampler):
@@ -182,7 +186,6 @@ class TemporalSampler(BaseSampler):
         self.strategy = strategy
         self.graph = graph
         self.num_nodes, self.times, self.csc = graph.num_nodes, graph.times, graph.csc
-        self.stride = self.times.numel() + 1
         self.fanout = self._fanouts(num_neighbors, list(graph.csc))
         self.num_hops = max((len(v) for v in self.fanout.values()), default=0)
         self.generator = torch.Generator()
@@ -210,10 +213,12 @@ class TemporalSampler(BaseSampler):
             "input_time (link prediction is not supported yet).")
 
     def sample(self, input_type: NodeType, seeds: Tensor, seed_time: Tensor,
-               input_id: Tensor | None = None) -> HeteroSamplerOutput:
+               input_id: Tensor | None = None, edge_ids: bool = True) -> HeteroSamplerOutput:
         """Sample around ``seeds`` (``[B]`` node ids of ``input_type``) at ``seed_time`` ``[B]``.
 
         The first ``B`` nodes of ``input_type`` in the output are the seeds, in order.
+        ``edge_ids=False`` leaves the output's ``edge`` empty: a model without edge attributes
+        does not read (nor page in) the edge-id arrays.
         """
         seed_rank = torch.searchsorted(self.times, seed_time, right=True)  # [B]
         store = {t: _Nodes(max(n, 1)) for t, n in self.num_nodes.items()}
@@ -237,7 +242,8 @@ class TemporalSampler(BaseSampler):
                 src_loc, fresh = store[et[0]].add(csc.nbr[pos].long(), dst_batch[owner])
                 rows[et].append(src_loc)
                 cols[et].append(dst_loc[owner])
-                eids[et].append(csc.eid[pos].long())
+                if edge_ids:
+                    eids[et].append(csc.eid[pos].long())
                 new.setdefault(et[0], []).append(fresh)
             frontier = {t: torch.cat(v) for t, v in new.items()}
             for t in store:
@@ -253,8 +259,8 @@ class TemporalSampler(BaseSampler):
 
         Returns ``(owner [S], pos [S])``: the frontier entry of each pick and its CSC position.
         """
-        start = csc.ptr[node]
-        cut = torch.searchsorted(csc.key, node * self.stride + rank)  # end of visible part
+        start = csc.ptr[node].long()
+        cut = _first_at_least(csc.rank, start, csc.ptr[node + 1].long(), rank)  # end of visible part
         count = cut - start
         if k < 0 or self.strategy == "last":
             take = count if k < 0 else count.clamp(max=k)
@@ -298,6 +304,22 @@ class TemporalSampler(BaseSampler):
             num_sampled_edges={et: [v.numel() for v in vs] for et, vs in rows.items()},
             metadata=(input_id if input_id is not None else torch.arange(seeds.numel()), seed_time),
         )
+
+
+def _first_at_least(values: Tensor, lo: Tensor, hi: Tensor, target: Tensor) -> Tensor:
+    """Per segment ``[lo_i, hi_i)`` of ``values`` (ascending within each), the first position
+    whose value is at least ``target_i`` (``hi_i`` when none): a binary search vectorised over
+    the segments, ``log2`` of the longest segment steps, each reading one value per segment."""
+    lo, hi = lo.clone(), hi.clone()
+    last = max(values.numel() - 1, 0)
+    while True:
+        active = lo < hi
+        if not bool(active.any()):
+            return lo
+        mid = torch.div(lo + hi, 2, rounding_mode="floor")
+        below = values[mid.clamp(max=last)].long() < target
+        lo = torch.where(active & below, mid + 1, lo)
+        hi = torch.where(active & ~below, mid, hi)
 
 
 def _ranges(start: Tensor, length: Tensor) -> tuple[Tensor, Tensor]:
