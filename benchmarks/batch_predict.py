@@ -16,7 +16,9 @@ process. Times are the median over ``--repeat`` runs, memory the largest.
 
 The models are trained once on a small store; each size then rewrites the same data folder, so
 the models' recorded graph reads the bigger store. That folder is scratch space owned by the
-benchmark. ``--big N`` adds one LightGBM ``local2`` job of N customers at the end.
+benchmark. ``--big N`` adds one LightGBM ``local2`` job of N customers at the end (no bare
+pass: it is there for its time and memory beside the largest ``--sizes`` round's ``local2``
+job, whose ratios it prints).
 ``--explanations`` measures instead what the explanations output adds to a LightGBM job
 (``benchmarks/explain_cost.py``).
 
@@ -184,10 +186,11 @@ def _dask_pids(cluster: Any) -> list[int]:
         return list(client.run(os.getpid).values())
 
 
-def _line(kind: str, size: int, mode: str, r: dict[str, Any], bare: float, local1: float | None) -> str:
+def _line(kind: str, size: int, mode: str, r: dict[str, Any], bare: float | None, local1: float | None) -> str:
     speedup = f"{local1 / r['seconds']:>7.2f}" if local1 else f"{'':>7}"
+    ratio = f"{r['seconds'] / bare:>8.2f}" if bare else f"{'-':>8}"
     return (f"{kind:>8} {size:>10,} {mode:>6} {r['entities']:>10,} {r['seconds']:>8.1f} "
-            f"{r['entities'] / r['seconds']:>9,.0f} {r['seconds'] / bare:>8.2f} {speedup} "
+            f"{r['entities'] / r['seconds']:>9,.0f} {ratio} {speedup} "
             f"{r['tree_rss'] / MB:>9,.0f} {r['tree_pss'] / MB:>9,.0f} {r['proc_rss'] / MB:>9,.0f} "
             f"{r['proc_pss'] / MB:>9,.0f}")
 
@@ -251,16 +254,31 @@ def main() -> None:
     rounds = [(size, kind, modes) for size in args.sizes for kind in args.kinds]
     if args.big:
         rounds.append((args.big, "lightgbm", ["local2"]))
+    lightgbm_local2: tuple[int, dict[str, Any]] | None = None  # the last regular round's, for --big
     try:
-        for size, kind, round_modes in rounds:
+        for i, (size, kind, round_modes) in enumerate(rounds):
+            big = args.big is not None and i == len(rounds) - 1
             generate(data, customers=size, seed=0)
-            results = {m: measure(args, m, refs[kind], flows[kind], cluster) for m in ["bare", *round_modes]}
+            results = {m: measure(args, m, refs[kind], flows[kind], cluster)
+                       for m in ([] if big else ["bare"]) + round_modes}
+            if big:
+                r = results["local2"]
+                print(_line(kind, size, "local2", r, None, None), flush=True)
+                if lightgbm_local2 is not None:
+                    small, base = lightgbm_local2
+                    print(f"{size:,} vs {small:,} customers, local2 LightGBM job: time "
+                          f"{r['seconds'] / base['seconds']:.2f}x for {size / small:.0f}x the entities; peak "
+                          f"RSS tree {r['tree_rss'] / base['tree_rss']:.2f}x, largest process "
+                          f"{r['proc_rss'] / base['proc_rss']:.2f}x", flush=True)
+                continue
             bare = results["bare"]["seconds"]
             for mode, r in results.items():
                 if mode != "bare" and r["entities"] != results["bare"]["entities"]:
                     raise SystemExit(f"{mode} scored {r['entities']} entities, bare {results['bare']['entities']}")
                 local1 = results.get("local1", {}).get("seconds") if mode not in ("bare", "local1") else None
                 print(_line(kind, size, mode, r, bare, local1), flush=True)
+            if kind == "lightgbm" and "local2" in results:
+                lightgbm_local2 = (size, results["local2"])
     finally:
         if cluster is not None:
             cluster.close()
