@@ -11,8 +11,9 @@ For each model kind (LightGBM, GNN) and store size it measures, each in a fresh 
 
 It prints wall time, entities per second, the job / bare ratio, the speed-up over ``local1``
 and peak memory: RSS and PSS (proportional: a page shared by two processes counts half to
-each, so memory-mapped graph tensors count once) summed over the process tree and of its largest
-process. Times are the median over ``--repeat`` runs, memory the largest.
+each, so memory-mapped graph tensors count once) summed over the process tree, RSS of the main
+process (the job's coordinator, or the bare pass) and RSS / PSS of its largest worker. Times are
+the median over ``--repeat`` runs, memory the largest.
 
 The models are trained once on a small store; each size then rewrites the same data folder, so
 the models' recorded graph reads the bigger store. That folder is scratch space owned by the
@@ -51,20 +52,23 @@ MB = 2**20
 
 @dataclass
 class PeakMemory:
-    """Samples RSS and PSS of a process tree (plus ``extra`` processes) every ``interval`` s."""
+    """Samples RSS and PSS of a process tree (plus ``extra`` processes) every ``interval`` s: the
+    tree's sum, the root's (the job's coordinator, or the bare pass) and the largest of the others
+    (its workers)."""
 
     root: psutil.Process
     extra: list[psutil.Process] = field(default_factory=list)
     interval: float = 0.2
     tree_rss: int = 0
     tree_pss: int = 0
-    proc_rss: int = 0
-    proc_pss: int = 0
+    main_rss: int = 0
+    worker_rss: int = 0
+    worker_pss: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def _sample(self) -> None:
         while not self._stop.is_set():
-            rss, pss = [], []
+            rss, pss, worker = [], [], []
             try:
                 procs = [self.root, *self.root.children(recursive=True), *self.extra]
             except psutil.Error:
@@ -76,9 +80,14 @@ class PeakMemory:
                     continue
                 rss.append(info.rss)
                 pss.append(getattr(info, "pss", info.rss))
+                if proc.pid == self.root.pid:
+                    self.main_rss = max(self.main_rss, info.rss)
+                else:
+                    worker.append((info.rss, pss[-1]))
             if rss:
                 self.tree_rss, self.tree_pss = max(self.tree_rss, sum(rss)), max(self.tree_pss, sum(pss))
-                self.proc_rss, self.proc_pss = max(self.proc_rss, max(rss)), max(self.proc_pss, max(pss))
+            for w_rss, w_pss in worker:
+                self.worker_rss, self.worker_pss = max(self.worker_rss, w_rss), max(self.worker_pss, w_pss)
             time.sleep(self.interval)
 
     def __enter__(self) -> PeakMemory:
@@ -176,7 +185,8 @@ def measure(args: argparse.Namespace, mode: str, ref: str, workflow: str, cluste
         peaks.append(peak)
     return {"entities": runs[0]["entities"], "seconds": statistics.median(r["seconds"] for r in runs),
             "tree_rss": max(p.tree_rss for p in peaks), "tree_pss": max(p.tree_pss for p in peaks),
-            "proc_rss": max(p.proc_rss for p in peaks), "proc_pss": max(p.proc_pss for p in peaks)}
+            "main_rss": max(p.main_rss for p in peaks), "worker_rss": max(p.worker_rss for p in peaks),
+            "worker_pss": max(p.worker_pss for p in peaks)}
 
 
 def _dask_pids(cluster: Any) -> list[int]:
@@ -191,12 +201,17 @@ def _line(kind: str, size: int, mode: str, r: dict[str, Any], bare: float | None
     ratio = f"{r['seconds'] / bare:>8.2f}" if bare else f"{'-':>8}"
     return (f"{kind:>8} {size:>10,} {mode:>6} {r['entities']:>10,} {r['seconds']:>8.1f} "
             f"{r['entities'] / r['seconds']:>9,.0f} {ratio} {speedup} "
-            f"{r['tree_rss'] / MB:>9,.0f} {r['tree_pss'] / MB:>9,.0f} {r['proc_rss'] / MB:>9,.0f} "
-            f"{r['proc_pss'] / MB:>9,.0f}")
+            f"{r['tree_rss'] / MB:>9,.0f} {r['tree_pss'] / MB:>9,.0f} {r['main_rss'] / MB:>9,.0f} "
+            f"{_mb(r['worker_rss']):>10} {_mb(r['worker_pss']):>10}")
+
+
+def _mb(value: int) -> str:
+    return f"{value / MB:,.0f}" if value else "-"
 
 
 HEADER = (f"{'kind':>8} {'customers':>10} {'mode':>6} {'entities':>10} {'seconds':>8} {'ent/s':>9} "
-          f"{'job/bare':>8} {'vs w1':>7} {'tree RSS':>9} {'tree PSS':>9} {'proc RSS':>9} {'proc PSS':>9}")
+          f"{'job/bare':>8} {'vs w1':>7} {'tree RSS':>9} {'tree PSS':>9} {'main RSS':>9} {'worker RSS':>10} "
+          f"{'worker PSS':>10}")
 
 
 def explanations(args: argparse.Namespace) -> None:
@@ -268,8 +283,9 @@ def main() -> None:
                     small, base = lightgbm_local2
                     print(f"{size:,} vs {small:,} customers, local2 LightGBM job: time "
                           f"{r['seconds'] / base['seconds']:.2f}x for {size / small:.0f}x the entities; peak "
-                          f"RSS tree {r['tree_rss'] / base['tree_rss']:.2f}x, largest process "
-                          f"{r['proc_rss'] / base['proc_rss']:.2f}x", flush=True)
+                          f"RSS tree {r['tree_rss'] / base['tree_rss']:.2f}x, coordinator "
+                          f"{r['main_rss'] / base['main_rss']:.2f}x, largest worker "
+                          f"{r['worker_rss'] / base['worker_rss']:.2f}x", flush=True)
                 continue
             bare = results["bare"]["seconds"]
             for mode, r in results.items():
