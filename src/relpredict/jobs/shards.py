@@ -9,6 +9,8 @@ goes straight to the destination's staging area, never back through the coordina
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import importlib
 import math
 import os
@@ -248,4 +250,13 @@ def run_shard(shard: Shard, context: tuple[Any, Any] | None = None) -> dict[str,
         "drift": shard_drift(model, graph, shard, tables),
     }
     sink.mark_done(shard.number, info)
+    release_memory()
     return info
+
+
+def release_memory() -> None:
+    """Hand the shard's freed buffers back to the system (Arrow's pool and glibc's heap keep
+    them otherwise), so that a worker's memory between shards is what it holds, not its peak."""
+    pa.default_memory_pool().release_unused()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
