@@ -58,7 +58,7 @@ class LocalSink(JobSink):
         if dest.partitioned:
             self.manifest.withdraw()
         with writing(dest.path):
-            return _RollingFiles(dest, schema, before_first_seal=self.manifest.withdraw
+            return _RollingFiles(dest, schema, None if dest.partitioned else self.manifest.withdraw
                                  ).write_all(batches, on_batch)
 
     @property
