@@ -19,9 +19,9 @@ Metrics (own implementations): AUROC (binary), MAE (regression), accuracy (multi
     .venv/bin/python benchmarks/query_zoo.py --only f1-driver-constructors,zoo-next-items --users 1000
     .venv/bin/python benchmarks/query_zoo.py --list      # the queries; --all adds the three extra ones
 
-The default run (16 queries, one seed, 3,000 demo customers, 2,500 ratings users) took 42 min
-on the 2-core machine while other work kept its load near 3.5; the slowest queries were
-f1-driver-status (multiclass LightGBM, 7 min) and zoo-next-items (6 min).
+The default run has 20 queries (one seed, 3,000 demo customers, 2,500 ratings users); with
+``--all`` (23 queries) it took 22.7 min on the idle 2-core machine. The slowest queries were
+f1-driver-status (multiclass, 168 s) and zoo-next-items (143 s).
 """
 
 from __future__ import annotations
