@@ -19,7 +19,7 @@ from relpredict.features import (
     recent_items,
     target_history,
 )
-from relpredict.features.history import history_windows
+from relpredict.features.history import history_windows, past_levels, population_level
 from relpredict.graph.graph import Graph
 from relpredict.query.binder import bind
 
@@ -163,3 +163,16 @@ def test_history_at_many_anchors_is_one_label_query(g: Graph, monkeypatch) -> No
     assert len(calls) == 1
     # 24 past anchors of T and 24 of 02-01, none shared.
     assert len(calls[0]) == 48
+
+
+def test_population_levels_of_past_anchors_by_hand(g: Graph) -> None:
+    """The level at a past anchor is the mean |label| of every entity's non-zero label there.
+
+    At T's past anchors: 01-31 → c1 80, c2 12: level 46; 01-01 → c1 30 (c2's 0 is left out):
+    level 30; 12-02 → no customer yet: none. The level T's rows are divided by is 46 (t - D),
+    and at FEB1 (past anchor 01-02 → c1 30, c2 0): 30."""
+    bq = bind(SPEND, g)
+    past = past_levels(bq, g, [T, FEB1], n=3)
+    assert past[T] == pytest.approx([46.0, 30.0, None])
+    assert past[FEB1] == [pytest.approx(30.0), None, None]
+    assert population_level(bq, g, [T, FEB1]) == {T: pytest.approx(46.0), FEB1: pytest.approx(30.0)}

@@ -260,8 +260,27 @@ def anchor_levels(bq: BoundQuery, graph: Graph, anchors: list[datetime]) -> dict
     return out
 
 
+def past_levels(bq: BoundQuery, graph: Graph, anchors: list[datetime], levels: Levels | None = None,
+                n: int = max(LEVEL_SPANS)) -> dict[datetime, list[float | None]]:
+    """Per anchor ``t``: the levels (:func:`anchor_levels`) at ``t - D, t - 2D, .. t - nD``, None
+    where a past anchor has no level or its windows do not end by ``t`` (no look-ahead)."""
+    out: dict[datetime, list[float | None]] = {a: [None] * n for a in anchors}
+    if not has_history(bq) or not anchors:
+        return out
+    with Scratch(graph.con) as s:
+        view = s.register(pa.table({"anchor": pa.array(sorted(set(anchors)), pa.timestamp("us"))}), "anchors")
+        base = s.create("base", f"SELECT 0 AS key, CAST(anchor AS TIMESTAMP) AS anchor FROM {q(view)}")
+        past = _past_anchors(s, bq, base, n)
+        pairs = graph.con.execute(f"SELECT anchor, i, past FROM {q(past)} WHERE ok").fetchall()
+    found = (levels or (lambda a: anchor_levels(bq, graph, a)))(sorted({p for _, _, p in pairs}))
+    for anchor, i, p in pairs:
+        out.setdefault(anchor, [None] * n)[i - 1] = found.get(p)
+    return out
+
+
 def population_level(bq: BoundQuery, graph: Graph, anchors: list[datetime],
-                     levels: Levels | None = None) -> dict[datetime, float | None]:
+                     levels: Levels | None = None,
+                     past: dict[datetime, list[float | None]] | None = None) -> dict[datetime, float | None]:
     """Per anchor ``t``: the typical size of the target at ``t`` — the level
     (:func:`anchor_levels`) at ``t - D``, else the mean level of ``t - D .. t - 3D``, else of
     ``.. t - 12D`` (None when none). Each of those past anchors has its windows end by ``t``:
@@ -269,23 +288,16 @@ def population_level(bq: BoundQuery, graph: Graph, anchors: list[datetime],
 
     A relative regression model divides by it, so that a change of the target's scale over
     time (inflation, a new points scale) moves its inputs and outputs together. ``levels``
-    (a cached :func:`anchor_levels`) saves recomputing the levels of past anchors.
+    (a cached :func:`anchor_levels`) saves recomputing the levels of past anchors, ``past``
+    (:func:`past_levels`) the lookup of the past anchors.
     """
-    out: dict[datetime, float | None] = {a: None for a in anchors}
-    if not has_history(bq) or not anchors:
-        return out
-    with Scratch(graph.con) as s:
-        view = s.register(pa.table({"anchor": pa.array(sorted(set(anchors)), pa.timestamp("us"))}), "anchors")
-        base = s.create("base", f"SELECT 0 AS key, CAST(anchor AS TIMESTAMP) AS anchor FROM {q(view)}")
-        past = _past_anchors(s, bq, base, max(LEVEL_SPANS))
-        pairs = graph.con.execute(f"SELECT anchor, i, past FROM {q(past)} WHERE ok").fetchall()
-    found = (levels or (lambda a: anchor_levels(bq, graph, a)))(sorted({p for _, _, p in pairs}))
-    by_anchor: dict[datetime, list[tuple[int, float | None]]] = {}
-    for anchor, i, p in pairs:
-        by_anchor.setdefault(anchor, []).append((i, found.get(p)))
-    for anchor, values in by_anchor.items():
+    found = past if past is not None else past_levels(bq, graph, anchors, levels)
+    out: dict[datetime, float | None] = {}
+    for anchor in anchors:
+        values = found.get(anchor) or []
+        out[anchor] = None
         for span in LEVEL_SPANS:
-            within = [v for i, v in values if i <= span and v is not None]
+            within = [v for v in values[:span] if v is not None]
             if within:
                 out[anchor] = sum(within) / len(within)
                 break
@@ -461,5 +473,5 @@ def popular_items(bq: BoundQuery, graph: Graph, anchor: datetime | None = None,
     return graph.con.sql(sql, params=p.values).to_arrow_table()
 
 
-__all__ = ["RECENCY", "class_column", "recent_class_shares", "fit_target_classes", "has_history", "anchor_levels", "history_windows", "population_level", "history_and_past", "popular_items",
+__all__ = ["RECENCY", "class_column", "recent_class_shares", "fit_target_classes", "has_history", "anchor_levels", "history_windows", "population_level", "past_levels", "LEVEL_SPANS", "history_and_past", "popular_items",
            "recent_items", "target_history"]

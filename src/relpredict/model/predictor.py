@@ -20,13 +20,16 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from relpredict.errors import ConfigError
 from relpredict.features.aggregates import aggregate_features
 from relpredict.features.candidates import FEATURES
 from relpredict.features.history import (
+    LEVEL_SPANS,
     anchor_levels,
     history_and_past,
+    past_levels,
     population_level,
     recent_class_shares,
     recent_items,
@@ -86,6 +89,9 @@ class Frame:
         return Frame(np.zeros_like(self.base), self.scale)
 
 
+LEVEL_FEATURE = "population.level_ratio_"
+
+
 class LevelCache:
     """The population levels of one graph (per past anchor, and per anchor the level a relative
     regression model divides by), each computed once: they depend on the anchor only."""
@@ -94,6 +100,7 @@ class LevelCache:
         self.bq, self.graph = bq, weakref.ref(graph)
         self._at: dict[datetime, float | None] = {}
         self._population: dict[datetime, float | None] = {}
+        self._past: dict[datetime, list[float | None]] = {}
 
     def anchor_levels(self, anchors: list[datetime]) -> dict[datetime, float | None]:
         wanted = sorted({a for a in anchors if a not in self._at})
@@ -104,8 +111,15 @@ class LevelCache:
     def population(self, anchors: list[datetime]) -> dict[datetime, float | None]:
         wanted = sorted({a for a in anchors if a not in self._population})
         if wanted:
-            self._population.update(population_level(self.bq, self._graph(), wanted, self.anchor_levels))
+            self._population.update(population_level(self.bq, self._graph(), wanted, past=self.past(wanted)))
         return {a: self._population.get(a) for a in anchors}
+
+    def past(self, anchors: list[datetime]) -> dict[datetime, list[float | None]]:
+        """Per anchor, the levels of its past anchors ``t - D .. t - 12D``."""
+        wanted = sorted({a for a in anchors if a not in self._past})
+        if wanted:
+            self._past.update(past_levels(self.bq, self._graph(), wanted, self.anchor_levels))
+        return {a: self._past.get(a) or [] for a in anchors}
 
     def _graph(self) -> Graph:
         graph = self.graph()
@@ -502,7 +516,29 @@ class TrainedModel:
             units = target_unit_features(bq, names)
             x = x.copy()
             x[:, units] = x[:, units] / frame.scale[:, None]
+            if bq.is_temporal and ANCHOR in rows.column_names:
+                ratios = self.level_ratios(bq, graph, rows, frame.scale)
+                x = np.concatenate([x, ratios], axis=1)
+                names = names + [f"{LEVEL_FEATURE}{i + 1}" for i in range(ratios.shape[1])]
         return names, x
+
+    def level_ratios(self, bq: BoundQuery, graph: Graph, rows: pa.Table, scale: np.ndarray) -> np.ndarray:
+        """``[N, 12]``: the population level at each of the row's past anchors ``t - iD`` over the
+        level the row is divided by (NaN where none). How the target's level moved over the
+        last year — its calendar, a trend — in units that do not move with its scale."""
+        column = rows.column(ANCHOR).cast(pa.timestamp("us"))
+        distinct = [a for a in pc.unique(column).to_pylist() if a is not None]
+        found = self.level_cache(bq, graph).past(distinct)
+        n = max(LEVEL_SPANS)
+        table = np.full((len(distinct) + 1, n), np.nan)  # the last row: a row without an anchor
+        for r, a in enumerate(distinct):
+            for i, v in enumerate(found.get(a) or []):
+                if v is not None:
+                    table[r, i] = v
+        where = pc.index_in(column, pa.array(distinct, pa.timestamp("us"))).fill_null(len(distinct))
+        out = table[np.asarray(where.to_numpy(zero_copy_only=False), np.int64)]
+        ratios: np.ndarray = out / scale[:, None]
+        return ratios
 
     def recent_matrix(self, bq: BoundQuery, graph: Graph, rows: pa.Table) -> torch.Tensor | None:
         """Link prediction ``[N, I]``: ``1/sqrt(1 + rank)`` for the entity's recent distinct items
