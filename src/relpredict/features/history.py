@@ -241,7 +241,8 @@ LEVEL_SPANS = (1, 3, 12)
 
 def anchor_levels(bq: BoundQuery, graph: Graph, anchors: list[datetime]) -> dict[datetime, float | None]:
     """Per anchor ``a``: the population's level of the target there, the mean ``|label|`` of
-    every entity's non-zero label at ``a`` (None when every label is zero or NULL).
+    every entity's non-zero label at ``a`` (None when every label is zero or NULL); for a binary
+    target, the share of positive labels (None when there are none).
 
     Labels of all entities are read, so the level depends on the anchor only, never on which
     entities a batch holds. A label at ``a`` reads rows up to ``a + D``: call this only for
@@ -250,13 +251,15 @@ def anchor_levels(bq: BoundQuery, graph: Graph, anchors: list[datetime]) -> dict
     out: dict[datetime, float | None] = {a: None for a in anchors}
     if not anchors:
         return out
+    binary = bq.task_type is TaskType.binary
+    value = f"CAST({TARGET} AS DOUBLE)"
+    level, where = (f"avg({value})", "") if binary else (f"avg(abs({value}))", f" AND {value} != 0")
     with Scratch(graph.con) as s:
         labels = s.register(training_table(bq, graph, sorted(set(anchors))).select([ANCHOR, TARGET]), "labels")
-        rows = graph.con.execute(
-            f"SELECT {ANCHOR}, round(avg(abs(CAST({TARGET} AS DOUBLE))), 9) FROM {q(labels)} "
-            f"WHERE {TARGET} IS NOT NULL AND CAST({TARGET} AS DOUBLE) != 0 GROUP BY 1").fetchall()
-    for anchor, level in rows:
-        out[anchor] = float(level) if level is not None and level > 0 else None
+        rows = graph.con.execute(f"SELECT {ANCHOR}, round({level}, 9) FROM {q(labels)} "
+                                 f"WHERE {TARGET} IS NOT NULL{where} GROUP BY 1").fetchall()
+    for anchor, found in rows:
+        out[anchor] = float(found) if found is not None and (binary or found > 0) else None
     return out
 
 

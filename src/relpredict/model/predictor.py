@@ -516,16 +516,19 @@ class TrainedModel:
             units = target_unit_features(bq, names)
             x = x.copy()
             x[:, units] = x[:, units] / frame.scale[:, None]
-            if bq.is_temporal and ANCHOR in rows.column_names:
-                ratios = self.level_ratios(bq, graph, rows, frame.scale)
-                x = np.concatenate([x, ratios], axis=1)
-                names = names + [f"{LEVEL_FEATURE}{i + 1}" for i in range(ratios.shape[1])]
+        scale = frame.scale if frame is not None and self.codec.relative else None
+        if (scale is not None or self.task_type is TaskType.binary) and bq.is_temporal \
+                and ANCHOR in rows.column_names:
+            ratios = self.level_ratios(bq, graph, rows, scale)
+            x = np.concatenate([x, ratios], axis=1)
+            names = names + [f"{LEVEL_FEATURE}{i + 1}" for i in range(ratios.shape[1])]
         return names, x
 
-    def level_ratios(self, bq: BoundQuery, graph: Graph, rows: pa.Table, scale: np.ndarray) -> np.ndarray:
+    def level_ratios(self, bq: BoundQuery, graph: Graph, rows: pa.Table, scale: np.ndarray | None) -> np.ndarray:
         """``[N, 12]``: the population level at each of the row's past anchors ``t - iD`` over the
-        level the row is divided by (NaN where none). How the target's level moved over the
-        last year — its calendar, a trend — in units that do not move with its scale."""
+        level the row is divided by (``scale``; a binary target's positive rates as they are), NaN
+        where none. How the target's level moved over the last year — its calendar, a trend —
+        in units that do not move with its scale."""
         column = rows.column(ANCHOR).cast(pa.timestamp("us"))
         distinct = [a for a in pc.unique(column).to_pylist() if a is not None]
         found = self.level_cache(bq, graph).past(distinct)
@@ -537,7 +540,7 @@ class TrainedModel:
                     table[r, i] = v
         where = pc.index_in(column, pa.array(distinct, pa.timestamp("us"))).fill_null(len(distinct))
         out = table[np.asarray(where.to_numpy(zero_copy_only=False), np.int64)]
-        ratios: np.ndarray = out / scale[:, None]
+        ratios: np.ndarray = out if scale is None else out / scale[:, None]
         return ratios
 
     def recent_matrix(self, bq: BoundQuery, graph: Graph, rows: pa.Table) -> torch.Tensor | None:
