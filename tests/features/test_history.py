@@ -176,3 +176,10 @@ def test_population_levels_of_past_anchors_by_hand(g: Graph) -> None:
     assert past[T] == pytest.approx([46.0, 30.0, None])
     assert past[FEB1] == [pytest.approx(30.0), None, None]
     assert population_level(bq, g, [T, FEB1]) == {T: pytest.approx(46.0), FEB1: pytest.approx(30.0)}
+
+
+def test_binary_population_levels_are_positive_shares_by_hand(g: Graph) -> None:
+    """A binary target's level is the share of positive labels, zeros counted: at 01-31 c1 and
+    c2 both buy (1.0); at 01-01 only c1 does (0.5); at 12-02 there is no customer yet."""
+    bq = bind("PREDICT COUNT(transactions.*, 0, 30, days) > 0 " + CUSTOMERS, g)
+    assert past_levels(bq, g, [T], n=3)[T] == pytest.approx([1.0, 0.5, None])
