@@ -1,7 +1,9 @@
 """The gradient-boosting model: LightGBM on the automatic features of :mod:`relpredict.features`.
 
-One booster per task (one per class for multilabel), early-stopped on validation, deterministic
-for a given seed (``deterministic=True``, fixed thread count). Boosters are kept as LightGBM's
+Binary and regression average the raw scores of :data:`BAGS` boosters that differ only in their
+bagging and feature-fraction seed (less variance for the same features); multiclass trains one
+booster, multilabel one per class. Each is early-stopped on validation and deterministic for a
+given seed (``deterministic=True``, fixed thread count). Boosters are kept as LightGBM's
 own text format, so an artifact stores them as strings.
 """
 
@@ -23,6 +25,7 @@ PARAMS: dict[str, Any] = {
     "deterministic": True, "force_row_wise": True, "num_threads": 2,
 }
 ROUNDS, EARLY_STOP = 2000, 100
+BAGS = 3  # binary and regression: boosters of different bagging seeds, their raw scores averaged
 MAX_TRAINED_CLASSES = 24  # multiclass: the 23 most frequent classes + "other"
 MANY_CLASSES = {"learning_rate": 0.08, "rounds": 600, "early_stop": 30}  # trees per round = classes
 
@@ -85,8 +88,9 @@ class Booster:
             params = {**_objective(codec.task, classes), **(MANY_CLASSES if classes > 10 else {})}
             out._add(params, x_train[keep_t], yt, x_val[keep_v], yv, seed)
         else:
-            out._add(_objective(codec.task, codec.out_dim), x_train, y_train, x_val, y_val, seed,
-                     weight_train, weight_val)
+            for bag in range(BAGS):
+                out._add(_objective(codec.task, codec.out_dim), x_train, y_train, x_val, y_val,
+                         seed + 7919 * bag, weight_train, weight_val)
         return out
 
     def _add(self, params: dict[str, Any], x: np.ndarray, y: np.ndarray, xv: np.ndarray,
@@ -111,6 +115,9 @@ class Booster:
         boosters = self.boosters()
         if self.task is TaskType.multilabel:
             return np.stack([b.predict(x) for b in boosters], axis=1) if boosters else np.zeros((len(x), 0))
+        if self.task in (TaskType.binary, TaskType.regression):
+            raw: np.ndarray = np.mean([np.asarray(b.predict(x, raw_score=True), np.float64) for b in boosters], axis=0)
+            return 1.0 / (1.0 + np.exp(-raw)) if self.task is TaskType.binary else raw
         out = np.asarray(boosters[0].predict(x), dtype=np.float64)
         if self.class_map:  # trained classes + "other" → every class of the codec
             cmap = np.asarray(self.class_map)

@@ -102,7 +102,7 @@ def _tail(tail: str, owner: str, spec: Any, hops: list[str]) -> str:
 # ----------------------------------------------------------------------------------- LightGBM
 def booster_contributions(booster: Any, x: np.ndarray, task: TaskType, exact: bool = False) -> np.ndarray:
     """``[N, F + 1]`` contributions of each feature (the last column is the bias) to the raw score
-    the entity's prediction comes from: the only booster (binary, regression), the predicted
+    the entity's prediction comes from: the mean over the bagged boosters (binary, regression), the predicted
     class (multiclass), the class with the highest probability (multilabel).
 
     By default the path contributions of :func:`path_contributions` (LightGBM routes each row,
@@ -124,9 +124,9 @@ def booster_contributions(booster: Any, x: np.ndarray, task: TaskType, exact: bo
             rows = top == c
             out[rows] = contributions(boosters[c], x[rows])[:, 0]
         return out
+    if task is not TaskType.multiclass:  # the raw score is the boosters' mean, so are its parts
+        return np.ascontiguousarray(np.mean([contributions(b, x)[:, 0] for b in boosters], axis=0))
     per_class = contributions(boosters[0], x)
-    if task is not TaskType.multiclass:
-        return np.ascontiguousarray(per_class[:, 0])
     chosen = per_class.sum(2).argmax(1)
     picked: np.ndarray = per_class[np.arange(n), chosen]
     return picked
