@@ -105,15 +105,18 @@ def test_lightgbm_contributions_sum_to_the_raw_score_and_top_k_rows_are_the_larg
     x = model.boosting_features(graph, datetime(2024, 4, 1), entities)
     contrib = booster_contributions(model.booster, x, model.task_type)
     assert contrib.shape == (len(entities), len(model.booster.features) + 1)
-    raw = model.booster.boosters()[0].predict(x, raw_score=True)
+    boosters = model.booster.boosters()
+    assert len(boosters) == 3  # binary: three bagged boosters, their raw scores averaged
+    raw = np.mean([b.predict(x, raw_score=True) for b in boosters], axis=0)
     np.testing.assert_allclose(contrib.sum(1), raw, rtol=1e-9, atol=1e-9)  # every feature + bias
+    np.testing.assert_allclose(1 / (1 + np.exp(-raw)), model.booster.predict(x), rtol=1e-9)
     frame = table.to_pandas()
     first = frame[frame.ENTITY == entities[0].as_py()]
     largest = np.sort(np.abs(contrib[0, :-1]))[::-1][:4]
     np.testing.assert_allclose(np.abs(first.CONTRIBUTION.to_numpy()), largest, rtol=1e-9)
     # --explain-exact: LightGBM's own TreeSHAP (pred_contrib), also summing to the raw score
     exact = _explanations(wf, store.out / "lgb-exact", 4, exact=True).to_pandas()
-    shap = model.booster.boosters()[0].predict(x, pred_contrib=True)
+    shap = np.mean([b.predict(x, pred_contrib=True) for b in boosters], axis=0)
     np.testing.assert_allclose(shap.sum(1), raw, rtol=1e-9, atol=1e-9)
     first = exact[exact.ENTITY == entities[0].as_py()]
     np.testing.assert_allclose(np.abs(first.CONTRIBUTION.to_numpy()), np.sort(np.abs(shap[0, :-1]))[::-1][:4],
