@@ -4,9 +4,10 @@
   (:func:`path_contributions`: the change of each tree's expected value along the row's path,
   credited to the split features, as XGBoost's ``approx_contribs``), at about a prediction's cost;
   LightGBM's exact TreeSHAP (``pred_contrib``) is ``booster_contributions(..., exact=True)``,
-  some 50 times slower. Per entity either sums, with the bias, to the booster's raw score
-  (log-odds for binary classification, the value for regression, the predicted class's raw
-  score for multiclass; multilabel explains the entity's top class).
+  some 50 times slower. Per entity either sums, with the bias, to the model's raw score
+  (binary classification and regression: the mean raw score of the bagged boosters, log-odds or
+  the value; multiclass: the predicted class's raw score; multilabel explains the entity's top
+  class).
 * GNN: gradient × input over input groups: the encoded rows of each table in the entity's sampled
   neighbourhood, and the target history. A first-order attribution of the head's raw output for
   the entity's top prediction, not an exact decomposition.
