@@ -4,9 +4,8 @@ Tables (Parquet) plus a ``graph.yaml`` in the demo generator's format:
 
 - ``users(user_id, signup_time, country, age)``
 - ``movies(item_id, genre, release_time, runtime)``, the items: 40 % of the catalogue is out at
-  the start, the rest is released over the two years. (The table is not called ``items``: the
-  product's GNN fails on a table of that name, ``KeyError: "attribute 'items' already exists"``
-  from ``torch.nn.ModuleDict``; ``--item-table items`` reproduces it.)
+  the start, the rest is released over the two years (``--item-table items`` names the table
+  ``items``, a name torch's ``ModuleDict`` reserves, which the GNN handles).
 - ``ratings(rating_id, user_id, item_id, rating, genre, timestamp)``: the item's genre is copied
   onto the rating (as event logs often carry it), so ``FIRST(ratings.genre, ...)`` is a multiclass
   target.
