@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pandas as pd
+
 from relpredict.features.candidates import Sample, candidate_pairs
 from relpredict.graph.graph import Graph
 from relpredict.query.binder import bind
@@ -103,3 +105,29 @@ def test_recent_rows_baseline_can_break_ties_by_the_latest_row() -> None:
     np.testing.assert_allclose(pred.sum(1), 1.0)
     assert b.name.endswith("ties to the class of the latest row")
     assert Baseline.from_dict(b.to_dict()).name == b.name
+
+
+def test_context_features_are_the_items_share_among_entities_of_the_same_value(tiny) -> None:
+    """ctx.share.segment: among the customers of the row's segment with a transaction in the last
+    4 windows (120 days) up to T, the share that bought the item; ctx.lift: over pop.share_4.
+    c3 ("basic") is created after T: its segment is not read, so its transaction before T counts
+    in no segment's share."""
+    from relpredict.features.candidates import ItemColumns
+
+    from .conftest import store_graph, tiny_frames
+
+    customers, tx = tiny_frames()
+    tx.loc[len(tx)] = [9, 3, 12, 1.0, "web", pd.Timestamp("2024-02-20")]
+    g = store_graph(customers, tx)
+    query = WEB.replace(" WHERE transactions.channel = 'web'", "")
+    out = candidate_pairs(bind(query, g), g, rows_of([(1, T), (2, T)]), Sample(),
+                          ItemColumns(context=("segment",))).to_pylist()
+    pairs = {(r["__row"], r["ITEM"]): r for r in out}
+    g.close()
+    # gold: c1 bought 10, 11, 12 in (2023-11-02, T]; basic: c2 bought 10 and 11 (c3 unseen)
+    assert {i: pairs[(0, i)]["ctx.share.segment"] for i in (10, 11, 12)} == {10: 1.0, 11: 1.0, 12: 1.0}
+    assert {i: pairs[(1, i)]["ctx.share.segment"] for i in (10, 11, 12)} == {10: 1.0, 11: 1.0, 12: 0.0}
+    # pop.share_4 reads fact rows alone (their times are <= T): p12 by c1 and c3 of 3 customers
+    assert pairs[(1, 12)]["pop.share_4"] == 2 / 3
+    assert (pairs[(0, 12)]["ctx.lift.segment"], pairs[(1, 12)]["ctx.lift.segment"]) == (1.5, 0.0)
+    assert pairs[(0, 10)]["ctx.lift.segment"] == 1.0 / (2 / 3)  # p10: c1 and c2 of the 3

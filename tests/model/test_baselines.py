@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from relpredict.cli.main import app
-from relpredict.features.candidates import candidate_pairs
+from relpredict.features.candidates import candidate_pairs, item_columns
 from relpredict.features.history import history_and_past, recent_class_shares
 from relpredict.graph.yaml_io import load_graph
 from relpredict.labels.labels import prediction_table
@@ -172,9 +172,11 @@ def test_baselines_and_ranker_features_ignore_rows_after_the_anchor(graph, store
     bq = bind(QUERIES[TaskType.link_prediction], graph)
     rows = prediction_table(bq, graph, ANCHOR).slice(0, 80)
     rows = _with_anchor(rows)
-    a = candidate_pairs(bq, graph, rows)
-    b = candidate_pairs(bind(QUERIES[TaskType.link_prediction], changed), changed, rows)
-    assert a.num_rows > 0 and a.equals(b)
+    columns = item_columns(bq, graph)  # the item-column and entity-context features too
+    assert columns.categorical and columns.context
+    a = candidate_pairs(bq, graph, rows, columns=columns)
+    b = candidate_pairs(bind(QUERIES[TaskType.link_prediction], changed), changed, rows, columns=columns)
+    assert a.num_rows > 0 and f"ctx.share.{columns.context[0]}" in a.column_names and a.equals(b)
     model = train_model(graph, QUERIES[TaskType.link_prediction], TrainOptions(kind="lightgbm", seed=0,
                                                                                max_eval=3))
     model.baseline_weight = 0.5  # the ranker and its baseline both in the prediction
@@ -210,9 +212,10 @@ def test_candidate_features_do_not_depend_on_the_batch(graph) -> None:
     (the anchor-level tables come from the per-anchor cache or are computed with the batch)."""
     bq = bind(QUERIES[TaskType.link_prediction], graph)
     rows = _with_anchor(prediction_table(bq, graph, ANCHOR).slice(0, 60))
-    whole = candidate_pairs(bq, graph, rows).to_pandas()
-    halves = [candidate_pairs(bq, graph, rows.slice(0, 25)).to_pandas(),
-              candidate_pairs(bq, graph, rows.slice(25)).to_pandas()]
+    columns = item_columns(bq, graph)
+    whole = candidate_pairs(bq, graph, rows, columns=columns).to_pandas()
+    halves = [candidate_pairs(bq, graph, rows.slice(0, 25), columns=columns).to_pandas(),
+              candidate_pairs(bq, graph, rows.slice(25), columns=columns).to_pandas()]
     halves[1]["__row"] += 25
     import pandas as pd
 
@@ -221,6 +224,6 @@ def test_candidate_features_do_not_depend_on_the_batch(graph) -> None:
     mixed = pa.concat_tables([rows] + [rows.set_column(1, "ANCHOR_TIMESTAMP", pa.array([a] * rows.num_rows,
                                                                                        pa.timestamp("us")))
                                        for a in others])
-    first = candidate_pairs(bq, graph, mixed).to_pandas()
+    first = candidate_pairs(bq, graph, mixed, columns=columns).to_pandas()
     first = first[first["__row"] < rows.num_rows].reset_index(drop=True)
     pd.testing.assert_frame_equal(first, whole)

@@ -13,8 +13,10 @@ exactly as :func:`relpredict.features.history.recent_items` reads them):
 
 Besides, each pair gets the entity's share of its rows that were this item, time-decayed
 counts (half-lives of 1 and 4 windows, roughly), the item's repeat rate (the share of its
-recent entities that had it more than once) and the item-column features of
-:class:`ItemColumns`.
+recent entities that had it more than once), the item-column features of :class:`ItemColumns`
+and the item's popularity among the entities that share the entity's value of a categorical
+entity column (its segment, its country), over the last 4 windows, and its lift over the item's
+popularity among all entities.
 
 Sums of floats are rounded to 9 decimals: DuckDB adds in parallel, in no fixed order, and the
 same rows must give the same features in every run and every shard. Every candidate gets every feature (own, popularity, co-occurrence, entity activity), so a
@@ -73,34 +75,47 @@ class Sample:
 
 @dataclass(frozen=True)
 class ItemColumns:
-    """Columns of the item table that pair features read (chosen when the model is trained):
+    """Columns that pair features read (chosen when the model is trained). Of the item table:
     for a numeric column ``c`` the item's value ``item.c``, the mean over the entity's own past
     items ``own.mean.c`` and their distance ``pair.diff.c``; for a categorical column the share
-    of the entity's past rows whose item had the candidate's value, ``own.share.c``."""
+    of the entity's past rows whose item had the candidate's value, ``own.share.c``. Of the
+    entity table (``context``), for a categorical column ``c``: the share of the recent entities
+    with the entity's value of ``c`` that had the item, ``ctx.share.c``, and its ratio to the
+    item's share among all recent entities, ``ctx.lift.c``."""
 
     numeric: tuple[str, ...] = ()
     categorical: tuple[str, ...] = ()
+    context: tuple[str, ...] = ()
 
     def features(self) -> list[str]:
         return ([f for c in self.numeric for f in (f"item.{c}", f"own.mean.{c}", f"pair.diff.{c}")]
-                + [f"own.share.{c}" for c in self.categorical])
+                + [f"own.share.{c}" for c in self.categorical]
+                + [f for c in self.context for f in (f"ctx.share.{c}", f"ctx.lift.{c}")])
 
 
-MAX_NUMERIC, MAX_CATEGORICAL, MAX_VALUES = 4, 3, 200
+MAX_NUMERIC, MAX_CATEGORICAL, MAX_CONTEXT, MAX_VALUES = 4, 3, 3, 200
 
 
 def item_columns(bq: BoundQuery, graph: Graph) -> ItemColumns:
-    """The item table's numeric columns and its categorical ones with at most
-    :data:`MAX_VALUES` values (a near-unique name says nothing an ID does not)."""
+    """The item table's numeric columns, and the categorical columns of the item and of the
+    entity table with at most :data:`MAX_VALUES` values (a near-unique name says nothing an ID
+    does not)."""
     table = bq.item_table or ""
     numeric = tuple(feature_columns(graph, table, SType.numerical)[:MAX_NUMERIC])
-    categorical = []
+    return ItemColumns(numeric, _groupings(graph, table)[:MAX_CATEGORICAL],
+                       _groupings(graph, bq.entity_table)[:MAX_CONTEXT])
+
+
+def _groupings(graph: Graph, table: str) -> tuple[str, ...]:
+    """The categorical feature columns of ``table`` with 2 to :data:`MAX_VALUES` values, fewer
+    than half as many as rows."""
+    out = []
     for col in feature_columns(graph, table, SType.categorical):
         distinct, total = graph.con.execute(
             f"SELECT count(DISTINCT {q(col)}), count(*) FROM {q(table)}").fetchall()[0]
         if 1 < distinct <= MAX_VALUES and distinct < 0.5 * max(total, 1):
-            categorical.append(col)
-    return ItemColumns(numeric, tuple(categorical[:MAX_CATEGORICAL]))
+            out.append(col)
+    return tuple(out)
 
 
 class _Query:
@@ -164,7 +179,8 @@ def candidate_pairs(bq: BoundQuery, graph: Graph, rows: pa.Table, sample: Sample
         entity = s.create("entity", (
             f"SELECT __row, count(*) AS items, sum(c1) AS rows_1, sum(c12) AS rows_12, sum(c_all) AS rows_all, "
             f"avg(CASE WHEN c_all > 1 THEN 1.0 ELSE 0.0 END) AS rep FROM {q(own)} GROUP BY 1"))
-        pop, repeat, cooc, counts, any_pop = _anchor_tables(s, bq, graph, base, sample)
+        at = _anchor_tables(s, bq, graph, base, sample, columns.context)
+        pop, repeat, cooc, counts, any_pop = (at[n] for n in ANCHOR_TABLES)
         scored = s.create("cooc_rows", (
             f"SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY __row ORDER BY score DESC, item) AS rnk "
             f"FROM (SELECT o.__row, c.j AS item, round(sum(c.n / sqrt(ci.n * cj.n)), 9) AS score FROM {q(own_ranked)} o "
@@ -179,6 +195,7 @@ def candidate_pairs(bq: BoundQuery, graph: Graph, rows: pa.Table, sample: Sample
             f"WHERE pr.r1 <= {POPULAR} OR pr.r4 <= {POPULAR} UNION ALL "
             f"SELECT __row, item FROM {q(scored)})"))
         extra_cols, extra_joins = _item_features(s, bq, graph, base, columns)
+        context_cols, context_joins = _context_features(bq, graph, columns, at)
         days = "(epoch_us(b.anchor) - epoch_us(o.last_ts)) / 86400000000.0"
         ao = "ao" if filtered else "o"
         any_cols = (f"coalesce({ao}.c_all, 0) AS \"any.count_all\", "
@@ -199,8 +216,8 @@ def candidate_pairs(bq: BoundQuery, graph: Graph, rows: pa.Table, sample: Sample
             f"coalesce(o.c_all, 0) / greatest(e.rows_all, 1) AS \"own.share_all\", "
             f"coalesce(o.c12, 0) / greatest(e.rows_12, 1) AS \"own.share_12\", "
             f"coalesce(o.d1, 0) AS \"own.decay_1\", coalesce(o.d4, 0) AS \"own.decay_4\", "
-            f"ir.rep AS \"item.repeat\", {any_cols}{extra_cols} "
-            f"FROM {q(cands)} c JOIN {q(base)} b ON b.__row = c.__row{extra_joins} "
+            f"ir.rep AS \"item.repeat\", {any_cols}{extra_cols}{context_cols} "
+            f"FROM {q(cands)} c JOIN {q(base)} b ON b.__row = c.__row{extra_joins}{context_joins} "
             f"LEFT JOIN {q(own)} o ON o.__row = c.__row AND o.item = c.item "
             f"LEFT JOIN {q(own_ranked)} r ON r.__row = c.__row AND r.item = c.item "
             f"LEFT JOIN {q(pop)} pr ON pr.anchor = b.anchor AND pr.item = c.item "
@@ -210,39 +227,42 @@ def candidate_pairs(bq: BoundQuery, graph: Graph, rows: pa.Table, sample: Sample
             f"LEFT JOIN {q(any_pop)} ap ON ap.anchor = b.anchor AND ap.item = c.item ORDER BY c.__row, c.item")
 
 
-def _anchor_tables(s: Scratch, bq: BoundQuery, graph: Graph, base: str,
-                   sample: Sample) -> tuple[str, str, str, str, str]:
-    """Popularity, item repeat rates, co-occurrence and basket counts at the anchors of ``base``.
+def _anchor_tables(s: Scratch, bq: BoundQuery, graph: Graph, base: str, sample: Sample,
+                   context: tuple[str, ...]) -> dict[str, str]:
+    """Popularity, item repeat rates, co-occurrence, basket counts and the popularity within
+    each ``context`` column's groups at the anchors of ``base``: :data:`ANCHOR_TABLES`, then
+    ``ctx0``, ``ctx1``, ...
 
     They depend on the anchor alone, so with few anchors (a batch job has one) each anchor's
     tables are computed once per graph connection and reused by every later batch.
     """
     found = [r[0] for r in s.con.execute(f"SELECT DISTINCT anchor FROM {q(base)} ORDER BY 1").fetchall()]
     if not found or len(found) > CACHE_ANCHORS:
-        return _compute_anchor_tables(s, bq, graph, f"(SELECT DISTINCT anchor AS {ANCHOR} FROM {q(base)})", sample)
+        return _compute_anchor_tables(s, bq, graph, f"(SELECT DISTINCT anchor AS {ANCHOR} FROM {q(base)})",
+                                      sample, context)
     parts: list[dict[str, pa.Table]] = []
     for anchor in found:
-        key = (id(s.con), bq.text, sample.per_mille, anchor)
+        key = (id(s.con), bq.text, sample.per_mille, context, anchor)
         hit = _ANCHOR_CACHE.get(key)
         if hit is None or hit[0]() is not s.con:
             with Scratch(s.con) as inner:
                 view = inner.register(pa.table({ANCHOR: pa.array([anchor], pa.timestamp("us"))}), "anchor")
                 names = _compute_anchor_tables(inner, bq, graph, f"(SELECT CAST({ANCHOR} AS TIMESTAMP) AS "
-                                                                 f"{ANCHOR} FROM {q(view)})", sample)
-                tables = {n: inner.arrow(f"SELECT * FROM {q(t)}") for n, t in zip(ANCHOR_TABLES, names, strict=True)}
+                                                                 f"{ANCHOR} FROM {q(view)})", sample, context)
+                tables = {n: inner.arrow(f"SELECT * FROM {q(t)}") for n, t in names.items()}
             if len(_ANCHOR_CACHE) >= CACHE_ENTRIES:
                 _ANCHOR_CACHE.pop(next(iter(_ANCHOR_CACHE)))
             hit = _ANCHOR_CACHE[key] = (weakref.ref(s.con), tables)
         parts.append(hit[1])
-    out = []
-    for name in ANCHOR_TABLES:
+    out = {}
+    for name in parts[0]:
         view = s.register(pa.concat_tables([p[name] for p in parts]), f"a_{name}")
-        out.append(s.create(name, f"SELECT * FROM {q(view)}"))
-    return out[0], out[1], out[2], out[3], out[4]
+        out[name] = s.create(name, f"SELECT * FROM {q(view)}")
+    return out
 
 
-def _compute_anchor_tables(s: Scratch, bq: BoundQuery, graph: Graph, anchors: str,
-                           sample: Sample) -> tuple[str, str, str, str, str]:
+def _compute_anchor_tables(s: Scratch, bq: BoundQuery, graph: Graph, anchors: str, sample: Sample,
+                           context: tuple[str, ...]) -> dict[str, str]:
     """:func:`_anchor_tables` computed for the anchors of the SQL relation ``anchors``."""
     # popularity, by anchor: distinct entities per item, and active entities, per window
     b = _Query(bq, graph)
@@ -287,7 +307,50 @@ def _compute_anchor_tables(s: Scratch, bq: BoundQuery, graph: Graph, anchors: st
     cooc = s.create("cooc", (
         f"SELECT a.anchor, a.item AS i, b.item AS j, count(*) AS n FROM {q(basket)} a JOIN {q(basket)} b "
         "ON a.anchor = b.anchor AND a.e = b.e AND a.item != b.item GROUP BY 1, 2, 3"))
-    return pop, repeat, cooc, counts, _shares(s, bq, graph, anchors) if ranked_aggregation(bq).filter is not None else pop
+    any_pop = _shares(s, bq, graph, anchors) if ranked_aggregation(bq).filter is not None else pop
+    out = dict(zip(ANCHOR_TABLES, (pop, repeat, cooc, counts, any_pop), strict=True))
+    for n, col in enumerate(context):
+        out[f"ctx{n}"] = _context_shares(s, bq, graph, anchors, col, n)
+    return out
+
+
+def _context_shares(s: Scratch, bq: BoundQuery, graph: Graph, anchors: str, col: str, n: int) -> str:
+    """``anchor, v, item, share``: among the entities with value ``v`` of the entity column
+    ``col`` that had a ranked row in the last 4 windows, the share that had ``item`` (entities
+    visible at the anchor only; a missing value is a group of its own)."""
+    table = graph[bq.entity_table]
+    join = f" JOIN {q(table.name)} e ON e.{q(table.primary_key or '')} = "
+    seen = f" AND e.{q(table.time_column)} <= x.{ANCHOR}" if table.time_column else ""
+
+    def entities(name: str, item: bool) -> str:  # distinct entities per anchor, value (and item)
+        a = _Query(bq, graph)
+        it = a.it
+        inside = f"{it.time} <= x.{ANCHOR} AND {it.time} > x.{ANCHOR} - {a.win(4)}"
+        return s.create(name, (
+            f"SELECT x.{ANCHOR} AS anchor, e.{q(col)} AS v{f', {it.item} AS item' if item else ''}, "
+            f"count(DISTINCT {it.fk}) AS n FROM {anchors} x " + a.facts(inside, join + it.fk) + seen
+            + f" GROUP BY {'1, 2, 3' if item else '1, 2'}"), a.p.values)
+
+    counts, active = entities(f"ctx_counts{n}", True), entities(f"ctx_active{n}", False)
+    return s.create(f"ctx{n}", (
+        f"SELECT c.anchor, c.v, c.item, c.n / greatest(a.n, 1) AS share FROM {q(counts)} c "
+        f"JOIN {q(active)} a ON a.anchor = c.anchor AND a.v IS NOT DISTINCT FROM c.v"))
+
+
+def _context_features(bq: BoundQuery, graph: Graph, columns: ItemColumns, at: dict[str, str]) -> tuple[str, str]:
+    """SELECT columns and joins (over candidates ``c``, rows ``b``, popularity ``pr``) of the
+    entity-column context features."""
+    if not columns.context:
+        return "", ""
+    table = graph[bq.entity_table]
+    joins = f" LEFT JOIN {q(table.name)} ent ON ent.{q(table.primary_key or '')} = b.key"
+    cols = []
+    for n, col in enumerate(columns.context):
+        joins += (f" LEFT JOIN {q(at[f'ctx{n}'])} cx{n} ON cx{n}.anchor = b.anchor AND cx{n}.item = c.item "
+                  f"AND cx{n}.v IS NOT DISTINCT FROM ent.{q(col)}")
+        cols += [f"coalesce(cx{n}.share, 0) AS {q('ctx.share.' + col)}",
+                 f"coalesce(cx{n}.share, 0) / nullif(pr.s4, 0) AS {q('ctx.lift.' + col)}"]
+    return ", " + ", ".join(cols), joins
 
 
 def _shares(s: Scratch, bq: BoundQuery, graph: Graph, anchors: str) -> str:

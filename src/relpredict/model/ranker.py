@@ -232,13 +232,15 @@ class Ranker:
 
     def to_dict(self) -> dict[str, Any]:
         return {"sample": self.sample, "numeric": list(self.columns.numeric),
-                "categorical": list(self.columns.categorical), "model": self.model,
+                "categorical": list(self.columns.categorical), "context": list(self.columns.context),
+                "model": self.model,
                 "best_iteration": self.best_iteration, "top_features": self.top_features,
                 "trained_on": self.trained_on}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Ranker:
-        columns = ItemColumns(tuple(d.get("numeric", [])), tuple(d.get("categorical", [])))
+        columns = ItemColumns(tuple(d.get("numeric", [])), tuple(d.get("categorical", [])),
+                              tuple(d.get("context", [])))
         return cls(int(d["sample"]), columns, d.get("model"), int(d.get("best_iteration", 0)),
                    [tuple(f) for f in d.get("top_features", [])],
                    list(d.get("trained_on") or list(FEATURES)[:24] + columns.features()))
