@@ -20,8 +20,8 @@ Metrics (own implementations): AUROC (binary), MAE (regression), accuracy (multi
     .venv/bin/python benchmarks/query_zoo.py --list      # the queries; --all adds the three extra ones
 
 The default run has 20 queries (one seed, 3,000 demo customers, 2,500 ratings users); with
-``--all`` (23 queries) it took 22.7 min on the idle 2-core machine. The slowest queries were
-f1-driver-status (multiclass, 168 s) and zoo-next-items (143 s).
+``--all`` (23 queries) it took 22.3 min on the 2-core machine (2026-12-06). The slowest queries
+were f1-driver-status (multiclass, 163 s) and f1-driver-scores (binary, 130 s).
 """
 
 from __future__ import annotations
