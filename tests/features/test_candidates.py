@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from relpredict.features.candidates import Sample, candidate_pairs
+from relpredict.features.candidates import ItemColumns, Sample, candidate_pairs
 from relpredict.graph.graph import Graph
 from relpredict.query.binder import bind
 
-from .conftest import T
+from .conftest import T, store_graph, tiny_frames
 from .test_aggregates import rows_of
 
 WEB = ("PREDICT LIST_DISTINCT(transactions.product_id WHERE transactions.channel = 'web', 0, 30, days) "
@@ -107,15 +107,11 @@ def test_recent_rows_baseline_can_break_ties_by_the_latest_row() -> None:
     assert Baseline.from_dict(b.to_dict()).name == b.name
 
 
-def test_context_features_are_the_items_share_among_entities_of_the_same_value(tiny) -> None:
+def test_context_features_are_the_items_share_among_entities_of_the_same_value() -> None:
     """ctx.share.segment: among the customers of the row's segment with a transaction in the last
     4 windows (120 days) up to T, the share that bought the item; ctx.lift: over pop.share_4.
     c3 ("basic") is created after T: its segment is not read, so its transaction before T counts
     in no segment's share."""
-    from relpredict.features.candidates import ItemColumns
-
-    from .conftest import store_graph, tiny_frames
-
     customers, tx = tiny_frames()
     tx.loc[len(tx)] = [9, 3, 12, 1.0, "web", pd.Timestamp("2024-02-20")]
     g = store_graph(customers, tx)
