@@ -25,8 +25,9 @@ heuristic's +10 % lies above that oracle, no ranking of known items reaches it.
     .venv/bin/python benchmarks/query_zoo.py --list      # the queries; --all adds the three extra ones
 
 The default run has 20 queries (one seed, 3,000 demo customers, 2,500 ratings users); with
-``--all`` (23 queries) it took 22.3 min on the 2-core machine (2026-12-06). The slowest queries
-were f1-driver-status (multiclass, 163 s) and f1-driver-scores (binary, 130 s).
+``--all`` (23 queries) it took 15–22 min on the 2-core machine (15.4 min on 2026-12-07, 22.3 on
+a busier 2026-12-06). The slowest queries were zoo-next-items (link, 99 s), f1-driver-status
+(multiclass, 70–163 s) and f1-driver-scores (binary, 46–130 s).
 """
 
 from __future__ import annotations
