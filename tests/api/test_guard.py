@@ -187,9 +187,20 @@ def test_a_real_server_refuses_foreign_hosts_and_cross_site_posts(tmp_path: Path
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
+    from relpredict.jobs import RawSettings
+    from relpredict.jobs import store as records
+    from relpredict.jobs.schedules import create_schedule
+    from relpredict.workspace import Workspace
+
+    ws = Workspace.open(tmp_path / "ws")  # a schedule the server's output roots will refuse
+    records.create_workflow(ws, "wf", "m")
+    elsewhere = tmp_path.parent / f"{tmp_path.name}-elsewhere" / "out.parquet"
+    create_schedule(ws, "wf", "0 6 * * 1", RawSettings(output=str(elsewhere)))
     relpredict = str(Path(sys.executable).with_name("relpredict"))
-    server = subprocess.Popen([relpredict, "serve", "--port", str(port), "--home", str(tmp_path / "ws")],
-                              cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = tmp_path / "serve.log"
+    with open(log, "wb") as sink:
+        server = subprocess.Popen([relpredict, "serve", "--port", str(port), "--home", str(tmp_path / "ws")],
+                                  cwd=tmp_path, stdout=sink, stderr=subprocess.STDOUT)
     try:
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
@@ -210,3 +221,6 @@ def test_a_real_server_refuses_foreign_hosts_and_cross_site_posts(tmp_path: Path
     finally:
         server.terminate()
         server.wait(10)
+    said = log.read_text()
+    assert "Warning: Schedule 1 (workflow wf, '0 6 * * 1') will fail at every run: The destination" in said, said
+    assert str(elsewhere) in said and "--output-root" in said

@@ -210,3 +210,42 @@ def test_workflow_schedule_in_python(store: Store) -> None:
         wf.schedule("30 5 1 * *", workers=7)
     with pytest.raises(ConfigError, match="never fires"):
         wf.schedule("0 0 30 2 *")
+
+
+def test_a_relative_output_is_kept_absolute_against_the_folder_the_schedule_was_made_in(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A scheduler started in another folder writes where the user meant; URLs stay as given."""
+    ws = Workspace.open(tmp_path / "ws")
+    records.create_workflow(ws, "wf", "m")
+    made_in = tmp_path / "project"
+    made_in.mkdir()
+    monkeypatch.chdir(made_in)
+    local = create_schedule(ws, "wf", "0 6 * * 1", RawSettings(output="out/churn.parquet"))
+    parts = create_schedule(ws, "wf", "0 6 * * 1", RawSettings(output="file://parts/{{PARTITION}}.csv"))
+    s3 = create_schedule(ws, "wf", "0 6 * * 1", RawSettings(output="s3://bucket/out/churn.parquet"))
+    monkeypatch.chdir(tmp_path)
+    assert get_schedule(ws, local.id).raw().output == str(made_in / "out" / "churn.parquet")
+    assert get_schedule(ws, parts.id).raw().output == str(made_in / "parts" / "{{PARTITION}}.csv")
+    assert get_schedule(ws, s3.id).raw().output == "s3://bucket/out/churn.parquet"
+
+
+def test_serve_names_the_schedules_whose_output_is_outside_its_output_roots(tmp_path: Path) -> None:
+    from relpredict.service.schedules import outside_roots
+
+    ws = Workspace.open(tmp_path / "ws")
+    records.create_workflow(ws, "wf", "m")
+    allowed, other = tmp_path / "allowed", tmp_path / "other"
+    allowed.mkdir()
+    create_schedule(ws, "wf", "0 6 * * 1", RawSettings(output=str(allowed / "a.parquet")))
+    outside = create_schedule(ws, "wf", "*/5 * * * *", RawSettings(output=str(other / "b.csv")))
+    parts = create_schedule(ws, "wf", "0 7 * * *", RawSettings(output=str(other / "p" / "{{PARTITION}}.parquet")))
+    create_schedule(ws, "wf", "0 8 * * *", RawSettings())  # the job's own folder
+    create_schedule(ws, "wf", "0 9 * * *", RawSettings(output="s3://bucket/b.parquet"))
+    lines = outside_roots(ws, [allowed])
+    assert len(lines) == 2, lines
+    assert lines[0].startswith(f"Schedule {outside.id} (workflow wf, '*/5 * * * *') will fail at every run: "
+                               f"The destination {other / 'b.csv'} is outside the folders this server may "
+                               f"write to")
+    assert f"Give a path inside {allowed.resolve()}" in lines[0]
+    assert lines[1].startswith(f"Schedule {parts.id} ") and "the folder of the part files" in lines[1]
+    assert outside_roots(ws, [allowed, other]) == []

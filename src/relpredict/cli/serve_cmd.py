@@ -90,8 +90,10 @@ def serve(
     """Serve the web app and the REST API (docs at /docs) and start scheduled jobs; jobs run in
     background processes."""
     import uvicorn
+    from rich.markup import escape
 
     from relpredict.api import create_app
+    from relpredict.service.schedules import outside_roots
 
     check_bind(host, token)
     roots = check_output_roots(output_root) if output_root else None
@@ -105,8 +107,10 @@ def serve(
                      output_roots=roots, scheduler=True)
     shown = f"[{host}]" if ":" in host else host
     hint = "?token=…" if token else ""
-    make_console().print(f"relpredict serving workspace {ws.home} on http://{shown}:{port}/{hint} "
-                         f"(API docs at /docs); scheduled jobs start while it runs. Ctrl-C stops the server; "
-                         "running jobs go on.",
-                         highlight=False)
+    console = make_console()
+    for line in outside_roots(ws, roots):
+        console.print(f"[yellow]Warning:[/yellow] {escape(line)}", highlight=False)
+    console.print(f"relpredict serving workspace {ws.home} on http://{shown}:{port}/{hint} "
+                  f"(API docs at /docs); scheduled jobs start while it runs. Ctrl-C stops the server; "
+                  "running jobs go on.", highlight=False)
     uvicorn.run(app, host=host, port=port, log_level="warning")

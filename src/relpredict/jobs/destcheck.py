@@ -30,7 +30,8 @@ from relpredict.paths import inside, writable_problem
 from relpredict.sinks.naming import AnyDestination, Destination, job_destinations
 from relpredict.tables.table import ConnectorSource, DuckDBSource, FileSource, SQLiteSource
 
-__all__ = ["check_local_destination", "check_s3_destination", "graph_inputs", "s3_inputs"]
+__all__ = ["check_local_destination", "check_output_roots", "check_s3_destination", "graph_inputs",
+           "s3_inputs"]
 
 _GLOB = "*?["
 _FILE_ENDS = (".parquet", ".pq", ".csv", ".csv.gz", ".tsv")
@@ -122,7 +123,7 @@ def check_local_destination(destination: AnyDestination, output_types: tuple[str
         assert isinstance(dest, Destination)
         target, home = _written(dest)
         if roots is not None:
-            _check_roots(dest, target, home, [*roots, job_folder.resolve()])
+            _check_roots(dest, home, roots, job_folder.resolve())
         if workspace_home is not None:
             _check_workspace(dest, home, workspace_home.resolve(), job_folder.resolve())
         _check_inputs(dest, target, home, files, folders)
@@ -131,11 +132,23 @@ def check_local_destination(destination: AnyDestination, output_types: tuple[str
             _check_clobber(dest, target, Path(destination.manifest_path()))
 
 
-def _check_roots(dest: Destination, target: Path, home: Path, roots: list[Path]) -> None:
-    if any(inside(home, root) for root in roots):
+def check_output_roots(destination: AnyDestination, output_types: tuple[str, ...],
+                       output_roots: Sequence[str | Path]) -> None:
+    """The allowed-roots rule alone, for a job not yet made (a schedule's): every place a local
+    ``destination`` writes lies inside one of ``output_roots``; other destinations pass."""
+    if not isinstance(destination, Destination) or destination.scheme != "local":
+        return
+    roots = [Path(r).resolve() for r in output_roots]
+    for dest in job_destinations(destination, output_types).values():
+        assert isinstance(dest, Destination)
+        _check_roots(dest, _written(dest)[1], roots, None)
+
+
+def _check_roots(dest: Destination, home: Path, roots: list[Path], job_folder: Path | None) -> None:
+    if any(inside(home, root) for root in [*roots, *([job_folder] if job_folder else [])]):
         return
     where = "the folder of the part files" if dest.partitioned else "the output file"
-    shown = ", ".join(str(r) for r in roots[:-1]) or "(none)"
+    shown = ", ".join(str(r) for r in roots) or "(none)"
     raise _refuse(f"The destination {dest.path} is outside the folders this server may write to: "
                   f"{where} and its manifest would go to {home}. Give a path inside {shown}, or "
                   "start the server with --output-root FOLDER.")

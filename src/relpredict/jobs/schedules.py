@@ -2,7 +2,9 @@
 
 A schedule is a row of the workspace's ``schedules`` table: the workflow, the cron expression
 (:mod:`relpredict.jobs.cron`), the job settings as given (checked when the schedule is made; a
-blank anchor time means the latest data at each run) and ``last_slot``, the latest minute a run
+blank anchor time means the latest data at each run; a relative local output is stored absolute,
+against the folder the schedule was made in, so a scheduler started elsewhere writes where the
+user meant) and ``last_slot``, the latest minute a run
 was claimed for. A :class:`Scheduler` (in ``relpredict serve``, or ``relpredict scheduler``
 alone) ticks about once a minute: for each schedule whose latest due slot is after
 ``last_slot``, it claims that slot with one conditional ``UPDATE`` (``... WHERE last_slot = the
@@ -21,17 +23,19 @@ import json
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from relpredict.errors import ConfigError, NotFoundError, RelpredictError
 from relpredict.jobs import store
 from relpredict.jobs.cron import Cron, parse_cron
 from relpredict.jobs.settings import RawSettings
+from relpredict.sinks.naming import Destination, parse_destination
 from relpredict.workspace import Workspace
 
-__all__ = ["Fired", "Schedule", "Scheduler", "claim_slot", "create_schedule", "delete_schedule",
+__all__ = ["Fired", "Schedule", "Scheduler", "absolute_output", "claim_slot", "create_schedule", "delete_schedule",
            "get_schedule", "list_schedules", "raw_from_json", "settings_json", "utc_now"]
 
 log = logging.getLogger(__name__)
@@ -134,10 +138,23 @@ def create_schedule(ws: Workspace, workflow: str, cron: str, raw: RawSettings,
     with ws.db() as con:
         cur = con.execute("INSERT INTO schedules (workflow, cron, settings, created_at, last_slot) "
                           "VALUES (?, ?, ?, ?, ?)",
-                          (workflow, parsed.text, json.dumps(settings_json(raw)), store.now_iso(),
+                          (workflow, parsed.text, json.dumps(settings_json(absolute_output(raw))), store.now_iso(),
                            _minute(now or utc_now())))
         new_id = int(cur.lastrowid or 0)
     return get_schedule(ws, new_id)
+
+
+def absolute_output(raw: RawSettings) -> RawSettings:
+    """``raw`` with a relative local output made absolute against the current folder (``~``
+    expanded); other outputs, and none, unchanged."""
+    if not raw.output:
+        return raw
+    dest = parse_destination(raw.output, raw.file_type, raw.partition_bytes, raw.connector)
+    if not isinstance(dest, Destination) or dest.scheme != "local":
+        return raw
+    text = raw.output.strip()
+    text = text[len("file://"):] if text.lower().startswith("file://") else text
+    return replace(raw, output=str(Path(text).expanduser().absolute()))
 
 
 def get_schedule(ws: Workspace, schedule_id: int) -> Schedule:

@@ -13,7 +13,7 @@ from relpredict.jobs import schedules as records
 from relpredict.service.jobs import check_settings, find_workflow
 from relpredict.workspace import Workspace
 
-__all__ = ["list_schedules", "schedule_workflow", "scheduler", "unschedule"]
+__all__ = ["list_schedules", "outside_roots", "schedule_workflow", "scheduler", "unschedule"]
 
 
 def schedule_workflow(ws: Workspace, workflow: str, cron: str, raw: RawSettings,
@@ -51,3 +51,29 @@ def scheduler(ws: Workspace, output_roots: Sequence[str | Path] | None = None) -
         return submit_job(ws, schedule.workflow, schedule.raw(), output_roots).id
 
     return records.Scheduler(ws, launch)
+
+
+def outside_roots(ws: Workspace, output_roots: Sequence[str | Path]) -> list[str]:
+    """A line for each schedule whose local output lies outside ``output_roots``: a server with
+    these roots refuses every run of it, so ``relpredict serve`` says so when it starts, not at
+    the first slot. Settings that fail otherwise are told when the schedule runs."""
+    from relpredict.errors import ConfigError
+    from relpredict.jobs.destcheck import check_output_roots
+    from relpredict.jobs.settings import parse_output_types
+    from relpredict.sinks.naming import parse_destination
+
+    out = []
+    for schedule in records.list_schedules(ws):
+        raw = schedule.raw()
+        if not raw.output:
+            continue  # the job's own folder, always allowed
+        try:
+            raw = records.absolute_output(raw)
+            dest = parse_destination(raw.output or "", raw.file_type, raw.partition_bytes, raw.connector)
+            check_output_roots(dest, parse_output_types(raw.output_types), output_roots)
+        except SettingsError as err:
+            out.append(f"Schedule {schedule.id} (workflow {schedule.workflow}, '{schedule.cron}') will "
+                       f"fail at every run: {err.errors['destination']}")
+        except ConfigError:
+            continue
+    return out
