@@ -104,3 +104,40 @@ def test_workflow_backtest_command_prints_the_table(store: Store, monkeypatch: p
     bad = CliRunner().invoke(app, ["workflow", "backtest", "churn", "--from", "2024-04-01", "--to", "2024-04-01",
                                    "--anchor-time", "2024-04-01", *home])
     assert bad.exit_code != 0  # no such option: a backtest sets the anchors
+
+
+def test_each_anchor_gets_an_output_of_its_own() -> None:
+    from relpredict.jobs import RawSettings
+    from relpredict.jobs.backtests import point_output
+
+    def out(output: str | None, at: datetime, **kw: Any) -> str | None:
+        got = point_output(RawSettings(output=output, **kw), at)
+        assert got.anchor_time == at
+        return got.output
+
+    day, noon = datetime(2024, 3, 1), datetime(2024, 3, 1, 12, 30)
+    assert out("out/preds.parquet", day) == "out/preds_20240301.parquet"
+    assert out("/data/preds", day, file_type="csv") == "/data/preds_20240301.csv"
+    assert out("file:///data/preds.csv", noon) == "/data/preds_20240301T123000.csv"
+    assert out("s3://b/run/{{PARTITION}}.parquet", day) == "s3://b/run_20240301/{{PARTITION}}.parquet"
+    assert out("snowflake://wh/ANALYTICS.SCORES", day) == "snowflake://wh/ANALYTICS.SCORES_20240301"
+    assert out("bigquery://bq/ds.scores", day) == "bigquery://bq/ds.scores_20240301"
+    assert out(None, day) is None
+
+
+@pytest.mark.slow
+def test_a_backtest_with_an_output_keeps_every_anchors_rows(store: Store, tmp_path: Path) -> None:
+    """Two anchors, one --output: two files, each holding its own anchor's predictions (before,
+    the second job replaced the first one's file)."""
+    import pandas as pd
+
+    wf = store.workflow("binary", "churn")
+    given = tmp_path / "bt" / "preds.csv"
+    result = wf.backtest("2024-03-01", "2024-03-21", every="20d", output=str(given))
+    assert result.settings["job"]["output"] == str(given) and not given.exists()
+    for point, tag in zip(result.points, ("20240301", "20240321"), strict=True):
+        job = Job(point.job_id, store.ws)
+        assert job.status() is JobStatus.SUCCEEDED, job.record().error
+        frame = pd.read_csv(given.with_name(f"preds_{tag}.csv"))
+        assert len(frame) > 0
+        assert set(pd.to_datetime(frame["ANCHOR_TIMESTAMP"])) == {pd.Timestamp(point.anchor)}

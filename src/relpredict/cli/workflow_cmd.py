@@ -120,7 +120,8 @@ def backtest(
     *, raw: Any = None,
 ) -> None:
     """Run the workflow's job at each anchor from --from to --to (one normal job each, with its
-    outputs) and print the realised metric per anchor beside the model's best baseline's."""
+    outputs; --output out/p.parquet gives each anchor its own, out/p_20240101.parquet) and print
+    the realised metric per anchor beside the model's best baseline's."""
     from relpredict.service import backtests as service
 
     ws = Workspace.open(home)

@@ -2,7 +2,8 @@
 
 ``relpredict workflow backtest WF --from T1 --to T2 [--every 30d]`` runs a job at each anchor
 T1, T1 + every, ... up to T2 (default step: the query's target window), in this process, one after
-the other. Each job writes its outputs and computes its realised metric as any job whose target
+the other. Each job writes its outputs (with ``--output``, to a destination of its own named
+with its anchor, :func:`point_output`) and computes its realised metric as any job whose target
 window is past does (:mod:`relpredict.jobs.summary`); beside it, the model's best baseline
 (:mod:`relpredict.model.baselines`, kept in the artifact) is scored on the same entities, at the
 same anchor, against the same labels, so the table and the workflow page's chart say whether the
@@ -37,8 +38,8 @@ from relpredict.jobs.summary import Backtest, backtest_metric
 from relpredict.workspace import Workspace
 
 __all__ = ["BacktestPoint", "BacktestRecord", "anchors_between", "baseline_score", "create_backtest",
-           "get_backtest", "list_backtests", "parse_every", "plan_anchors", "run_backtest", "run_points",
-           "start_detached"]
+           "get_backtest", "list_backtests", "parse_every", "plan_anchors", "point_output", "run_backtest",
+           "run_points", "start_detached"]
 
 MAX_ANCHORS = 60
 _EVERY = re.compile(r"^\s*(\d+)\s*(h|d|w|mo|months?|hours?|days?|weeks?)\s*$", re.IGNORECASE)
@@ -176,7 +177,7 @@ def run_points(ws: Workspace, backtest_id: str, create: CreateJob, loader: str |
     raw, done = raw_from_json(record.settings["job"]), {p.anchor for p in record.points}
     for anchor in record.settings["anchors"]:
         if anchor not in done:
-            job, prepared = create(record.workflow, replace(raw, anchor_time=anchor), ws, loader)
+            job, prepared = create(record.workflow, point_output(raw, datetime.fromisoformat(anchor)), ws, loader)
             _run_point(ws, backtest_id, job, prepared, on_point)
     return get_backtest(ws, backtest_id)
 
@@ -209,7 +210,7 @@ def plan_anchors(ws: Workspace, workflow: str, start: str | datetime, end: str |
         step = parse_every(every) if every else None
     except ConfigError as err:
         raise SettingsError({"every": str(err)}) from None
-    prepared = prepare(ws, workflow, replace(raw, anchor_time=first), "check", loader, output_roots)[0]
+    prepared = prepare(ws, workflow, point_output(raw, first), "check", loader, output_roots)[0]
     try:
         step = step or _window_step(prepared)
         anchors = anchors_between(first, last, step)
@@ -221,6 +222,25 @@ def plan_anchors(ws: Workspace, workflow: str, start: str | datetime, end: str |
         raise SettingsError({"to": f"The last anchor {anchors[-1]} cannot be measured: {why}. End "
                              "the backtest one target window before the latest data."})
     return anchors
+
+
+def point_output(raw: RawSettings, anchor: datetime) -> RawSettings:
+    """The settings of the job at ``anchor``: its anchor time, and an output (if given) of its own,
+    named with the anchor, so that no anchor's job replaces another's files or table:
+    ``out/preds.parquet`` → ``out/preds_20240301.parquet`` (``_20240301T120000`` off midnight),
+    ``out/{{PARTITION}}.parquet`` → ``out_20240301/``, ``snowflake://wh/SCORES`` →
+    ``SCORES_20240301``."""
+    from relpredict.sinks.naming import destination_text, parse_destination, suffixed
+
+    out = replace(raw, anchor_time=anchor)
+    if not raw.output:
+        return out
+    try:
+        dest = parse_destination(raw.output, raw.file_type, raw.partition_bytes, raw.connector)
+    except ConfigError:
+        return out  # told as the job's own settings error when it is checked
+    tag = anchor.strftime("%Y%m%d" if anchor.time() == datetime.min.time() else "%Y%m%dT%H%M%S")
+    return replace(out, output=destination_text(suffixed(dest, "_" + tag)))
 
 
 def _run_point(ws: Workspace, backtest_id: str, job: Any, prepared: Prepared,

@@ -44,8 +44,8 @@ _SUPPORTED = "a local path, s3://bucket/key, snowflake://CONNECTOR/TABLE or bigq
 
 __all__ = ["DEFAULT_PARTITION_BYTES", "AnyDestination", "Destination", "FILE_TYPES", "OUTPUT_TYPES",
            "PARTITION", "TABLE_KINDS", "TableDestination", "check_table_name", "destination_from_json",
-           "errors_destination", "job_destinations", "output_destinations", "parse_destination",
-           "part_name"]
+           "destination_text", "errors_destination", "job_destinations", "output_destinations",
+           "parse_destination", "part_name", "suffixed"]
 
 
 def _split(path: str) -> tuple[str, PurePath]:
@@ -326,14 +326,14 @@ def output_destinations(dest: AnyDestination, output_types: tuple[str, ...],
     """One destination per output type (Kumo's naming; see the module docstring)."""
     if len(output_types) == 1:
         return {output_types[0]: dest}
-    return {kind: _suffixed(dest, "_" + kind) for kind in output_types}
+    return {kind: suffixed(dest, "_" + kind) for kind in output_types}
 
 
 def errors_destination(dest: AnyDestination) -> AnyDestination:
     """Where a job's errors output (``ENTITY, ERROR``) goes: beside the outputs, ``_errors``
     (``out/preds.parquet`` → ``out/preds_errors.parquet``, ``snowflake://wh/SCORES`` →
     ``SCORES_errors``, ``out/{{PARTITION}}.parquet`` → ``out_errors/part_000.parquet``)."""
-    return _suffixed(dest, "_errors")
+    return suffixed(dest, "_errors")
 
 
 def job_destinations(dest: AnyDestination, output_types: tuple[str, ...]) -> dict[str, AnyDestination]:
@@ -341,7 +341,10 @@ def job_destinations(dest: AnyDestination, output_types: tuple[str, ...]) -> dic
     return {**output_destinations(dest, output_types), "errors": errors_destination(dest)}
 
 
-def _suffixed(dest: AnyDestination, suffix: str) -> AnyDestination:
+def suffixed(dest: AnyDestination, suffix: str) -> AnyDestination:
+    """``dest`` with ``suffix`` after its name: the file's stem, the part folder's name or the
+    table's name (``out/preds.parquet`` → ``out/preds_x.parquet``, ``out/{{PARTITION}}.parquet`` →
+    ``out_x/{{PARTITION}}.parquet``, ``snowflake://wh/S.SCORES`` → ``S.SCORES_x``)."""
     if isinstance(dest, TableDestination):
         return replace(dest, table=dest.table + suffix)
     prefix, path = _split(dest.path)
@@ -351,3 +354,12 @@ def _suffixed(dest: AnyDestination, suffix: str) -> AnyDestination:
     else:
         new = path.with_name(path.stem + suffix + path.suffix)
     return replace(dest, path=prefix + str(new))
+
+
+def destination_text(dest: AnyDestination) -> str:
+    """What ``--output`` would say for ``dest`` (``parse_destination`` reads it back)."""
+    if isinstance(dest, TableDestination):
+        return f"{dest.kind}://{dest.connector}/{dest.table}"
+    return dest.path
+
+
