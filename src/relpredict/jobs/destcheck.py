@@ -145,7 +145,7 @@ def check_output_roots(destination: AnyDestination, output_types: tuple[str, ...
 
 
 def _check_roots(dest: Destination, home: Path, roots: list[Path], job_folder: Path | None) -> None:
-    if any(inside(home, root) for root in [*roots, *([job_folder] if job_folder else [])]):
+    if any(inside(home, root) for root in roots) or (job_folder is not None and inside(home, job_folder)):
         return
     where = "the folder of the part files" if dest.partitioned else "the output file"
     shown = ", ".join(str(r) for r in roots) or "(none)"

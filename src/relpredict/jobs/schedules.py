@@ -152,9 +152,7 @@ def absolute_output(raw: RawSettings) -> RawSettings:
     dest = parse_destination(raw.output, raw.file_type, raw.partition_bytes, raw.connector)
     if not isinstance(dest, Destination) or dest.scheme != "local":
         return raw
-    text = raw.output.strip()
-    text = text[len("file://"):] if text.lower().startswith("file://") else text
-    return replace(raw, output=str(Path(text).expanduser().absolute()))
+    return replace(raw, output=str(Path(dest.path).expanduser().absolute()))  # as a job reads it
 
 
 def get_schedule(ws: Workspace, schedule_id: int) -> Schedule:

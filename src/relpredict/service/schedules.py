@@ -67,9 +67,8 @@ def outside_roots(ws: Workspace, output_roots: Sequence[str | Path]) -> list[str
         raw = schedule.raw()
         if not raw.output:
             continue  # the job's own folder, always allowed
-        try:
-            raw = records.absolute_output(raw)
-            dest = parse_destination(raw.output or "", raw.file_type, raw.partition_bytes, raw.connector)
+        try:  # a relative output (of a schedule older than absolute_output) resolves here as at a run
+            dest = parse_destination(raw.output, raw.file_type, raw.partition_bytes, raw.connector)
             check_output_roots(dest, parse_output_types(raw.output_types), output_roots)
         except SettingsError as err:
             out.append(f"Schedule {schedule.id} (workflow {schedule.workflow}, '{schedule.cron}') will "

@@ -361,5 +361,3 @@ def destination_text(dest: AnyDestination) -> str:
     if isinstance(dest, TableDestination):
         return f"{dest.kind}://{dest.connector}/{dest.table}"
     return dest.path
-
-
